@@ -1,0 +1,381 @@
+package herald
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// TemplateChecker checks a webhook's templates (payload, endpoint URL,
+// header values) when it is saved: errors block the save, warnings (such as
+// a variable the event type does not provide) are returned to the admin.
+// The template package implements it; a nil checker stores text unchecked.
+type TemplateChecker interface {
+	CheckWebhook(spec *WebhookSpec, et *EventType) (warnings []FieldError, err error)
+}
+
+// Service is the one place where configuration changes are validated and
+// saved; the REST API and the admin UI both call it, so they cannot drift.
+type Service struct {
+	Store     Store
+	Templates TemplateChecker
+	Now       func() time.Time
+	builtIn   []*EventType
+}
+
+// NewService returns a Service over store. checker may be nil.
+func NewService(store Store, checker TemplateChecker) *Service {
+	return &Service{Store: store, Templates: checker, Now: time.Now, builtIn: BuiltInEventTypes()}
+}
+
+func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
+
+// EventTypes returns the built-in catalog and the workspace's own types,
+// sorted by key.
+func (s *Service) EventTypes(ctx context.Context, workspaceID string) ([]*EventType, error) {
+	custom, err := s.Store.ListEventTypes(ctx, workspaceID)
+	if err != nil {
+		return nil, fmt.Errorf("list event types: %w", err)
+	}
+	all := append(append([]*EventType{}, s.builtIn...), custom...)
+	sort.Slice(all, func(i, j int) bool { return all[i].Key < all[j].Key })
+	return all, nil
+}
+
+// EventType returns one event type by key, or ENotFound.
+func (s *Service) EventType(ctx context.Context, workspaceID, key string) (*EventType, error) {
+	types, err := s.EventTypes(ctx, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range types {
+		if t.Key == key {
+			return t, nil
+		}
+	}
+	return nil, &Error{Code: ENotFound, Message: fmt.Sprintf("unknown event type %q", key)}
+}
+
+// CreateEventType adds a custom event type to the workspace.
+func (s *Service) CreateEventType(ctx context.Context, workspaceID string, t *EventType) error {
+	t.Key = strings.TrimSpace(t.Key)
+	t.DisplayName = strings.TrimSpace(t.DisplayName)
+	if t.Sample == nil {
+		t.Sample = map[string]any{}
+	}
+	if len(t.Variables) == 0 {
+		for k := range t.Sample {
+			t.Variables = append(t.Variables, k)
+		}
+		sort.Strings(t.Variables)
+	}
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	for _, b := range s.builtIn {
+		if b.Key == t.Key {
+			return &Error{Code: EConflict, Message: "event type exists", Fields: []FieldError{{Field: "key", Message: fmt.Sprintf("%q is a built-in event type", t.Key)}}}
+		}
+	}
+	t.WorkspaceID, t.BuiltIn, t.CreatedAt = workspaceID, false, s.now()
+	if err := s.Store.CreateEventType(ctx, t); err != nil {
+		if ErrorCodeOf(err) == EConflict {
+			return &Error{Code: EConflict, Message: "event type exists", Fields: []FieldError{{Field: "key", Message: fmt.Sprintf("%q already exists", t.Key)}}}
+		}
+		return fmt.Errorf("create event type %s: %w", t.Key, err)
+	}
+	return nil
+}
+
+// CreateAuthorization validates and stores a new authorization.
+func (s *Service) CreateAuthorization(ctx context.Context, workspaceID string, spec AuthorizationSpec) (*Authorization, error) {
+	spec.Normalize()
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	a := &Authorization{ID: NewID(), WorkspaceID: workspaceID, AuthorizationSpec: spec, CreatedAt: now, UpdatedAt: now}
+	if err := s.Store.CreateAuthorization(ctx, a); err != nil {
+		return nil, fmt.Errorf("create authorization: %w", err)
+	}
+	return a, nil
+}
+
+// UpdateAuthorization applies change to the stored spec and saves it.
+// change sees the spec with write-only secrets blanked; a secret it leaves
+// empty keeps the stored one. An endpoint change that would leave a webhook
+// using the authorization outside its scope is refused.
+func (s *Service) UpdateAuthorization(ctx context.Context, workspaceID, id string, change func(*AuthorizationSpec) error) (*Authorization, error) {
+	a, err := s.Store.Authorization(ctx, workspaceID, id)
+	if err != nil {
+		return nil, err
+	}
+	old := a.AuthorizationSpec
+	spec := old
+	if old.Header != nil {
+		h := *old.Header
+		if h.Visibility == Secret {
+			h.Value = ""
+		}
+		spec.Header = &h
+	}
+	if old.Basic != nil {
+		b := *old.Basic
+		b.Password = ""
+		spec.Basic = &b
+	}
+	if err := change(&spec); err != nil {
+		return nil, err
+	}
+	spec.Normalize()
+	if spec.Header != nil && spec.Header.Value == "" && old.Header != nil {
+		spec.Header.Value = old.Header.Value
+	}
+	if spec.Basic != nil && spec.Basic.Password == "" && old.Basic != nil {
+		spec.Basic.Password = old.Basic.Password
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	a.AuthorizationSpec = spec
+	if spec.Endpoint != old.Endpoint {
+		if err := s.checkAuthorizationUsers(ctx, a); err != nil {
+			return nil, err
+		}
+	}
+	a.UpdatedAt = s.now()
+	if err := s.Store.UpdateAuthorization(ctx, a); err != nil {
+		return nil, fmt.Errorf("update authorization %s: %w", id, err)
+	}
+	return a, nil
+}
+
+// checkAuthorizationUsers refuses an endpoint that no longer covers every
+// webhook using the authorization.
+func (s *Service) checkAuthorizationUsers(ctx context.Context, a *Authorization) error {
+	var outside []string
+	f := WebhookFilter{AuthorizationID: a.ID, Limit: MaxPageSize}
+	for {
+		hooks, next, err := s.Store.ListWebhooks(ctx, a.WorkspaceID, f)
+		if err != nil {
+			return fmt.Errorf("list webhooks of authorization %s: %w", a.ID, err)
+		}
+		for _, w := range hooks {
+			if !a.InScope(w.EndpointURL) {
+				outside = append(outside, fmt.Sprintf("%q (%s)", w.Name, w.EndpointURL))
+			}
+		}
+		if next == "" {
+			break
+		}
+		f.Cursor = next
+	}
+	if len(outside) > 0 {
+		return &Error{Code: EInvalid, Message: "validation failed", Fields: []FieldError{{Field: "endpoint",
+			Message: "would no longer cover webhooks using this authorization: " + strings.Join(outside, ", ")}}}
+	}
+	return nil
+}
+
+// DeleteAuthorization deletes an authorization no webhook uses (else EConflict).
+func (s *Service) DeleteAuthorization(ctx context.Context, workspaceID, id string) error {
+	return s.Store.DeleteAuthorization(ctx, workspaceID, id)
+}
+
+// checkWebhook runs every save-time check and returns all field errors at
+// once, so a form shows each problem next to its field in one round trip.
+func (s *Service) checkWebhook(ctx context.Context, workspaceID string, spec *WebhookSpec) ([]FieldError, error) {
+	spec.Normalize()
+	var v Validation
+	if err := spec.Validate(); err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			return nil, err
+		}
+		v.Fields = append(v.Fields, e.Fields...)
+	}
+	var et *EventType
+	if spec.Event != "" {
+		t, err := s.EventType(ctx, workspaceID, spec.Event)
+		switch {
+		case err == nil:
+			et = t
+		case ErrorCodeOf(err) == ENotFound:
+			msg := fmt.Sprintf("unknown event type %q", spec.Event)
+			if types, err := s.EventTypes(ctx, workspaceID); err == nil {
+				if near := closest(spec.Event, eventKeys(types)); near != "" {
+					msg += fmt.Sprintf(" — did you mean %q?", near)
+				}
+			}
+			v.Add("event", "%s", msg)
+		default:
+			return nil, err
+		}
+	}
+	if spec.AuthorizationEnabled && ValidID(spec.AuthorizationID) {
+		a, err := s.Store.Authorization(ctx, workspaceID, spec.AuthorizationID)
+		switch {
+		case err == nil:
+			if spec.EndpointURL != "" && !a.InScope(spec.EndpointURL) {
+				v.Add("endpoint_url", "lies outside the authorization's endpoint %s; its credentials are sent only there", a.Endpoint)
+			}
+		case ErrorCodeOf(err) == ENotFound:
+			v.Add("authorization_id", "no such authorization")
+		default:
+			return nil, err
+		}
+	}
+	var warnings []FieldError
+	if et != nil && s.Templates != nil && len(v.Fields) == 0 {
+		w, err := s.Templates.CheckWebhook(spec, et)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				return nil, err
+			}
+			v.Fields = append(v.Fields, e.Fields...)
+		}
+		warnings = w
+	}
+	return warnings, v.Err()
+}
+
+// CreateWebhook validates spec and stores a new, unpublished webhook with
+// a fresh signing secret. Warnings do not block the save.
+func (s *Service) CreateWebhook(ctx context.Context, workspaceID string, spec WebhookSpec) (*Webhook, []FieldError, error) {
+	warnings, err := s.checkWebhook(ctx, workspaceID, &spec)
+	if err != nil {
+		return nil, warnings, err
+	}
+	now := s.now()
+	w := &Webhook{ID: NewID(), WorkspaceID: workspaceID, WebhookSpec: spec, Status: Unpublished, Revision: 1,
+		SigningSecret: NewSigningSecret(), CreatedAt: now, UpdatedAt: now}
+	if err := s.Store.CreateWebhook(ctx, w); err != nil {
+		return nil, warnings, fmt.Errorf("create webhook: %w", err)
+	}
+	return w, warnings, nil
+}
+
+// UpdateWebhook applies change to the stored spec, checks it and saves it
+// as the next revision. A published webhook stays published.
+func (s *Service) UpdateWebhook(ctx context.Context, workspaceID, id string, change func(*WebhookSpec) error) (*Webhook, []FieldError, error) {
+	w, err := s.Store.Webhook(ctx, workspaceID, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	spec := w.WebhookSpec
+	spec.CustomHeaders = append([]Header(nil), w.CustomHeaders...)
+	if err := change(&spec); err != nil {
+		return nil, nil, err
+	}
+	warnings, err := s.checkWebhook(ctx, workspaceID, &spec)
+	if err != nil {
+		return nil, warnings, err
+	}
+	w.WebhookSpec = spec
+	w.Revision++
+	w.UpdatedAt = s.now()
+	if err := s.Store.UpdateWebhook(ctx, w); err != nil {
+		return nil, warnings, fmt.Errorf("update webhook %s: %w", id, err)
+	}
+	return w, warnings, nil
+}
+
+// PublishWebhook starts delivering events to the webhook. Its spec is
+// checked again: the catalog or the authorization may have changed since
+// it was saved.
+func (s *Service) PublishWebhook(ctx context.Context, workspaceID, id string) (*Webhook, error) {
+	w, err := s.Store.Webhook(ctx, workspaceID, id)
+	if err != nil {
+		return nil, err
+	}
+	spec := w.WebhookSpec
+	if _, err := s.checkWebhook(ctx, workspaceID, &spec); err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Code == EInvalid {
+			e.Code, e.Message = EConflict, "the webhook cannot be published until its configuration is fixed"
+		}
+		return nil, err
+	}
+	return s.Store.SetWebhookStatus(ctx, workspaceID, id, Published, "")
+}
+
+// UnpublishWebhook stops deliveries; reason is recorded for the admin.
+func (s *Service) UnpublishWebhook(ctx context.Context, workspaceID, id, reason string) (*Webhook, error) {
+	return s.Store.SetWebhookStatus(ctx, workspaceID, id, Unpublished, reason)
+}
+
+// DuplicateWebhook creates an unpublished copy named "… (copy)" with its
+// own signing secret.
+func (s *Service) DuplicateWebhook(ctx context.Context, workspaceID, id string) (*Webhook, error) {
+	w, err := s.Store.Webhook(ctx, workspaceID, id)
+	if err != nil {
+		return nil, err
+	}
+	spec := w.WebhookSpec
+	spec.CustomHeaders = append([]Header(nil), w.CustomHeaders...)
+	spec.Name = truncate(spec.Name+" (copy)", MaxNameLength)
+	now := s.now()
+	c := &Webhook{ID: NewID(), WorkspaceID: workspaceID, WebhookSpec: spec, Status: Unpublished, Revision: 1,
+		SigningSecret: NewSigningSecret(), CreatedAt: now, UpdatedAt: now}
+	if err := s.Store.CreateWebhook(ctx, c); err != nil {
+		return nil, fmt.Errorf("duplicate webhook %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// DeleteWebhook deletes a webhook.
+func (s *Service) DeleteWebhook(ctx context.Context, workspaceID, id string) error {
+	return s.Store.DeleteWebhook(ctx, workspaceID, id)
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n])
+}
+
+func eventKeys(types []*EventType) []string {
+	keys := make([]string, len(types))
+	for i, t := range types {
+		keys[i] = t.Key
+	}
+	return keys
+}
+
+// closest returns the candidate nearest to s by edit distance, if it is
+// near enough to be a plausible typo.
+func closest(s string, candidates []string) string {
+	best, bestD := "", len(s)/3+2
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

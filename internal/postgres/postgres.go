@@ -1,0 +1,73 @@
+// Package postgres is herald's PostgreSQL store, through pgx v5's
+// database/sql driver so the queries are shared with SQLite
+// (internal/sqlstore). Many herald processes may share one database.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// migrationLockKey is an arbitrary constant: processes starting at once
+// take this advisory lock so one migrates and the others wait.
+const migrationLockKey = 7460215841
+
+// Dialect describes PostgreSQL to the shared store.
+func Dialect() sqlstore.Dialect {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err)
+	}
+	return sqlstore.Dialect{Name: "postgres", DollarPlaceholders: true, Migrations: sub, MapError: mapError,
+		MigrationLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockKey)}
+}
+
+// Open connects to the database at url (postgres://…), applies pending
+// migrations and returns the store.
+func Open(ctx context.Context, url string, cipher herald.Cipher) (*sqlstore.Store, error) {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(16)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	if _, err := sqlstore.Migrate(ctx, db, Dialect()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate postgres: %w", err)
+	}
+	return sqlstore.New(db, db, Dialect(), cipher), nil
+}
+
+// mapError turns constraint violations (by SQLSTATE) into herald errors.
+func mapError(err error) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch pe.Code {
+	case "23505": // unique_violation
+		return &herald.Error{Code: herald.EConflict, Message: "already exists", Err: err}
+	case "23503": // foreign_key_violation
+		return &herald.Error{Code: herald.EConflict, Message: "refers to or is referred to by another object", Err: err}
+	case "23514", "23502": // check_violation, not_null_violation
+		return &herald.Error{Code: herald.EInvalid, Message: "violates a database constraint", Err: err}
+	}
+	return err
+}

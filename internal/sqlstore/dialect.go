@@ -1,0 +1,52 @@
+package sqlstore
+
+import (
+	"io/fs"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Dialect is what differs between the SQL databases herald runs on.
+type Dialect struct {
+	Name string
+	// DollarPlaceholders rebinds "?" to "$1", "$2", … (PostgreSQL).
+	DollarPlaceholders bool
+	// MapError turns a driver error into a herald error (unique and
+	// foreign-key violations become EConflict) or returns it unchanged.
+	MapError func(error) error
+	// Migrations holds NNNN_name.sql files applied in order.
+	Migrations fs.FS
+	// MigrationLock, if set, runs first in the migration transaction so
+	// that concurrent processes migrate one at a time.
+	MigrationLock string
+}
+
+// rebinder caches the rebound form of each query text.
+type rebinder struct {
+	dollar bool
+	cache  sync.Map // string → string
+}
+
+func (r *rebinder) q(query string) string {
+	if !r.dollar {
+		return query
+	}
+	if v, ok := r.cache.Load(query); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	out := b.String()
+	r.cache.Store(query, out)
+	return out
+}

@@ -1,0 +1,163 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// Store implements herald.Store. Writes go through write; reads through
+// read, which is the same pool except on SQLite, where one connection
+// writes and a pool reads (single writer, many readers under WAL).
+type Store struct {
+	write   *sql.DB
+	read    *sql.DB
+	dialect Dialect
+	cipher  herald.Cipher
+	rb      rebinder
+}
+
+// New returns a Store over the given pools; read may equal write.
+func New(write, read *sql.DB, d Dialect, cipher herald.Cipher) *Store {
+	return &Store{write: write, read: read, dialect: d, cipher: cipher, rb: rebinder{dollar: d.DollarPlaceholders}}
+}
+
+var _ herald.Store = (*Store)(nil)
+
+// DB returns the write pool, for the dialect packages' own queries.
+func (s *Store) DB() *sql.DB { return s.write }
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	err := s.write.Close()
+	if s.read != s.write {
+		err = errors.Join(err, s.read.Close())
+	}
+	return err
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.read.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+}
+
+func (s *Store) q(query string) string { return s.rb.q(query) }
+
+func (s *Store) mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return herald.ErrNotFound
+	}
+	if s.dialect.MapError != nil {
+		return s.dialect.MapError(err)
+	}
+	return err
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// likePattern returns a case-insensitive substring pattern with LIKE's
+// wildcards escaped (used with ESCAPE '\').
+func likePattern(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(strings.ToLower(s)) + "%"
+}
+
+func pageLimit(n int) int {
+	switch {
+	case n <= 0:
+		return herald.DefaultPageSize
+	case n > herald.MaxPageSize:
+		return herald.MaxPageSize
+	}
+	return n
+}
+
+func (s *Store) seal(plain string) ([]byte, error) {
+	if plain == "" {
+		return nil, nil
+	}
+	b, err := s.cipher.Seal([]byte(plain))
+	if err != nil {
+		return nil, fmt.Errorf("seal secret: %w", err)
+	}
+	return b, nil
+}
+
+func (s *Store) open(sealed []byte) (string, error) {
+	if len(sealed) == 0 {
+		return "", nil
+	}
+	b, err := s.cipher.Open(sealed)
+	if err != nil {
+		return "", fmt.Errorf("open secret (wrong secret key?): %w", err)
+	}
+	return string(b), nil
+}
+
+// EnsureWorkspace returns the named workspace, creating it if missing.
+func (s *Store) EnsureWorkspace(ctx context.Context, name string) (*herald.Workspace, error) {
+	w, err := s.WorkspaceByName(ctx, name)
+	if err == nil || herald.ErrorCodeOf(err) != herald.ENotFound {
+		return w, err
+	}
+	w = &herald.Workspace{ID: herald.NewID(), Name: name, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	_, err = s.write.ExecContext(ctx, s.q(`INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`),
+		w.ID, w.Name, micros(w.CreatedAt))
+	if err != nil {
+		return nil, fmt.Errorf("create workspace %s: %w", name, s.mapErr(err))
+	}
+	// Another process may have won the race; read back whichever row exists.
+	return s.WorkspaceByName(ctx, name)
+}
+
+// WorkspaceByName returns the named workspace or ENotFound.
+func (s *Store) WorkspaceByName(ctx context.Context, name string) (*herald.Workspace, error) {
+	var w herald.Workspace
+	var created int64
+	err := s.read.QueryRowContext(ctx, s.q(`SELECT id, name, created_at FROM workspaces WHERE name = ?`), name).
+		Scan(&w.ID, &w.Name, &created)
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	w.CreatedAt = fromMicros(created)
+	return &w, nil
+}
+
+// CreateAPIKey stores a key's hash and metadata.
+func (s *Store) CreateAPIKey(ctx context.Context, k *herald.APIKey) error {
+	scopes := make([]string, len(k.Scopes))
+	for i, sc := range k.Scopes {
+		scopes[i] = string(sc)
+	}
+	_, err := s.write.ExecContext(ctx, s.q(`INSERT INTO api_keys (id, workspace_id, name, prefix, hash, scopes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		k.ID, k.WorkspaceID, k.Name, k.Prefix, k.Hash, strings.Join(scopes, ","), micros(k.CreatedAt))
+	return s.mapErr(err)
+}
+
+// APIKeyByHash returns the unrevoked key with this hash, or ENotFound.
+func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*herald.APIKey, error) {
+	var k herald.APIKey
+	var scopes string
+	var created int64
+	err := s.read.QueryRowContext(ctx, s.q(`SELECT id, workspace_id, name, prefix, hash, scopes, created_at FROM api_keys WHERE hash = ? AND revoked_at IS NULL`), hash).
+		Scan(&k.ID, &k.WorkspaceID, &k.Name, &k.Prefix, &k.Hash, &scopes, &created)
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	for _, sc := range strings.Split(scopes, ",") {
+		k.Scopes = append(k.Scopes, herald.Scope(sc))
+	}
+	k.CreatedAt = fromMicros(created)
+	return &k, nil
+}

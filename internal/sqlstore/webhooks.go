@@ -1,0 +1,140 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+const webhookColumns = `id, workspace_id, name, description, event, authorization_id, endpoint_url, method, log_only_errors, custom_headers, payload_type, payload, status, status_reason, revision, signing_secret, created_at, updated_at`
+
+func (s *Store) scanWebhook(row interface{ Scan(...any) error }) (*herald.Webhook, error) {
+	var w herald.Webhook
+	var authID sql.NullString
+	var headers string
+	var secret []byte
+	var created, updated int64
+	err := row.Scan(&w.ID, &w.WorkspaceID, &w.Name, &w.Description, &w.Event, &authID, &w.EndpointURL, &w.Method,
+		&w.LogOnlyErrors, &headers, &w.PayloadType, &w.Payload, &w.Status, &w.StatusReason, &w.Revision, &secret, &created, &updated)
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	w.AuthorizationEnabled, w.AuthorizationID = authID.Valid, authID.String
+	if err := json.Unmarshal([]byte(headers), &w.CustomHeaders); err != nil {
+		return nil, fmt.Errorf("webhook %s: decode custom headers: %w", w.ID, err)
+	}
+	if w.SigningSecret, err = s.open(secret); err != nil {
+		return nil, fmt.Errorf("webhook %s: %w", w.ID, err)
+	}
+	w.CreatedAt, w.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &w, nil
+}
+
+func (s *Store) webhookArgs(w *herald.Webhook) (authID sql.NullString, headers string, secret []byte, err error) {
+	if w.AuthorizationEnabled {
+		authID = sql.NullString{String: w.AuthorizationID, Valid: true}
+	}
+	h := w.CustomHeaders
+	if h == nil {
+		h = []herald.Header{}
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		return authID, "", nil, fmt.Errorf("encode custom headers: %w", err)
+	}
+	secret, err = s.seal(w.SigningSecret)
+	return authID, string(b), secret, err
+}
+
+// CreateWebhook stores a new webhook.
+func (s *Store) CreateWebhook(ctx context.Context, w *herald.Webhook) error {
+	authID, headers, secret, err := s.webhookArgs(w)
+	if err != nil {
+		return err
+	}
+	_, err = s.write.ExecContext(ctx, s.q(`INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		w.ID, w.WorkspaceID, w.Name, w.Description, w.Event, authID, w.EndpointURL, w.Method, w.LogOnlyErrors, headers,
+		string(w.PayloadType), w.Payload, string(w.Status), w.StatusReason, w.Revision, secret, micros(w.CreatedAt), micros(w.UpdatedAt))
+	return s.mapErr(err)
+}
+
+// Webhook returns one webhook of the workspace.
+func (s *Store) Webhook(ctx context.Context, workspaceID, id string) (*herald.Webhook, error) {
+	row := s.read.QueryRowContext(ctx, s.q(`SELECT `+webhookColumns+` FROM webhooks WHERE workspace_id = ? AND id = ?`), workspaceID, id)
+	w, err := s.scanWebhook(row)
+	if err != nil {
+		return nil, fmt.Errorf("webhook %s: %w", id, err)
+	}
+	return w, nil
+}
+
+// ListWebhooks returns a page of webhooks matching f, newest first.
+func (s *Store) ListWebhooks(ctx context.Context, workspaceID string, f herald.WebhookFilter) ([]*herald.Webhook, string, error) {
+	query := `SELECT ` + webhookColumns + ` FROM webhooks WHERE workspace_id = ?`
+	args := []any{workspaceID}
+	if f.Name != "" {
+		query += ` AND LOWER(name) LIKE ? ESCAPE '\'`
+		args = append(args, likePattern(f.Name))
+	}
+	if f.Event != "" {
+		query += ` AND event = ?`
+		args = append(args, f.Event)
+	}
+	if f.Status != "" {
+		query += ` AND status = ?`
+		args = append(args, string(f.Status))
+	}
+	if f.Endpoint != "" {
+		query += ` AND LOWER(endpoint_url) LIKE ? ESCAPE '\'`
+		args = append(args, likePattern(f.Endpoint))
+	}
+	if f.AuthorizationID != "" {
+		query += ` AND authorization_id = ?`
+		args = append(args, f.AuthorizationID)
+	}
+	return listPage(ctx, s, query, args, f.Cursor, f.Limit, s.scanWebhook, func(w *herald.Webhook) string { return w.ID })
+}
+
+// UpdateWebhook saves w as revision w.Revision if the stored one is
+// w.Revision-1; otherwise another edit came first: EConflict.
+func (s *Store) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
+	authID, headers, secret, err := s.webhookArgs(w)
+	if err != nil {
+		return err
+	}
+	res, err := s.write.ExecContext(ctx, s.q(`UPDATE webhooks SET name = ?, description = ?, event = ?, authorization_id = ?, endpoint_url = ?, method = ?, log_only_errors = ?, custom_headers = ?, payload_type = ?, payload = ?, status = ?, status_reason = ?, revision = ?, signing_secret = ?, updated_at = ?
+		WHERE workspace_id = ? AND id = ? AND revision = ?`),
+		w.Name, w.Description, w.Event, authID, w.EndpointURL, w.Method, w.LogOnlyErrors, headers, string(w.PayloadType), w.Payload,
+		string(w.Status), w.StatusReason, w.Revision, secret, micros(w.UpdatedAt), w.WorkspaceID, w.ID, w.Revision-1)
+	if err := s.expectOne(res, err); err != nil {
+		if herald.ErrorCodeOf(err) == herald.ENotFound {
+			if _, gerr := s.Webhook(ctx, w.WorkspaceID, w.ID); gerr == nil {
+				return &herald.Error{Code: herald.EConflict, Message: "the webhook was changed by someone else; reload and try again"}
+			}
+		}
+		return err
+	}
+	return nil
+}
+
+// SetWebhookStatus changes only the status and its reason.
+func (s *Store) SetWebhookStatus(ctx context.Context, workspaceID, id string, status herald.WebhookStatus, reason string) (*herald.Webhook, error) {
+	res, err := s.write.ExecContext(ctx, s.q(`UPDATE webhooks SET status = ?, status_reason = ? WHERE workspace_id = ? AND id = ?`),
+		string(status), reason, workspaceID, id)
+	if err := s.expectOne(res, err); err != nil {
+		return nil, fmt.Errorf("set status of webhook %s: %w", id, err)
+	}
+	return s.Webhook(ctx, workspaceID, id)
+}
+
+// DeleteWebhook deletes a webhook.
+func (s *Store) DeleteWebhook(ctx context.Context, workspaceID, id string) error {
+	res, err := s.write.ExecContext(ctx, s.q(`DELETE FROM webhooks WHERE workspace_id = ? AND id = ?`), workspaceID, id)
+	if err := s.expectOne(res, err); err != nil {
+		return fmt.Errorf("delete webhook %s: %w", id, err)
+	}
+	return nil
+}
