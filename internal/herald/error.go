@@ -11,14 +11,14 @@ import (
 type ErrorCode string
 
 const (
-	EInvalid      ErrorCode = "invalid"       // the input breaks a validation rule (422)
-	ENotFound     ErrorCode = "not_found"     // no such object in this workspace (404)
-	EConflict     ErrorCode = "conflict"      // the object's state forbids the change (409)
-	EUnauthorized ErrorCode = "unauthorized"  // no or bad credentials (401)
-	EForbidden    ErrorCode = "forbidden"     // credentials lack the scope (403)
-	ETooLarge     ErrorCode = "too_large"     // a configured size limit was exceeded (413)
-	EInternal     ErrorCode = "internal"      // anything else (500); details are logged, not shown
-	EBadRequest   ErrorCode = "bad_request"   // the request itself is malformed (400)
+	EInvalid      ErrorCode = "invalid"      // the input breaks a validation rule (422)
+	ENotFound     ErrorCode = "not_found"    // no such object in this workspace (404)
+	EConflict     ErrorCode = "conflict"     // the object's state forbids the change (409)
+	EUnauthorized ErrorCode = "unauthorized" // no or bad credentials (401)
+	EForbidden    ErrorCode = "forbidden"    // credentials lack the scope (403)
+	ETooLarge     ErrorCode = "too_large"    // a configured size limit was exceeded (413)
+	EInternal     ErrorCode = "internal"     // anything else (500); details are logged, not shown
+	EBadRequest   ErrorCode = "bad_request"  // the request itself is malformed (400)
 )
 
 // FieldError names the input field at fault. Line and Column are set for

@@ -261,14 +261,17 @@ func (s *Service) CreateWebhook(ctx context.Context, workspaceID string, spec We
 
 // UpdateWebhook applies change to the stored spec, checks it and saves it
 // as the next revision. A published webhook stays published.
-func (s *Service) UpdateWebhook(ctx context.Context, workspaceID, id string, change func(*WebhookSpec) error) (*Webhook, []FieldError, error) {
+//
+// change sees the stored webhook (read-only) and edits a copy of its spec;
+// an error from change aborts the update.
+func (s *Service) UpdateWebhook(ctx context.Context, workspaceID, id string, change func(current *Webhook, spec *WebhookSpec) error) (*Webhook, []FieldError, error) {
 	w, err := s.Store.Webhook(ctx, workspaceID, id)
 	if err != nil {
 		return nil, nil, err
 	}
 	spec := w.WebhookSpec
 	spec.CustomHeaders = append([]Header(nil), w.CustomHeaders...)
-	if err := change(&spec); err != nil {
+	if err := change(w, &spec); err != nil {
 		return nil, nil, err
 	}
 	warnings, err := s.checkWebhook(ctx, workspaceID, &spec)

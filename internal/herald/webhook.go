@@ -205,4 +205,3 @@ func NewSigningSecret() string {
 	}
 	return "whsec_" + base64.StdEncoding.EncodeToString(b[:])
 }
-

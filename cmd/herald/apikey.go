@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// runAPIKeyCreate creates an API key and prints it once on stdout; only
+// its hash is stored.
+func runAPIKeyCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var sf storeFlags
+	var name, workspace, scopes string
+	fs := newFlagSet("apikey create", stderr)
+	fs.StringVar(&name, "name", "", "a label for the key (required), e.g. the script or service using it")
+	fs.StringVar(&workspace, "workspace", herald.DefaultWorkspace, "workspace the key acts in (created if missing)")
+	fs.StringVar(&scopes, "scopes", "admin", "comma-separated scopes: admin, read, ingest")
+	sf.register(fs)
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return usageError{"herald apikey create: --name is required"}
+	}
+	sc, err := herald.ParseScopes(scopes)
+	if err != nil {
+		return usageError{"herald apikey create: --scopes: " + err.Error()}
+	}
+	log, _ := newLogger(stderr, "text", "info")
+	store, err := sf.open(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	ws, err := store.EnsureWorkspace(ctx, workspace)
+	if err != nil {
+		return fmt.Errorf("workspace %s: %w", workspace, err)
+	}
+	key, rec := herald.NewAPIKey(ws.ID, name, sc, time.Now().UTC())
+	if err := store.CreateAPIKey(ctx, rec); err != nil {
+		return fmt.Errorf("store api key: %w", err)
+	}
+	fmt.Fprintln(stdout, key)
+	fmt.Fprintf(stderr, "API key %q for workspace %q created; it is shown only this once.\n", name, workspace)
+	return nil
+}

@@ -1,0 +1,112 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// decode reads r's JSON body into v strictly: a JSON content type (when
+// one is given; curl's default form type is tolerated, since `curl -d`
+// sends it with a JSON body), at most the configured size, no unknown
+// fields, one value.
+// Every failure is a *herald.Error naming the field or position at fault.
+func (s *Server) decode(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json") && mt != "application/x-www-form-urlencoded") {
+			return &herald.Error{Code: herald.EBadRequest, Message: fmt.Sprintf("Content-Type must be application/json, not %q", ct)}
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &herald.Error{Code: herald.ETooLarge, Message: fmt.Sprintf("request body exceeds %d bytes", s.cfg.MaxBodyBytes)}
+		}
+		return &herald.Error{Code: herald.EBadRequest, Message: "cannot read request body", Err: err}
+	}
+	return decodeJSON(body, v)
+}
+
+// decodeJSON is decode without the HTTP parts; the fuzz target calls it.
+func decodeJSON(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return &herald.Error{Code: herald.EBadRequest, Message: "request body is empty; send a JSON object",
+			Fields: []herald.FieldError{{Field: "body", Message: "is empty"}}}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, err := dec.Token(); err != io.EOF {
+			return &herald.Error{Code: herald.EBadRequest, Message: "request body holds more than one JSON value",
+				Fields: []herald.FieldError{{Field: "body", Message: "has data after the JSON object"}}}
+		}
+		return nil
+	}
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		line, col := position(body, syntax.Offset)
+		return &herald.Error{Code: herald.EBadRequest, Message: "request body is not valid JSON",
+			Fields: []herald.FieldError{{Field: "body", Message: syntax.Error(), Line: line, Column: col}}}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &herald.Error{Code: herald.EBadRequest, Message: "request body is not valid JSON",
+			Fields: []herald.FieldError{{Field: "body", Message: "ends in the middle of a JSON value"}}}
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "body"
+		}
+		return &herald.Error{Code: herald.EInvalid, Message: "validation failed",
+			Fields: []herald.FieldError{{Field: field, Message: fmt.Sprintf("must be %s, not %s", jsonKind(typ.Type.Kind().String()), typ.Value)}}}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return &herald.Error{Code: herald.EInvalid, Message: "validation failed",
+			Fields: []herald.FieldError{{Field: name, Message: "is not a known field"}}}
+	}
+	return &herald.Error{Code: herald.EBadRequest, Message: "request body cannot be decoded",
+		Fields: []herald.FieldError{{Field: "body", Message: err.Error()}}}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "slice", "array":
+		return "an array"
+	case "struct", "map", "ptr":
+		return "an object"
+	case "int", "int64", "int32", "float64", "uint", "uint64":
+		return "a number"
+	}
+	return "another type"
+}
+
+// position turns a byte offset into a 1-based line and column.
+func position(body []byte, offset int64) (line, col int) {
+	if offset > int64(len(body)) {
+		offset = int64(len(body))
+	}
+	line, col = 1, 1
+	for _, c := range body[:offset] {
+		if c == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}

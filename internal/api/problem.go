@@ -1,0 +1,77 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// problem is an RFC 9457 problem details document.
+type problem struct {
+	Type   string              `json:"type"`
+	Title  string              `json:"title"`
+	Status int                 `json:"status"`
+	Detail string              `json:"detail,omitempty"`
+	Errors []herald.FieldError `json:"errors,omitempty"`
+}
+
+// statusOf is the one table from error codes to HTTP statuses.
+var statusOf = map[herald.ErrorCode]int{
+	herald.EBadRequest:   http.StatusBadRequest,
+	herald.EUnauthorized: http.StatusUnauthorized,
+	herald.EForbidden:    http.StatusForbidden,
+	herald.ENotFound:     http.StatusNotFound,
+	herald.EConflict:     http.StatusConflict,
+	herald.ETooLarge:     http.StatusRequestEntityTooLarge,
+	herald.EInvalid:      http.StatusUnprocessableEntity,
+	herald.EInternal:     http.StatusInternalServerError,
+}
+
+var titleOf = map[herald.ErrorCode]string{
+	herald.EBadRequest:   "Malformed request",
+	herald.EUnauthorized: "Authentication required",
+	herald.EForbidden:    "Not allowed",
+	herald.ENotFound:     "Not found",
+	herald.EConflict:     "Conflict",
+	herald.ETooLarge:     "Request too large",
+	herald.EInvalid:      "Validation failed",
+	herald.EInternal:     "Internal error",
+}
+
+// writeError answers err as problem+json. Internal errors are logged with
+// their cause and shown only as a generic message.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := herald.ErrorCodeOf(err)
+	p := problem{Type: "urn:herald:problem:" + string(code), Title: titleOf[code], Status: statusOf[code]}
+	var e *herald.Error
+	if code == herald.EInternal || !errors.As(err, &e) {
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		p.Detail = "an internal error occurred; it has been logged"
+	} else {
+		p.Detail = e.Message
+		p.Errors = e.Fields
+	}
+	writeProblem(w, p)
+}
+
+func writeProblem(w http.ResponseWriter, p problem) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(p.Status)
+	json.NewEncoder(w).Encode(p)
+}
+
+// writeJSON answers v as JSON with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		slog.Default().Debug("write response", "err", err)
+	}
+}

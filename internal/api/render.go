@@ -1,0 +1,111 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// Renderer renders a payload template for preview. The template package
+// implements it; see POST /templates/render in docs.
+type Renderer interface {
+	// Preview renders src as payloadType against vars (the event's data
+	// plus "event"); et, if set, is the event type whose variables are
+	// checked for warnings. A template that does not parse or renders a
+	// malformed body returns an EInvalid *herald.Error with line/column.
+	Preview(payloadType herald.PayloadType, src string, et *herald.EventType, vars map[string]any) (body []byte, warnings []herald.FieldError, err error)
+}
+
+type renderRequest struct {
+	PayloadType herald.PayloadType `json:"payload_type"`
+	Template    string             `json:"template"`
+	EventType   string             `json:"event_type"`
+	Data        map[string]any     `json:"data"`
+	Event       *struct {
+		ID        string `json:"id"`
+		Type      string `json:"type"`
+		CreatedAt string `json:"created_at"`
+	} `json:"event"`
+}
+
+type renderResponse struct {
+	Body        string              `json:"body"`
+	ContentType string              `json:"content_type"`
+	Warnings    []herald.FieldError `json:"warnings"`
+}
+
+func (s *Server) renderTemplate(w http.ResponseWriter, r *http.Request) {
+	if s.render == nil {
+		writeProblem(w, problem{Type: "urn:herald:problem:not_implemented", Title: "Not implemented", Status: http.StatusNotImplemented,
+			Detail: "template rendering is not available in this build"})
+		return
+	}
+	var in renderRequest
+	if err := s.decode(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var v herald.Validation
+	switch in.PayloadType {
+	case herald.PayloadJSON, herald.PayloadXML, herald.PayloadPlain, herald.PayloadForm:
+	case "":
+		v.Add("payload_type", "is required (JSON, XML, PLAIN or FORM)")
+	default:
+		v.Add("payload_type", "must be one of JSON, XML, PLAIN, FORM")
+	}
+	if len(in.Template) > herald.DefaultMaxTemplate {
+		v.Add("template", "must be at most %d bytes", herald.DefaultMaxTemplate)
+	}
+	var et *herald.EventType
+	if in.EventType != "" {
+		t, err := s.svc.EventType(r.Context(), workspaceOf(r), in.EventType)
+		if err != nil {
+			if herald.ErrorCodeOf(err) != herald.ENotFound {
+				s.writeError(w, r, err)
+				return
+			}
+			v.Add("event_type", "unknown event type %q", in.EventType)
+		}
+		et = t
+	} else if in.Data == nil {
+		v.Add("event_type", "is required when no data is given (its sample event is rendered)")
+	}
+	if err := v.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	vars := map[string]any{}
+	if in.Data != nil {
+		for k, val := range in.Data {
+			vars[k] = val
+		}
+		delete(vars, "event")
+	} else {
+		vars = et.SampleVars()
+	}
+	event := map[string]any{"id": "01JV2Q7R6M3K8N4P5S9T0W1X2Y", "type": in.EventType, "created_at": "2025-05-12T12:34:56Z"}
+	if et != nil {
+		event = et.SampleEvent()
+	}
+	if in.Event != nil {
+		if in.Event.ID != "" {
+			event["id"] = in.Event.ID
+		}
+		if in.Event.Type != "" {
+			event["type"] = in.Event.Type
+		}
+		if in.Event.CreatedAt != "" {
+			event["created_at"] = in.Event.CreatedAt
+		}
+	}
+	vars["event"] = event
+	body, warnings, err := s.render.Preview(in.PayloadType, in.Template, et, vars)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if warnings == nil {
+		warnings = []herald.FieldError{}
+	}
+	writeJSON(w, http.StatusOK, renderResponse{Body: string(body), ContentType: in.PayloadType.ContentType(), Warnings: warnings})
+}

@@ -1,0 +1,95 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// route is one API operation. The table is the single list of what the
+// API serves; the OpenAPI test checks the document against it.
+type route struct {
+	method, path string // path relative to /api/v1
+	scope        herald.Scope
+	handler      func(*Server, http.ResponseWriter, *http.Request)
+}
+
+// Routes lists every /api/v1 operation as "METHOD /path".
+func Routes() []string {
+	var out []string
+	for _, rt := range apiRoutes {
+		out = append(out, rt.method+" "+rt.path)
+	}
+	return out
+}
+
+var apiRoutes = []route{
+	{"GET", "/authorizations", herald.ScopeRead, (*Server).listAuthorizations},
+	{"POST", "/authorizations", herald.ScopeAdmin, (*Server).createAuthorization},
+	{"GET", "/authorizations/{id}", herald.ScopeRead, (*Server).getAuthorization},
+	{"PATCH", "/authorizations/{id}", herald.ScopeAdmin, (*Server).updateAuthorization},
+	{"DELETE", "/authorizations/{id}", herald.ScopeAdmin, (*Server).deleteAuthorization},
+
+	{"GET", "/webhooks", herald.ScopeRead, (*Server).listWebhooks},
+	{"POST", "/webhooks", herald.ScopeAdmin, (*Server).createWebhook},
+	{"GET", "/webhooks/{id}", herald.ScopeRead, (*Server).getWebhook},
+	{"PATCH", "/webhooks/{id}", herald.ScopeAdmin, (*Server).updateWebhook},
+	{"DELETE", "/webhooks/{id}", herald.ScopeAdmin, (*Server).deleteWebhook},
+	{"POST", "/webhooks/{id}/publish", herald.ScopeAdmin, (*Server).publishWebhook},
+	{"POST", "/webhooks/{id}/unpublish", herald.ScopeAdmin, (*Server).unpublishWebhook},
+	{"POST", "/webhooks/{id}/duplicate", herald.ScopeAdmin, (*Server).duplicateWebhook},
+	{"GET", "/webhooks/{id}/secret", herald.ScopeAdmin, (*Server).webhookSecret},
+
+	{"GET", "/event-types", herald.ScopeRead, (*Server).listEventTypes},
+	{"POST", "/event-types", herald.ScopeAdmin, (*Server).createEventType},
+	{"GET", "/event-types/{key}", herald.ScopeRead, (*Server).getEventType},
+
+	{"POST", "/templates/render", herald.ScopeRead, (*Server).renderTemplate},
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	allowed := map[string][]string{}
+	for _, rt := range apiRoutes {
+		mux.HandleFunc(rt.method+" /api/v1"+rt.path, s.authenticate(rt.scope, s.bind(rt.handler)))
+		allowed[rt.path] = append(allowed[rt.path], rt.method)
+	}
+	// Any other method on a known path: 405 as problem+json, with Allow.
+	for path, methods := range allowed {
+		allow := strings.Join(methods, ", ")
+		mux.HandleFunc("/api/v1"+path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeProblem(w, problem{Type: "urn:herald:problem:method_not_allowed", Title: "Method not allowed", Status: http.StatusMethodNotAllowed,
+				Detail: fmt.Sprintf("%s is not allowed here; use %s", r.Method, allow)})
+		})
+	}
+	mux.HandleFunc("GET /api/v1/openapi.json", s.openAPI)
+	mux.HandleFunc("/api/v1/", s.notFound)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	return s.observe(mux)
+}
+
+// bind turns a method expression into a handler on s.
+func (s *Server) bind(h func(*Server, http.ResponseWriter, *http.Request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { h(s, w, r) }
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, herald.Errorf(herald.ENotFound, "no API route %s %s; see /api/v1/openapi.json", r.Method, r.URL.Path))
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := s.store.Ping(r.Context()); err != nil {
+		s.log.WarnContext(r.Context(), "not ready: database does not answer", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database does not answer"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
