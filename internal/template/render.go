@@ -1,0 +1,694 @@
+package template
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+)
+
+// renderer holds the state of one render.
+type renderer struct {
+	t        *Template
+	vars     map[string]any
+	locals   []any
+	args     []any // filter argument stack
+	steps    int
+	start    int // where this render's output starts in dst
+	now      time.Time
+	tracing  bool
+	trace    []span
+	hasNow   bool
+	maxSteps int
+}
+
+// span maps a piece of output back to the template: literal text byte for
+// byte, or the expression that produced it.
+type span struct {
+	out     int // offset in the output where the piece starts
+	src     int // offset in the source
+	literal bool
+}
+
+var rendererPool = sync.Pool{New: func() any { return new(renderer) }}
+
+// panicSafety turns a panic inside Render into an *Error, so one bad
+// template cannot take a delivery worker down. Tests switch it off so
+// fuzzing sees the panic.
+var panicSafety = true
+
+// AppendRender renders into dst and returns the extended slice, so a
+// caller can reuse one buffer across renders. On error dst is returned
+// unchanged (its length; bytes past it may have been written).
+func (t *Template) AppendRender(dst []byte, vars map[string]any) (out []byte, err error) {
+	start := len(dst)
+	if panicSafety {
+		defer func() {
+			if p := recover(); p != nil {
+				out, err = dst[:start], t.errorAt(0, fmt.Sprintf("internal error while rendering: %v", p))
+			}
+		}()
+	}
+	r := rendererPool.Get().(*renderer)
+	r.reset(t, vars, start)
+	out, err = r.nodes(dst, t.root)
+	r.release()
+	if err != nil {
+		return dst[:start], err
+	}
+	out, err = t.finish(out, start, vars)
+	if err != nil {
+		return dst[:start], err
+	}
+	return out, nil
+}
+
+func (r *renderer) reset(t *Template, vars map[string]any, start int) {
+	r.t, r.vars, r.start = t, vars, start
+	r.steps, r.maxSteps = 0, t.maxSteps
+	r.hasNow = false
+	if cap(r.locals) < t.nslots {
+		r.locals = make([]any, t.nslots)
+	}
+	r.locals = r.locals[:t.nslots]
+	for i := range r.locals {
+		r.locals[i] = undef
+	}
+	r.args = r.args[:0]
+	r.tracing = false
+	r.trace = r.trace[:0]
+}
+
+func (r *renderer) release() {
+	r.t, r.vars = nil, nil
+	for i := range r.locals {
+		r.locals[i] = nil
+	}
+	clear(r.args[:cap(r.args)])
+	r.args = r.args[:0]
+	if cap(r.trace) > 1024 {
+		r.trace = nil
+	}
+	rendererPool.Put(r)
+}
+
+// errorf is a render error at a source offset.
+func (r *renderer) errorf(pos int, format string, args ...any) error {
+	return r.t.errorAt(pos, fmt.Sprintf(format, args...))
+}
+
+// step charges n units of work against MaxSteps.
+func (r *renderer) step(pos, n int) error {
+	r.steps += n
+	if r.steps > r.maxSteps {
+		return r.errorf(pos, "template does too much work: more than %d steps (a loop over data is bounded)", r.maxSteps)
+	}
+	return nil
+}
+
+// chargeBytes charges work for producing n bytes, and refuses values
+// larger than the output limit.
+func (r *renderer) chargeBytes(pos, n int) error {
+	if n > r.t.maxOut {
+		return r.errorf(pos, "a value is larger than the output limit of %d bytes", r.t.maxOut)
+	}
+	return r.step(pos, n>>6)
+}
+
+func (r *renderer) currentTime() time.Time {
+	if !r.hasNow {
+		r.now, r.hasNow = time.Now(), true
+	}
+	return r.now
+}
+
+func (r *renderer) checkOutput(dst []byte, pos int) error {
+	if len(dst)-r.start > r.t.maxOut {
+		return r.errorf(pos, "output is larger than the limit of %d bytes", r.t.maxOut)
+	}
+	return nil
+}
+
+func (r *renderer) nodes(dst []byte, ns []node) ([]byte, error) {
+	var err error
+	for _, n := range ns {
+		if err = r.step(n.nodePos(), 1); err != nil {
+			return dst, err
+		}
+		switch x := n.(type) {
+		case *textNode:
+			if r.tracing {
+				r.trace = append(r.trace, span{out: len(dst) - r.start, src: x.pos, literal: true})
+			}
+			dst = append(dst, x.text...)
+			if err = r.checkOutput(dst, x.pos); err != nil {
+				return dst, err
+			}
+		case *outputNode:
+			v, err := x.x.eval(r)
+			if err != nil {
+				return dst, err
+			}
+			if r.tracing {
+				r.trace = append(r.trace, span{out: len(dst) - r.start, src: x.x.position()})
+			}
+			before := len(dst)
+			if x.raw {
+				dst = appendString(dst, v)
+			} else if dst, err = emit(dst, x.esc, v); err != nil {
+				return dst, r.errorf(x.x.position(), "%v", err)
+			}
+			if err = r.checkOutput(dst, x.pos); err != nil {
+				return dst, err
+			}
+			if err = r.step(x.pos, (len(dst)-before)>>6); err != nil {
+				return dst, err
+			}
+		case *ifNode:
+			done := false
+			for i, c := range x.conds {
+				v, err := c.eval(r)
+				if err != nil {
+					return dst, err
+				}
+				if truthy(v) {
+					if dst, err = r.nodes(dst, x.bodies[i]); err != nil {
+						return dst, err
+					}
+					done = true
+					break
+				}
+			}
+			if !done && x.els != nil {
+				if dst, err = r.nodes(dst, x.els); err != nil {
+					return dst, err
+				}
+			}
+		case *forNode:
+			if dst, err = r.loop(dst, x); err != nil {
+				return dst, err
+			}
+		case *setNode:
+			if len(x.vals) == 1 {
+				v, err := x.vals[0].eval(r)
+				if err != nil {
+					return dst, err
+				}
+				r.locals[x.slots[0]] = nullIfUndef(v)
+				continue
+			}
+			vals := make([]any, len(x.vals))
+			for i, e := range x.vals {
+				if vals[i], err = e.eval(r); err != nil {
+					return dst, err
+				}
+			}
+			for i, s := range x.slots {
+				r.locals[s] = nullIfUndef(vals[i])
+			}
+		}
+	}
+	return dst, nil
+}
+
+func (r *renderer) loop(dst []byte, x *forNode) ([]byte, error) {
+	seq, err := x.seq.eval(r)
+	if err != nil {
+		return dst, err
+	}
+	var list []any
+	var keys []string
+	var hash map[string]any
+	if l, ok := asList(seq); ok {
+		list = l
+	} else if m, ok := asMap(seq); ok {
+		hash = m
+		keys = sortedKeys(m)
+	}
+	n := len(list)
+	if hash != nil {
+		n = len(keys)
+	}
+	if n == 0 {
+		return r.nodes(dst, x.els)
+	}
+	// Save what the loop overwrites; restore it afterwards.
+	var savedKey any
+	if x.keySlot >= 0 {
+		savedKey = r.locals[x.keySlot]
+	}
+	savedVal, savedLoop := r.locals[x.valSlot], r.locals[x.loopSlot]
+	var definedBefore []bool
+	if len(x.bodySets) > 0 {
+		definedBefore = make([]bool, len(x.bodySets))
+		for i, s := range x.bodySets {
+			definedBefore[i] = !isUndef(r.locals[s])
+		}
+	}
+	ls := &loopState{length: n}
+	if p, ok := savedLoop.(*loopState); ok {
+		ls.parent = map[string]any{"loop": p}
+	}
+	for i := 0; i < n; i++ {
+		if err := r.step(x.pos, 1); err != nil {
+			return dst, err
+		}
+		ls.index0 = i
+		if hash != nil {
+			k := keys[i]
+			if x.keySlot >= 0 {
+				r.locals[x.keySlot] = k
+			}
+			r.locals[x.valSlot] = hash[k]
+		} else {
+			if x.keySlot >= 0 {
+				r.locals[x.keySlot] = int64(i)
+			}
+			r.locals[x.valSlot] = list[i]
+		}
+		r.locals[x.loopSlot] = ls
+		if dst, err = r.nodes(dst, x.body); err != nil {
+			return dst, err
+		}
+	}
+	if x.keySlot >= 0 {
+		r.locals[x.keySlot] = savedKey
+	}
+	r.locals[x.valSlot], r.locals[x.loopSlot] = savedVal, savedLoop
+	for i, s := range x.bodySets {
+		if !definedBefore[i] {
+			r.locals[s] = undef
+		}
+	}
+	return dst, nil
+}
+
+// emit writes v escaped for ctx.
+func emit(dst []byte, ctx escCtx, v any) ([]byte, error) {
+	switch ctx {
+	case escJSONValue:
+		return appendJSONValue(dst, v)
+	case escJSONString:
+		switch x := v.(type) {
+		case string:
+			return appendJSONStringContent(dst, x), nil
+		case json.Number:
+			return appendJSONStringContent(dst, string(x)), nil
+		case jsonStrText:
+			return append(dst, x...), nil
+		}
+		return appendJSONStringContent(dst, toString(v)), nil
+	case escXML, escXMLAttr:
+		switch x := v.(type) {
+		case string:
+			return appendXMLEscaped(dst, x, ctx == escXMLAttr), nil
+		case markupText:
+			return append(dst, x...), nil
+		}
+		return appendXMLEscaped(dst, toString(v), ctx == escXMLAttr), nil
+	case escXMLCDATA:
+		return appendCDATA(dst, toString(v)), nil
+	case escXMLComment:
+		return appendXMLComment(dst, toString(v)), nil
+	case escForm, escURLQuery:
+		if u, ok := v.(urlText); ok {
+			return append(dst, u...), nil
+		}
+		return appendQueryEscape(dst, toString(v)), nil
+	case escURLPath:
+		if u, ok := v.(urlText); ok {
+			return append(dst, u...), nil
+		}
+		return appendPathEscape(dst, toString(v)), nil
+	}
+	switch x := v.(type) {
+	case string:
+		return appendValidUTF8(dst, x), nil
+	case json.Number:
+		return append(dst, x...), nil
+	}
+	return appendValidUTF8(dst, toString(v)), nil
+}
+
+// ---- expressions ----
+
+func (e *literal) eval(*renderer) (any, error) { return e.v, nil }
+
+func (e *nameExpr) eval(r *renderer) (any, error) {
+	if e.slot >= 0 {
+		if v := r.locals[e.slot]; !isUndef(v) {
+			return v, nil
+		}
+	}
+	if v, ok := r.vars[e.name]; ok {
+		return v, nil
+	}
+	return undef, nil
+}
+
+func (e *pathExpr) eval(r *renderer) (any, error) {
+	v, err := e.base.eval(r)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range e.keys {
+		v = getAttr(v, k)
+		if isUndef(v) {
+			return v, nil
+		}
+	}
+	return v, nil
+}
+
+func (e *indexExpr) eval(r *renderer) (any, error) {
+	obj, err := e.obj.eval(r)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := e.idx.eval(r)
+	if err != nil {
+		return nil, err
+	}
+	return getIndex(obj, idx), nil
+}
+
+func (e *arrayExpr) eval(r *renderer) (any, error) {
+	out := make([]any, len(e.elems))
+	for i, x := range e.elems {
+		v, err := x.eval(r)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = nullIfUndef(v)
+	}
+	return out, nil
+}
+
+func (e *hashExpr) eval(r *renderer) (any, error) {
+	out := make(map[string]any, len(e.keys))
+	for i := range e.keys {
+		k, err := e.keys[i].eval(r)
+		if err != nil {
+			return nil, err
+		}
+		v, err := e.vals[i].eval(r)
+		if err != nil {
+			return nil, err
+		}
+		out[toString(k)] = nullIfUndef(v)
+	}
+	return out, nil
+}
+
+func (e *unaryExpr) eval(r *renderer) (any, error) {
+	v, err := e.x.eval(r)
+	if err != nil {
+		return nil, err
+	}
+	switch e.op {
+	case opNot:
+		return !truthy(v), nil
+	case opNeg:
+		n, _ := toNumber(v)
+		if n.isFloat {
+			return -n.f, nil
+		}
+		if n.i == math.MinInt64 {
+			return -float64(n.i), nil
+		}
+		return -n.i, nil
+	}
+	n, _ := toNumber(v)
+	return n.value(), nil
+}
+
+func (e *condExpr) eval(r *renderer) (any, error) {
+	c, err := e.cond.eval(r)
+	if err != nil {
+		return nil, err
+	}
+	if truthy(c) {
+		if e.a == nil {
+			return c, nil
+		}
+		return e.a.eval(r)
+	}
+	if e.b == nil {
+		return "", nil
+	}
+	return e.b.eval(r)
+}
+
+func (e *binaryExpr) eval(r *renderer) (any, error) {
+	l, err := e.l.eval(r)
+	if err != nil {
+		return nil, err
+	}
+	switch e.op {
+	case opOr:
+		if truthy(l) {
+			return true, nil
+		}
+		rv, err := e.r.eval(r)
+		return truthy(rv), err
+	case opAnd:
+		if !truthy(l) {
+			return false, nil
+		}
+		rv, err := e.r.eval(r)
+		return truthy(rv), err
+	case opCoalesce:
+		if !isNull(l) {
+			return l, nil
+		}
+		return e.r.eval(r)
+	}
+	rv, err := e.r.eval(r)
+	if err != nil {
+		return nil, err
+	}
+	switch e.op {
+	case opEq:
+		return looseEqual(l, rv), nil
+	case opNe:
+		return !looseEqual(l, rv), nil
+	case opLt, opGt, opLe, opGe:
+		c, ok := compareValues(l, rv)
+		if !ok {
+			return false, nil
+		}
+		switch e.op {
+		case opLt:
+			return c < 0, nil
+		case opGt:
+			return c > 0, nil
+		case opLe:
+			return c <= 0, nil
+		}
+		return c >= 0, nil
+	case opIn, opNotIn:
+		if s, ok := stringOf(rv); ok {
+			if err := r.step(e.pos, len(s)>>6); err != nil {
+				return nil, err
+			}
+		}
+		return contains(rv, l) == (e.op == opIn), nil
+	case opStartsWith, opEndsWith:
+		a, b := toString(l), toString(rv)
+		if e.op == opStartsWith {
+			return len(a) >= len(b) && a[:len(b)] == b, nil
+		}
+		return len(a) >= len(b) && a[len(a)-len(b):] == b, nil
+	case opConcat:
+		a, b := toString(l), toString(rv)
+		if err := r.chargeBytes(e.pos, len(a)+len(b)); err != nil {
+			return nil, err
+		}
+		return a + b, nil
+	case opRange:
+		return r.rangeValues(e.pos, l, rv)
+	}
+	return r.arith(e.pos, e.op, l, rv)
+}
+
+// rangeValues is a..b: integers, or single letters.
+func (r *renderer) rangeValues(pos int, a, b any) (any, error) {
+	as, aok := a.(string)
+	bs, bok := b.(string)
+	if aok && bok && runeLen(as) == 1 && runeLen(bs) == 1 && !isNumeric(as) {
+		x, y := []rune(as)[0], []rune(bs)[0]
+		step := rune(1)
+		if y < x {
+			step = -1
+		}
+		n := int((y-x)*step) + 1
+		if err := r.step(pos, n); err != nil {
+			return nil, err
+		}
+		out := make([]any, 0, n)
+		for c := x; ; c += step {
+			out = append(out, string(c))
+			if c == y {
+				break
+			}
+		}
+		return out, nil
+	}
+	x, _ := toNumber(a)
+	y, _ := toNumber(b)
+	lo, hi := int64(x.float()), int64(y.float())
+	span := float64(hi) - float64(lo)
+	if math.Abs(span) >= float64(r.maxSteps) {
+		return nil, r.errorf(pos, "range %d..%d is longer than the step limit of %d", lo, hi, r.maxSteps)
+	}
+	n := int(math.Abs(span)) + 1
+	if err := r.step(pos, n); err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, n)
+	step := int64(1)
+	if hi < lo {
+		step = -1
+	}
+	for v := lo; ; v += step {
+		out = append(out, v)
+		if v == hi {
+			break
+		}
+	}
+	return out, nil
+}
+
+// arith evaluates + - * / // % ** on numbers. Non-numeric operands count
+// as 0 (PHP 7 semantics; PHP 8 would throw).
+func (r *renderer) arith(pos int, op opcode, l, rv any) (any, error) {
+	a, _ := toNumber(l)
+	b, _ := toNumber(rv)
+	if !a.isFloat && !b.isFloat {
+		x, y := a.i, b.i
+		switch op {
+		case opAdd:
+			if s := x + y; (s > x) == (y > 0) {
+				return s, nil
+			}
+		case opSub:
+			if s := x - y; (s < x) == (y > 0) {
+				return s, nil
+			}
+		case opMul:
+			if x == 0 || y == 0 {
+				return int64(0), nil
+			}
+			if p := x * y; p/y == x && !(x == -1 && y == math.MinInt64) && !(y == -1 && x == math.MinInt64) {
+				return p, nil
+			}
+		case opDiv:
+			if y == 0 {
+				return nil, r.errorf(pos, "division by zero")
+			}
+			if x%y == 0 && !(x == math.MinInt64 && y == -1) {
+				return x / y, nil
+			}
+		case opFloorDiv:
+			if y == 0 {
+				return nil, r.errorf(pos, "division by zero")
+			}
+			if !(x == math.MinInt64 && y == -1) {
+				q := x / y
+				if (x%y != 0) && ((x < 0) != (y < 0)) {
+					q--
+				}
+				return q, nil
+			}
+		case opMod:
+			if y == 0 {
+				return nil, r.errorf(pos, "modulo by zero")
+			}
+			if y == -1 {
+				return int64(0), nil
+			}
+			return x % y, nil
+		case opPow:
+			if y >= 0 {
+				p := math.Pow(float64(x), float64(y))
+				if math.Abs(p) < 1<<62 {
+					return int64(p), nil
+				}
+				return p, nil
+			}
+		}
+	}
+	x, y := a.float(), b.float()
+	switch op {
+	case opAdd:
+		return x + y, nil
+	case opSub:
+		return x - y, nil
+	case opMul:
+		return x * y, nil
+	case opDiv:
+		if y == 0 {
+			return nil, r.errorf(pos, "division by zero")
+		}
+		return x / y, nil
+	case opFloorDiv:
+		if y == 0 {
+			return nil, r.errorf(pos, "division by zero")
+		}
+		return math.Floor(x / y), nil
+	case opMod:
+		xi, yi := int64(x), int64(y)
+		if yi == 0 {
+			return nil, r.errorf(pos, "modulo by zero")
+		}
+		if yi == -1 {
+			return int64(0), nil
+		}
+		return xi % yi, nil
+	case opPow:
+		return math.Pow(x, y), nil
+	}
+	return nil, r.errorf(pos, "unknown operator")
+}
+
+func (e *filterExpr) eval(r *renderer) (any, error) {
+	in, err := e.in.eval(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.step(e.pos, 1); err != nil {
+		return nil, err
+	}
+	if len(e.args) == 0 {
+		return e.def.fn(r, e, in, nil)
+	}
+	base := len(r.args)
+	for _, a := range e.args {
+		v, err := a.eval(r)
+		if err != nil {
+			r.args = r.args[:base]
+			return nil, err
+		}
+		r.args = append(r.args, v)
+	}
+	out, err := e.def.fn(r, e, in, r.args[base:])
+	r.args = r.args[:base]
+	return out, err
+}
+
+func (e *testExpr) eval(r *renderer) (any, error) {
+	x, err := e.x.eval(r)
+	if err != nil {
+		return nil, err
+	}
+	var args []any
+	for _, a := range e.args {
+		v, err := a.eval(r)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, v)
+	}
+	return e.def.fn(x, args) != e.neg, nil
+}
