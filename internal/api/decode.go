@@ -8,6 +8,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -72,11 +75,99 @@ func decodeJSON(body []byte, v any) error {
 			Fields: []herald.FieldError{{Field: field, Message: fmt.Sprintf("must be %s, not %s", jsonKind(typ.Type.Kind().String()), typ.Value)}}}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		var doc any
+		if json.Unmarshal(body, &doc) == nil {
+			if path := unknownField(reflect.TypeOf(v), doc, ""); path != "" {
+				name = path
+			}
+		}
 		return &herald.Error{Code: herald.EInvalid, Message: "validation failed",
 			Fields: []herald.FieldError{{Field: name, Message: "is not a known field"}}}
 	}
 	return &herald.Error{Code: herald.EBadRequest, Message: "request body cannot be decoded",
 		Fields: []herald.FieldError{{Field: "body", Message: err.Error()}}}
+}
+
+// unknownField returns the dotted path of the first key in doc that type t
+// does not have, so the error names "header.secret", not just "secret".
+func unknownField(t reflect.Type, doc any, prefix string) string {
+	for t != nil && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+		if t.Kind() != reflect.Pointer {
+			if list, ok := doc.([]any); ok {
+				for i, item := range list {
+					if p := unknownField(t.Elem(), item, prefix+"["+strconv.Itoa(i)+"]"); p != "" {
+						return p
+					}
+				}
+			}
+			return ""
+		}
+		t = t.Elem()
+	}
+	obj, ok := doc.(map[string]any)
+	if t == nil || t.Kind() != reflect.Struct || !ok {
+		return ""
+	}
+	fields := jsonFields(t)
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		path := k
+		if prefix != "" {
+			path = prefix + "." + k
+		}
+		ft, known := fields[strings.ToLower(k)]
+		if !known {
+			return path
+		}
+		if p := unknownField(ft, obj[k], path); p != "" {
+			return p
+		}
+	}
+	return ""
+}
+
+// jsonFields maps lower-cased JSON names to field types, with the fields
+// of embedded structs promoted (outer names win, as in encoding/json).
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	var embedded []reflect.Type
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			et := f.Type
+			if et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			if et.Kind() == reflect.Struct {
+				embedded = append(embedded, et)
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[strings.ToLower(name)] = f.Type
+	}
+	for _, et := range embedded {
+		for k, v := range jsonFields(et) {
+			if _, ok := out[k]; !ok {
+				out[k] = v
+			}
+		}
+	}
+	return out
 }
 
 func jsonKind(goKind string) string {
