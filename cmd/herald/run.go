@@ -78,6 +78,9 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 // envName is the environment variable of a flag: --secret-key-file is
 // HERALD_SECRET_KEY_FILE.
 func envName(flagName string) string {
+	if flagName == "allow-network" { // a list: interface.md names it in the plural
+		return "HERALD_ALLOW_NETWORKS"
+	}
 	return "HERALD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
@@ -101,9 +104,6 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 			return
 		}
 		env := envName(f.Name)
-		if f.Name == "allow-network" {
-			env = "HERALD_ALLOW_NETWORKS"
-		}
 		if v := getenv(env); v != "" {
 			if _, multi := f.Value.(*listFlag); multi {
 				for _, part := range strings.Split(v, ",") {

@@ -20,10 +20,19 @@ func ParseEndpoint(raw string) (*url.URL, error) {
 	if len(raw) > 2048 {
 		return nil, errors.New("must be at most 2048 characters")
 	}
-	if strings.ContainsAny(raw, " \t\r\n\x00") && !strings.Contains(raw, "{{") {
-		return nil, errors.New("must not contain spaces or control characters")
+	if i := strings.Index(raw, "://"); i >= 0 {
+		authority := raw[i+3:]
+		if j := strings.IndexAny(authority, "/?#"); j >= 0 {
+			authority = authority[:j]
+		}
+		if strings.Contains(authority, "{{") || strings.Contains(authority, "{%") {
+			return nil, errors.New("must not have a placeholder in the host or port")
+		}
 	}
 	s := stripPlaceholders(raw)
+	if strings.ContainsAny(s, " \t\r\n\x00") {
+		return nil, errors.New("must not contain spaces or control characters")
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return nil, errors.New("is not a valid URL")
@@ -34,9 +43,6 @@ func ParseEndpoint(raw string) (*url.URL, error) {
 	}
 	if u.Host == "" || u.Hostname() == "" {
 		return nil, errors.New("must name a host")
-	}
-	if hostPart := raw[:min(len(raw), len(u.Scheme)+3+len(u.Host))]; strings.Contains(hostPart, "{") {
-		return nil, errors.New("must not have a placeholder in the host or port")
 	}
 	if u.User != nil {
 		return nil, errors.New("must not contain a user or password (use an authorization)")

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/secrets"
+	"github.com/heraldhq/herald/internal/storetest"
+)
+
+// env returns a getenv over a fixed map, so tests never read the real
+// environment.
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// runHerald runs one command to completion and returns its stdout and stderr.
+func runHerald(t *testing.T, getenv func(string) string, args ...string) (string, string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := run(ctx, args, getenv, strings.NewReader(""), &stdout, &stderr)
+	return stdout.String(), stderr.String(), err
+}
+
+// server is a running `herald serve`.
+type server struct {
+	url    string
+	done   chan error
+	cancel context.CancelFunc
+}
+
+// startServe runs `herald serve` with args until the test ends and waits
+// for its "listening on" line.
+func startServe(t *testing.T, getenv func(string) string, args ...string) *server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	var stderr bytes.Buffer
+	s := &server{done: make(chan error, 1), cancel: cancel}
+	go func() {
+		err := run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), getenv, strings.NewReader(""), pw, &lockedWriter{w: &stderr})
+		pw.CloseWithError(io.EOF)
+		s.done <- err
+	}()
+	lines := bufio.NewScanner(pr)
+	urlc := make(chan string, 1)
+	go func() {
+		for lines.Scan() {
+			if u, ok := strings.CutPrefix(lines.Text(), "herald listening on "); ok {
+				urlc <- u
+			}
+		}
+		close(urlc)
+	}()
+	select {
+	case u, ok := <-urlc:
+		if !ok {
+			t.Fatalf("serve exited before listening: %v\n%s", <-s.done, stderr.String())
+		}
+		s.url = u
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not start within 20 s")
+	}
+	t.Cleanup(func() { s.stop(t) })
+	return s
+}
+
+func (s *server) stop(t *testing.T) {
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	s.cancel = nil
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("serve did not shut down within 20 s")
+	}
+}
+
+type lockedWriter struct{ w io.Writer }
+
+func (l *lockedWriter) Write(p []byte) (int, error) { return l.w.Write(p) }
+
+func call(t *testing.T, method, url, key string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		data, _ := json.Marshal(body)
+		rd = bytes.NewReader(data)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, out
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	out, _, err := runHerald(t, env(nil), "version")
+	if err != nil || !strings.HasPrefix(out, "herald ") {
+		t.Fatalf("version: %q, %v", out, err)
+	}
+	_, stderr, err := runHerald(t, env(nil), "frobnicate")
+	if err == nil || exitCode(err) != 2 || !strings.Contains(stderr, "herald serve") {
+		t.Fatalf("unknown command: %v (exit %d), usage %q", err, exitCode(err), stderr)
+	}
+	_, _, err = runHerald(t, env(nil))
+	if exitCode(err) != 2 {
+		t.Fatalf("no command: %v", err)
+	}
+	_, stderr, err = runHerald(t, env(nil), "serve", "--help")
+	if exitCode(err) != 2 || !strings.Contains(stderr, "HERALD_DB") || !strings.Contains(stderr, "HERALD_ALLOW_NETWORKS") {
+		t.Fatalf("serve --help does not document the environment: %s", stderr)
+	}
+	_, _, err = runHerald(t, env(nil), "serve", "--allow-network", "not-a-cidr")
+	if exitCode(err) != 2 {
+		t.Fatalf("bad CIDR: %v", err)
+	}
+	_, _, err = runHerald(t, env(nil), "apikey", "create")
+	if exitCode(err) != 2 || !strings.Contains(err.Error(), "--name") {
+		t.Fatalf("apikey without name: %v", err)
+	}
+}
+
+// The README's walk-through on SQLite: create a key, start serve, create an
+// authorization and a webhook, restart, and read them back.
+func TestServeOnSQLiteWalkThrough(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "herald.db")
+	vars := env(map[string]string{"HERALD_DB": db})
+	key, stderr, err := runHerald(t, vars, "apikey", "create", "--name", "walkthrough")
+	if err != nil {
+		t.Fatalf("apikey create: %v\n%s", err, stderr)
+	}
+	key = strings.TrimSpace(key)
+	if !strings.HasPrefix(key, "hrld_") || strings.Contains(key, "\n") {
+		t.Fatalf("stdout should be the key alone, got %q", key)
+	}
+	st, err := os.Stat(db + ".key")
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("secret key file: %v, mode %v", err, st.Mode().Perm())
+	}
+	if !strings.Contains(stderr, "created a new secret key") {
+		t.Fatalf("creating the key file was not said: %s", stderr)
+	}
+
+	s := startServe(t, vars)
+	for _, p := range []string{"/healthz", "/readyz"} {
+		res, err := http.Get(s.url + p)
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("GET %s: %v %v", p, err, res)
+		}
+		res.Body.Close()
+	}
+	code, auth := call(t, "POST", s.url+"/api/v1/authorizations", key, map[string]any{
+		"endpoint": "https://api.bloomreach.example.com", "type": "header",
+		"header": map[string]any{"key": "Authorization", "value": "Token very-secret-token-1234", "visibility": "SECRET"}})
+	if code != 201 {
+		t.Fatalf("create authorization: %d %v", code, auth)
+	}
+	code, wh := call(t, "POST", s.url+"/api/v1/webhooks", key, map[string]any{
+		"name": "Bloomreach perks", "event": "coupon.redeemed", "authorization_enabled": true, "authorization_id": auth["id"],
+		"endpoint_url": "https://api.bloomreach.example.com/track", "method": "POST", "payload_type": "JSON",
+		"payload": `{"perk_id": "{{ coupon.id }}"}`, "custom_headers": []map[string]string{}})
+	if code != 201 {
+		t.Fatalf("create webhook: %d %v", code, wh)
+	}
+	s.stop(t)
+
+	// A restart reads the same key file and database.
+	s = startServe(t, vars)
+	code, got := call(t, "GET", s.url+"/api/v1/authorizations/"+auth["id"].(string), key, nil)
+	if code != 200 || got["header"].(map[string]any)["value"] != "••••1234" {
+		t.Fatalf("after restart: %d %v", code, got)
+	}
+	code, _ = call(t, "GET", s.url+"/api/v1/webhooks/"+wh["id"].(string), key, nil)
+	if code != 200 {
+		t.Fatalf("webhook after restart: %d", code)
+	}
+	code, _ = call(t, "GET", s.url+"/api/v1/webhooks", "hrld_wrong", nil)
+	if code != 401 {
+		t.Fatalf("wrong key: %d", code)
+	}
+	out, _, err := runHerald(t, vars, "migrate")
+	if err != nil || !strings.Contains(out, "up to date") {
+		t.Fatalf("migrate: %q %v", out, err)
+	}
+}
+
+func TestServeOnPostgres(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	keyFile := filepath.Join(t.TempDir(), "herald.key")
+	// PostgreSQL needs an explicit key: processes must share it.
+	_, _, err := runHerald(t, env(map[string]string{"HERALD_DB": url}), "migrate")
+	if err == nil || !strings.Contains(err.Error(), "share one secret key") {
+		t.Fatalf("postgres without key: %v", err)
+	}
+	if _, _, err := secrets.LoadOrCreateKeyFile(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	vars := env(map[string]string{"HERALD_DB": url, "HERALD_SECRET_KEY_FILE": keyFile})
+	out, stderr, err := runHerald(t, vars, "migrate")
+	if err != nil || !strings.Contains(out, "up to date") {
+		t.Fatalf("migrate: %v %s %s", err, out, stderr)
+	}
+	key, _, err := runHerald(t, vars, "apikey", "create", "--name", "pg", "--scopes", "read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, vars)
+	code, _ := call(t, "GET", s.url+"/api/v1/event-types", strings.TrimSpace(key), nil)
+	if code != 200 {
+		t.Fatalf("event types on postgres: %d", code)
+	}
+	code, _ = call(t, "POST", s.url+"/api/v1/event-types", strings.TrimSpace(key), map[string]any{"key": "a.b", "display_name": "x"})
+	if code != 403 {
+		t.Fatalf("read-only key wrote: %d", code)
+	}
+}
+
+func TestProductionModeNeedsAKey(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "herald.db")
+	_, _, err := runHerald(t, env(map[string]string{"HERALD_DB": db, "HERALD_PRODUCTION": "true"}), "migrate")
+	if err == nil || !strings.Contains(err.Error(), "head -c 32 /dev/urandom") {
+		t.Fatalf("production without key: %v", err)
+	}
+	if _, err := os.Stat(db + ".key"); err == nil {
+		t.Fatal("production mode created a key file")
+	}
+	bad := filepath.Join(t.TempDir(), "bad.key")
+	os.WriteFile(bad, []byte("short"), 0o600)
+	_, _, err = runHerald(t, env(map[string]string{"HERALD_DB": db}), "migrate", "--secret-key-file", bad)
+	if err == nil {
+		t.Fatal("malformed key file accepted")
+	}
+}
+
+// A database sealed under one key cannot be read with another: herald
+// says so instead of returning garbage.
+func TestWrongKeyIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "herald.db")
+	vars := env(map[string]string{"HERALD_DB": db})
+	key, _, err := runHerald(t, vars, "apikey", "create", "--name", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, vars)
+	code, auth := call(t, "POST", s.url+"/api/v1/authorizations", strings.TrimSpace(key), map[string]any{
+		"endpoint": "https://x.example.com", "type": "basic", "basic": map[string]any{"username": "u", "password": "pw-123"}})
+	if code != 201 {
+		t.Fatal(code)
+	}
+	s.stop(t)
+	other := filepath.Join(dir, "other.key")
+	secrets.LoadOrCreateKeyFile(other)
+	s = startServe(t, env(map[string]string{"HERALD_DB": db, "HERALD_SECRET_KEY_FILE": other}))
+	code, body := call(t, "GET", s.url+"/api/v1/authorizations/"+auth["id"].(string), strings.TrimSpace(key), nil)
+	if code != 500 || strings.Contains(body["detail"].(string), "pw-123") {
+		t.Fatalf("wrong key: %d %v", code, body)
+	}
+}
