@@ -1,0 +1,138 @@
+package herald
+
+import (
+	"context"
+	"time"
+)
+
+// Event is one thing that happened on the platform. Data holds its
+// variables (member, coupon, …); templates also see event.id, event.type
+// and event.created_at (= OccurredAt).
+type Event struct {
+	ID             string         `json:"id"`
+	WorkspaceID    string         `json:"-"`
+	Type           string         `json:"type"`
+	OccurredAt     time.Time      `json:"occurred_at"`
+	ReceivedAt     time.Time      `json:"received_at"`
+	Data           map[string]any `json:"data"`
+	IdempotencyKey string         `json:"idempotency_key,omitempty"`
+	// RawData is Data as received (JSON), stored as is.
+	RawData []byte `json:"-"`
+}
+
+// DeliveryStatus is where a delivery stands.
+//
+//	pending ──2xx──▶ succeeded
+//	   │ └─other outcome, attempts left─▶ pending (next_attempt_at later)
+//	   ├─last attempt failed──▶ failed
+//	   └─webhook unpublished/deleted──▶ canceled
+//
+// failed and canceled deliveries become pending again only by an explicit
+// retry, resend or replay.
+type DeliveryStatus string
+
+const (
+	DeliveryPending   DeliveryStatus = "pending"
+	DeliverySucceeded DeliveryStatus = "succeeded"
+	DeliveryFailed    DeliveryStatus = "failed"
+	DeliveryCanceled  DeliveryStatus = "canceled"
+)
+
+// Delivery is one event to one webhook. Its ID is the webhook-id header on
+// every attempt, so receivers can deduplicate.
+type Delivery struct {
+	ID            string         `json:"id"`
+	WorkspaceID   string         `json:"-"`
+	EventID       string         `json:"event_id"`
+	EventType     string         `json:"event_type"`
+	WebhookID     string         `json:"webhook_id"`
+	Status        DeliveryStatus `json:"status"`
+	StatusReason  string         `json:"status_reason,omitempty"`
+	Attempts      int            `json:"attempts"`
+	NextAttemptAt *time.Time     `json:"next_attempt_at,omitempty"`
+	LastStatus    int            `json:"last_status_code,omitempty"`
+	LastError     string         `json:"last_error,omitempty"`
+	CreatedAt     time.Time      `json:"created_at"`
+	UpdatedAt     time.Time      `json:"updated_at"`
+}
+
+// Outcome of one attempt.
+type Outcome string
+
+const (
+	OutcomeSuccess Outcome = "success"
+	OutcomeFailure Outcome = "failure"
+)
+
+// ErrorClass says why an attempt failed; empty on success.
+type ErrorClass string
+
+const (
+	ErrClassNone     ErrorClass = ""
+	ErrClassDNS      ErrorClass = "dns"
+	ErrClassConnect  ErrorClass = "connect"
+	ErrClassTLS      ErrorClass = "tls"
+	ErrClassTimeout  ErrorClass = "timeout"
+	ErrClassHTTP     ErrorClass = "http_status" // the receiver answered, but not 2xx
+	ErrClassTemplate ErrorClass = "template"    // the request could not be rendered
+	ErrClassBlocked  ErrorClass = "blocked"     // the SSRF guard refused the address
+	ErrClassNetwork  ErrorClass = "network"     // any other transport failure
+)
+
+// Attempt is one HTTP call (the Logs tab): the request as sent, with
+// secrets redacted, and the response or the error.
+type Attempt struct {
+	ID              string     `json:"id"`
+	WorkspaceID     string     `json:"-"`
+	DeliveryID      string     `json:"delivery_id"`
+	WebhookID       string     `json:"webhook_id"`
+	EventID         string     `json:"event_id"`
+	Number          int        `json:"attempt"`
+	StartedAt       time.Time  `json:"started_at"`
+	DurationMS      float64    `json:"duration_ms"`
+	Outcome         Outcome    `json:"outcome"`
+	ErrorClass      ErrorClass `json:"error_class,omitempty"`
+	Error           string     `json:"error,omitempty"`
+	RequestMethod   string     `json:"request_method"`
+	RequestURL      string     `json:"request_url"`
+	RequestHeaders  []Header   `json:"request_headers"`
+	RequestBody     string     `json:"request_body"`
+	ResponseStatus  int        `json:"response_status,omitempty"`
+	ResponseHeaders []Header   `json:"response_headers,omitempty"`
+	ResponseBody    string     `json:"response_body,omitempty"`
+}
+
+// AttemptFilter narrows the Logs tab.
+type AttemptFilter struct {
+	Outcome Outcome
+	Since   time.Time
+	Until   time.Time
+	Cursor  string
+	Limit   int
+}
+
+// DeliveryFilter narrows a webhook's deliveries.
+type DeliveryFilter struct {
+	Status DeliveryStatus
+	Cursor string
+	Limit  int
+}
+
+// AttemptStats counts a webhook's attempts per hour, for the Logs chart.
+type AttemptStats struct {
+	Hour      time.Time `json:"hour"`
+	Successes int       `json:"successes"`
+	Failures  int       `json:"failures"`
+}
+
+// DeliveryReader is what the admin UI and the API read of deliveries; the
+// stores implement it beside Store.
+type DeliveryReader interface {
+	Event(ctx context.Context, workspaceID, id string) (*Event, error)
+	Delivery(ctx context.Context, workspaceID, id string) (*Delivery, error)
+	ListDeliveries(ctx context.Context, workspaceID, webhookID string, f DeliveryFilter) ([]*Delivery, string, error)
+	Attempt(ctx context.Context, workspaceID, id string) (*Attempt, error)
+	ListAttempts(ctx context.Context, workspaceID, webhookID string, f AttemptFilter) ([]*Attempt, string, error)
+	// AttemptStats returns hourly counts from since to now.
+	AttemptStats(ctx context.Context, workspaceID, webhookID string, since time.Time) ([]AttemptStats, error)
+}
