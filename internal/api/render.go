@@ -6,15 +6,8 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 )
 
-// Renderer renders a payload template for preview. The template package
-// implements it; see POST /templates/render in docs.
-type Renderer interface {
-	// Preview renders src as payloadType against vars (the event's data
-	// plus "event"); et, if set, is the event type whose variables are
-	// checked for warnings. A template that does not parse or renders a
-	// malformed body returns an EInvalid *herald.Error with line/column.
-	Preview(payloadType herald.PayloadType, src string, et *herald.EventType, vars map[string]any) (body []byte, warnings []herald.FieldError, err error)
-}
+// Renderer renders templates for POST /templates/render.
+type Renderer = herald.Previewer
 
 type renderRequest struct {
 	PayloadType herald.PayloadType `json:"payload_type"`

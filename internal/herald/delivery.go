@@ -136,3 +136,29 @@ type DeliveryReader interface {
 	// AttemptStats returns hourly counts from since to now.
 	AttemptStats(ctx context.Context, workspaceID, webhookID string, since time.Time) ([]AttemptStats, error)
 }
+
+// DeliveryControl is the delivery engine's manual controls (D4), used by
+// the API and the admin UI.
+type DeliveryControl interface {
+	// SendTest renders the webhook with its event type's sample event,
+	// sends it now (published or not) and returns the attempt.
+	SendTest(ctx context.Context, workspaceID, webhookID string) (*Attempt, error)
+	// RetryDelivery makes a delivery due now (a failed or canceled one
+	// becomes pending again).
+	RetryDelivery(ctx context.Context, workspaceID, deliveryID string) (*Delivery, error)
+	// ResendEvent creates a new delivery of a stored event to a webhook.
+	ResendEvent(ctx context.Context, workspaceID, eventID, webhookID string) (*Delivery, error)
+	// ReplayFailed makes every failed delivery of the webhook created in
+	// [since, until) pending again and returns how many.
+	ReplayFailed(ctx context.Context, workspaceID, webhookID string, since, until time.Time) (int, error)
+}
+
+// Previewer renders a payload template for preview (the API's
+// POST /templates/render and the UI's live preview).
+type Previewer interface {
+	// Preview renders src as payloadType against vars (the event's data
+	// plus "event"); et, if set, is the event type whose variables are
+	// checked for warnings. A template that does not parse or renders a
+	// malformed body returns an EInvalid *Error with line/column.
+	Preview(payloadType PayloadType, src string, et *EventType, vars map[string]any) (body []byte, warnings []FieldError, err error)
+}
