@@ -14,10 +14,11 @@ type textNode struct {
 // outputNode is {{ expr }}. esc is decided at compile time from the literal
 // text around it; raw is set when the expression ends in `| raw`.
 type outputNode struct {
-	x   expr
-	pos int
-	esc escCtx
-	raw bool
+	x       expr
+	pos     int // of "{{"
+	exprPos int // of the expression's first token
+	esc     escCtx
+	raw     bool
 }
 
 // ifNode is if / elseif … / else / endif.

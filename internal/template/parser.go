@@ -202,12 +202,13 @@ func (p *parser) parseNodes(open *openBlock, stops ...string) ([]node, token) {
 			if p.peek().kind == tkVarClose {
 				p.fail(p.peek().pos, "empty {{ }}: expected an expression")
 			}
+			exprPos := p.peek().pos
 			x := p.parseExpression(0)
 			closeTok := p.next()
 			if closeTok.kind != tkVarClose {
 				p.fail(closeTok.pos, "unexpected %s: expected \"}}\"", closeTok)
 			}
-			out := &outputNode{x: x, pos: tok.pos}
+			out := &outputNode{x: x, pos: tok.pos, exprPos: exprPos}
 			if f, ok := x.(*filterExpr); ok && f.name == "raw" {
 				out.raw = true
 			}

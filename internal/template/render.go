@@ -151,13 +151,13 @@ func (r *renderer) nodes(dst []byte, ns []node) ([]byte, error) {
 				return dst, err
 			}
 			if r.tracing {
-				r.trace = append(r.trace, span{out: len(dst) - r.start, src: x.x.position()})
+				r.trace = append(r.trace, span{out: len(dst) - r.start, src: x.exprPos})
 			}
 			before := len(dst)
 			if x.raw {
 				dst = appendString(dst, v)
 			} else if dst, err = emit(dst, x.esc, v); err != nil {
-				return dst, r.errorf(x.x.position(), "%v", err)
+				return dst, r.errorf(x.exprPos, "%v", err)
 			}
 			if err = r.checkOutput(dst, x.pos); err != nil {
 				return dst, err
