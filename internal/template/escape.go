@@ -319,7 +319,8 @@ func hasSuffixByte(dst []byte, c byte) bool { return len(dst) > 0 && dst[len(dst
 
 // appendCDATA writes s inside a CDATA section. A "]]>" that the value
 // would form, alone or with the text around it, is split across two
-// sections, so the section only ends where the template ends it.
+// sections, so the section only ends where the template ends it; a CR is
+// written as a character reference between two sections.
 func appendCDATA(dst []byte, s string) []byte {
 	if hasSuffixByte(dst, ']') {
 		dst = append(dst, cdataSplit...)
@@ -330,6 +331,12 @@ func appendCDATA(dst []byte, s string) []byte {
 		}
 		if r == '>' && len(dst) >= 2 && dst[len(dst)-1] == ']' && dst[len(dst)-2] == ']' {
 			dst = append(dst, cdataSplit...)
+		}
+		if r == '\r' {
+			// Parsers turn a CR inside CDATA into LF; a character
+			// reference between two sections keeps it.
+			dst = append(dst, "]]>&#xD;<![CDATA["...)
+			continue
 		}
 		dst = utf8.AppendRune(dst, r)
 	}
