@@ -10,3 +10,7 @@ import (
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t testing.TB) herald.Store { return storetest.OpenSQLite(t) })
 }
+
+func TestUsersConformance(t *testing.T) {
+	storetest.RunUsers(t, func(t testing.TB) storetest.UsersStore { return storetest.OpenSQLite(t) })
+}
