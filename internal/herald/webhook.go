@@ -54,6 +54,8 @@ const (
 	MaxCustomHeaders     = 50
 	MaxHeaderValueLength = 8192
 	DefaultMaxTemplate   = 64 << 10
+	MaxTimeoutSeconds    = 120
+	MaxRetrySchedule     = 30
 )
 
 // Header is one custom header; Value may be a template.
@@ -75,6 +77,13 @@ type WebhookSpec struct {
 	CustomHeaders        []Header    `json:"custom_headers"`
 	PayloadType          PayloadType `json:"payload_type"`
 	Payload              string      `json:"payload"`
+	// Ordered delivers one at a time in event order (D7); default unordered.
+	Ordered bool `json:"ordered"`
+	// TimeoutSeconds bounds each attempt; 0 means the server default (15 s).
+	TimeoutSeconds int `json:"timeout_seconds"`
+	// RetrySchedule overrides the default delays between attempts, as Go
+	// durations ("0s", "5s", "5m", …); empty means the server default.
+	RetrySchedule []string `json:"retry_schedule,omitempty"`
 }
 
 // Webhook forwards events of one type to one endpoint.
@@ -89,7 +98,14 @@ type Webhook struct {
 	Revision int `json:"revision"`
 	// SigningSecret signs every request (Standard Webhooks). Plaintext in
 	// memory only; never serialized by accident.
-	SigningSecret string    `json:"-"`
+	SigningSecret string `json:"-"`
+	// PreviousSigningSecret still signs, beside the current one, until
+	// PreviousSecretExpiresAt: receivers have time to switch after a rotation.
+	PreviousSigningSecret   string     `json:"-"`
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	// FailingSince is when deliveries started failing without a success
+	// since; nil while healthy. Drives auto-disable.
+	FailingSince *time.Time `json:"failing_since,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
 }
@@ -122,6 +138,12 @@ func (s *WebhookSpec) Normalize() {
 	}
 	if s.CustomHeaders == nil {
 		s.CustomHeaders = []Header{}
+	}
+	if len(s.RetrySchedule) == 0 {
+		s.RetrySchedule = nil
+	}
+	for i := range s.RetrySchedule {
+		s.RetrySchedule[i] = strings.TrimSpace(s.RetrySchedule[i])
 	}
 }
 
@@ -180,6 +202,18 @@ func (s *WebhookSpec) Validate() error {
 	}
 	if len(s.CustomHeaders) > MaxCustomHeaders {
 		v.Add("custom_headers", "at most %d headers", MaxCustomHeaders)
+	}
+	if s.TimeoutSeconds < 0 || s.TimeoutSeconds > MaxTimeoutSeconds {
+		v.Add("timeout_seconds", "must be from 1 to %d (0 for the default)", MaxTimeoutSeconds)
+	}
+	if len(s.RetrySchedule) > MaxRetrySchedule {
+		v.Add("retry_schedule", "at most %d attempts", MaxRetrySchedule)
+	}
+	for i, d := range s.RetrySchedule {
+		dur, err := time.ParseDuration(d)
+		if err != nil || dur < 0 || dur > 7*24*time.Hour {
+			v.Add("retry_schedule["+strconv.Itoa(i)+"]", "must be a duration such as 30s, 5m or 2h, at most 168h")
+		}
 	}
 	for i, h := range s.CustomHeaders {
 		field := "custom_headers[" + strconv.Itoa(i) + "]"

@@ -5,22 +5,35 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
 
-const webhookColumns = `id, workspace_id, name, description, event, authorization_id, endpoint_url, method, log_only_errors, custom_headers, payload_type, payload, status, status_reason, revision, signing_secret, created_at, updated_at`
+const webhookColumns = `id, workspace_id, name, description, event, authorization_id, endpoint_url, method, log_only_errors, custom_headers, payload_type, payload, status, status_reason, revision, signing_secret, created_at, updated_at, ordered, timeout_seconds, retry_schedule, previous_signing_secret, previous_secret_expires_at, failing_since`
 
 func (s *Store) scanWebhook(row interface{ Scan(...any) error }) (*herald.Webhook, error) {
 	var w herald.Webhook
 	var authID sql.NullString
 	var headers string
-	var secret []byte
+	var secret, prevSecret []byte
 	var created, updated int64
+	var schedule string
+	var prevExpires, failingSince sql.NullInt64
 	err := row.Scan(&w.ID, &w.WorkspaceID, &w.Name, &w.Description, &w.Event, &authID, &w.EndpointURL, &w.Method,
-		&w.LogOnlyErrors, &headers, &w.PayloadType, &w.Payload, &w.Status, &w.StatusReason, &w.Revision, &secret, &created, &updated)
+		&w.LogOnlyErrors, &headers, &w.PayloadType, &w.Payload, &w.Status, &w.StatusReason, &w.Revision, &secret, &created, &updated,
+		&w.Ordered, &w.TimeoutSeconds, &schedule, &prevSecret, &prevExpires, &failingSince)
 	if err != nil {
 		return nil, s.mapErr(err)
+	}
+	if schedule != "" {
+		w.RetrySchedule = strings.Split(schedule, ",")
+	}
+	w.PreviousSecretExpiresAt = nullTime(prevExpires)
+	w.FailingSince = nullTime(failingSince)
+	if w.PreviousSigningSecret, err = s.open(prevSecret); err != nil {
+		return nil, fmt.Errorf("webhook %s: %w", w.ID, err)
 	}
 	w.AuthorizationEnabled, w.AuthorizationID = authID.Valid, authID.String
 	if err := json.Unmarshal([]byte(headers), &w.CustomHeaders); err != nil {
@@ -33,7 +46,7 @@ func (s *Store) scanWebhook(row interface{ Scan(...any) error }) (*herald.Webhoo
 	return &w, nil
 }
 
-func (s *Store) webhookArgs(w *herald.Webhook) (authID sql.NullString, headers string, secret []byte, err error) {
+func (s *Store) webhookArgs(w *herald.Webhook) (authID sql.NullString, headers string, secret, prevSecret []byte, err error) {
 	if w.AuthorizationEnabled {
 		authID = sql.NullString{String: w.AuthorizationID, Valid: true}
 	}
@@ -43,21 +56,40 @@ func (s *Store) webhookArgs(w *herald.Webhook) (authID sql.NullString, headers s
 	}
 	b, err := json.Marshal(h)
 	if err != nil {
-		return authID, "", nil, fmt.Errorf("encode custom headers: %w", err)
+		return authID, "", nil, nil, fmt.Errorf("encode custom headers: %w", err)
 	}
-	secret, err = s.seal(w.SigningSecret)
-	return authID, string(b), secret, err
+	if secret, err = s.seal(w.SigningSecret); err != nil {
+		return authID, "", nil, nil, err
+	}
+	prevSecret, err = s.seal(w.PreviousSigningSecret)
+	return authID, string(b), secret, prevSecret, err
+}
+
+func nullTime(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+func nullMicros(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: micros(*t), Valid: true}
 }
 
 // CreateWebhook stores a new webhook.
 func (s *Store) CreateWebhook(ctx context.Context, w *herald.Webhook) error {
-	authID, headers, secret, err := s.webhookArgs(w)
+	authID, headers, secret, prevSecret, err := s.webhookArgs(w)
 	if err != nil {
 		return err
 	}
-	_, err = s.write.ExecContext(ctx, s.q(`INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err = s.write.ExecContext(ctx, s.q(`INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		w.ID, w.WorkspaceID, w.Name, w.Description, w.Event, authID, w.EndpointURL, w.Method, w.LogOnlyErrors, headers,
-		string(w.PayloadType), w.Payload, string(w.Status), w.StatusReason, w.Revision, secret, micros(w.CreatedAt), micros(w.UpdatedAt))
+		string(w.PayloadType), w.Payload, string(w.Status), w.StatusReason, w.Revision, secret, micros(w.CreatedAt), micros(w.UpdatedAt),
+		w.Ordered, w.TimeoutSeconds, strings.Join(w.RetrySchedule, ","), prevSecret, nullMicros(w.PreviousSecretExpiresAt), nullMicros(w.FailingSince))
 	return s.mapErr(err)
 }
 
@@ -101,14 +133,17 @@ func (s *Store) ListWebhooks(ctx context.Context, workspaceID string, f herald.W
 // UpdateWebhook saves w as revision w.Revision if the stored one is
 // w.Revision-1; otherwise another edit came first: EConflict.
 func (s *Store) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
-	authID, headers, secret, err := s.webhookArgs(w)
+	authID, headers, secret, prevSecret, err := s.webhookArgs(w)
 	if err != nil {
 		return err
 	}
-	res, err := s.write.ExecContext(ctx, s.q(`UPDATE webhooks SET name = ?, description = ?, event = ?, authorization_id = ?, endpoint_url = ?, method = ?, log_only_errors = ?, custom_headers = ?, payload_type = ?, payload = ?, status = ?, status_reason = ?, revision = ?, signing_secret = ?, updated_at = ?
+	res, err := s.write.ExecContext(ctx, s.q(`UPDATE webhooks SET name = ?, description = ?, event = ?, authorization_id = ?, endpoint_url = ?, method = ?, log_only_errors = ?, custom_headers = ?, payload_type = ?, payload = ?, status = ?, status_reason = ?, revision = ?, signing_secret = ?, updated_at = ?,
+		ordered = ?, timeout_seconds = ?, retry_schedule = ?, previous_signing_secret = ?, previous_secret_expires_at = ?
 		WHERE workspace_id = ? AND id = ? AND revision = ?`),
 		w.Name, w.Description, w.Event, authID, w.EndpointURL, w.Method, w.LogOnlyErrors, headers, string(w.PayloadType), w.Payload,
-		string(w.Status), w.StatusReason, w.Revision, secret, micros(w.UpdatedAt), w.WorkspaceID, w.ID, w.Revision-1)
+		string(w.Status), w.StatusReason, w.Revision, secret, micros(w.UpdatedAt),
+		w.Ordered, w.TimeoutSeconds, strings.Join(w.RetrySchedule, ","), prevSecret, nullMicros(w.PreviousSecretExpiresAt),
+		w.WorkspaceID, w.ID, w.Revision-1)
 	if err := s.expectOne(res, err); err != nil {
 		if herald.ErrorCodeOf(err) == herald.ENotFound {
 			if _, gerr := s.Webhook(ctx, w.WorkspaceID, w.ID); gerr == nil {
