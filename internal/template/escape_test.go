@@ -16,7 +16,7 @@ func TestJSONEscaping(t *testing.T) {
 	vars := map[string]any{
 		"h": hostile, "num": "640137600", "zero": "01", "neg": "-1.5e3", "n": json.Number("5.50"),
 		"f": 2.5, "i": 7, "i64": int64(-3), "nan": math.NaN(), "b": false, "nul": nil,
-		"obj": map[string]any{"z": 1, "a": []any{"x", nil, true}, "<": "&"},
+		"obj":  map[string]any{"z": 1, "a": []any{"x", nil, true}, "<": "&"},
 		"strs": []string{"a", "b"}, "ints": map[string]int{"k": 1},
 	}
 	cases := []renderCase{
@@ -226,9 +226,9 @@ func TestInputTypes(t *testing.T) {
 	runRenderCases(t, Options{Format: PLAIN}, "", nil)
 	for src, want := range map[string]string{
 		`{{ f }} {{ i }} {{ i64 }} {{ u }} {{ big }} {{ small }} {{ f32 }}`: "5.5 3 1099511627776 7 1e+21 1e-7 0.5",
-		`{{ ss|join }} {{ ms.k }} {{ nested[0].a }} {{ ss|length }}`:       "a v 1 1",
-		`{% for k, v in ms %}{{ k }}{{ v }}{% endfor %}`:                   "kv",
-		`{{ f + i }} {{ i * 2 }}`:                                          "8.5 6",
+		`{{ ss|join }} {{ ms.k }} {{ nested[0].a }} {{ ss|length }}`:        "a v 1 1",
+		`{% for k, v in ms %}{{ k }}{{ v }}{% endfor %}`:                    "kv",
+		`{{ f + i }} {{ i * 2 }}`:                                           "8.5 6",
 	} {
 		got, err := renderString(t, Options{}, src, vars)
 		if err != nil || got != want {

@@ -2,6 +2,7 @@ package template
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -83,12 +84,19 @@ func (t *Template) parse() (err error) {
 }
 
 func sortDiags(d []Diagnostic) []Diagnostic {
-	for i := 1; i < len(d); i++ {
-		for j := i; j > 0 && (d[j].Line < d[j-1].Line || d[j].Line == d[j-1].Line && d[j].Column < d[j-1].Column); j-- {
-			d[j], d[j-1] = d[j-1], d[j]
-		}
-	}
+	sort.SliceStable(d, func(i, j int) bool {
+		return d[i].Line < d[j].Line || d[i].Line == d[j].Line && d[i].Column < d[j].Column
+	})
 	return d
+}
+
+// maxDiagnostics bounds how many non-fatal problems one Compile collects.
+const maxDiagnostics = 20
+
+func (p *parser) addDiag(pos int, msg string) {
+	if len(p.diags) < maxDiagnostics {
+		p.diags = append(p.diags, p.t.diag(pos, msg))
+	}
 }
 
 // estimateSize guesses the output size: the literal text plus some room for
@@ -703,17 +711,19 @@ func (p *parser) parsePostfix(e expr) expr {
 			}
 			def, ok := filterTable[nameTok.val]
 			if !ok {
-				msg := fmt.Sprintf("unknown filter %q", nameTok.val)
-				if s := suggest(nameTok.val, filterNames()); s != "" {
-					msg += fmt.Sprintf(" — did you mean %q?", s)
+				if len(p.diags) < maxDiagnostics {
+					msg := fmt.Sprintf("unknown filter %q", nameTok.val)
+					if s := suggest(nameTok.val, filterNames()); s != "" {
+						msg += fmt.Sprintf(" — did you mean %q?", s)
+					}
+					p.addDiag(nameTok.pos, msg)
 				}
-				p.diags = append(p.diags, p.t.diag(nameTok.pos, msg))
 				def = filterTable["raw"]
 			} else if len(f.args) < def.minArgs || (def.maxArgs >= 0 && len(f.args) > def.maxArgs) {
-				p.diags = append(p.diags, p.t.diag(nameTok.pos, arityMessage(nameTok.val, def, len(f.args))))
+				p.addDiag(nameTok.pos, arityMessage(nameTok.val, def, len(f.args)))
 			} else if def.check != nil {
 				if msg := def.check(f.args); msg != "" {
-					p.diags = append(p.diags, p.t.diag(nameTok.pos, msg))
+					p.addDiag(nameTok.pos, msg)
 				}
 			}
 			f.def = def

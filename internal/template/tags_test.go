@@ -1,6 +1,10 @@
 package template
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"time"
+)
 
 const tagVars = `{
   "items": [{"sku": "A-1", "qty": 2}, {"sku": "B-2", "qty": 1}, {"sku": "C-3", "qty": 5}],
@@ -96,5 +100,30 @@ func TestOutputAndValueLimits(t *testing.T) {
 	_, err = renderString(t, Options{}, `{{ "%99999999d"|format(1) }}`, nil)
 	if err == nil {
 		t.Error("huge width accepted")
+	}
+}
+
+// TestLargeTemplates compiles sources near the size limit that stress the
+// lexer, the parser and position lookups; each must stay fast.
+func TestLargeTemplates(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"many paths on one line": strings.Repeat("{{ a.b }}", 7000),
+		"many unknown filters":   strings.Repeat("{{ a|zz }}", 6000),
+		"deep ifs":               strings.Repeat("{% if a %}", 190) + strings.Repeat("{% endif %}", 190),
+		"many JSON outputs":      "[" + strings.Repeat(`"{{ a }}",`, 6000) + "1]",
+		"long non-ASCII line":    strings.Repeat("ž{{ a }}", 6000),
+	}
+	for name, src := range cases {
+		start := time.Now()
+		tpl, err := Compile(src[:min(len(src), DefaultMaxSourceBytes)], Options{Format: PLAIN})
+		if err == nil {
+			_, _ = tpl.Render(map[string]any{"a": "x"})
+		} else if d := asError(t, err).Diagnostics; len(d) > maxDiagnostics {
+			t.Errorf("%s: %d diagnostics", name, len(d))
+		}
+		if el := time.Since(start); el > 2*time.Second {
+			t.Errorf("%s took %v", name, el)
+		}
 	}
 }

@@ -87,7 +87,8 @@ type Template struct {
 	nslots   int
 	paths    []PathRef
 	varPaths []varPath
-	lines    []int // byte offsets where each line starts
+	lines    []int  // byte offsets where each line starts
+	ascii    []bool // whether each line is ASCII, so columns are byte counts
 	sizeHint int
 }
 
@@ -98,7 +99,7 @@ type Template struct {
 func Compile(src string, opts Options) (*Template, error) {
 	format, ok := normalizeFormat(opts.Format)
 	t := &Template{src: src, format: format, loc: opts.Location, maxOut: opts.MaxOutputBytes, maxSteps: opts.MaxSteps}
-	t.lines = lineStarts(src)
+	t.lines, t.ascii = lineStarts(src)
 	if !ok {
 		return nil, t.errorAt(0, fmt.Sprintf("unknown format %q (want JSON, XML, PLAIN, FORM, URL or HEADER)", string(opts.Format)))
 	}
@@ -179,15 +180,21 @@ func (t *Template) Render(vars map[string]any) ([]byte, error) {
 	return t.AppendRender(make([]byte, 0, t.sizeHint), vars)
 }
 
-// lineStarts returns the byte offset of the start of every line.
-func lineStarts(src string) []int {
+// lineStarts returns the byte offset of the start of every line, and
+// whether each line is pure ASCII.
+func lineStarts(src string) ([]int, []bool) {
 	starts := []int{0}
+	ascii := []bool{true}
 	for i := 0; i < len(src); i++ {
-		if src[i] == '\n' {
+		switch c := src[i]; {
+		case c == '\n':
 			starts = append(starts, i+1)
+			ascii = append(ascii, true)
+		case c >= utf8.RuneSelf:
+			ascii[len(ascii)-1] = false
 		}
 	}
-	return starts
+	return starts, ascii
 }
 
 // position converts a byte offset in the source to a 1-based line and
@@ -202,6 +209,9 @@ func (t *Template) position(off int) (line, col int) {
 	i := sort.Search(len(t.lines), func(i int) bool { return t.lines[i] > off }) - 1
 	if i < 0 {
 		i = 0
+	}
+	if t.ascii[i] {
+		return i + 1, off - t.lines[i] + 1
 	}
 	return i + 1, utf8.RuneCountInString(t.src[t.lines[i]:off]) + 1
 }
