@@ -18,6 +18,8 @@ type Event struct {
 	IdempotencyKey string         `json:"idempotency_key,omitempty"`
 	// RawData is Data as received (JSON), stored as is.
 	RawData []byte `json:"-"`
+	// Test marks the sample events of test sends.
+	Test bool `json:"test,omitempty"`
 }
 
 // DeliveryStatus is where a delivery stands.

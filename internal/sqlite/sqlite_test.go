@@ -14,3 +14,7 @@ func TestConformance(t *testing.T) {
 func TestUsersConformance(t *testing.T) {
 	storetest.RunUsers(t, func(t testing.TB) storetest.UsersStore { return storetest.OpenSQLite(t) })
 }
+
+func TestQueueConformance(t *testing.T) {
+	storetest.RunQueue(t, func(t testing.TB) storetest.QueueStore { return storetest.OpenSQLite(t) }, nil)
+}

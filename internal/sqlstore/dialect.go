@@ -17,6 +17,9 @@ type Dialect struct {
 	MapError func(error) error
 	// Migrations holds NNNN_name.sql files applied in order.
 	Migrations fs.FS
+	// SkipLocked ends the claim's inner SELECT: " FOR UPDATE SKIP LOCKED"
+	// on PostgreSQL, "" on SQLite (one writer; the UPDATE is atomic).
+	SkipLocked string
 	// MigrationLock, if set, runs first in the migration transaction so
 	// that concurrent processes migrate one at a time.
 	MigrationLock string

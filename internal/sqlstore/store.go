@@ -20,11 +20,14 @@ type Store struct {
 	dialect Dialect
 	cipher  herald.Cipher
 	rb      rebinder
+	committer
 }
 
 // New returns a Store over the given pools; read may equal write.
 func New(write, read *sql.DB, d Dialect, cipher herald.Cipher) *Store {
-	return &Store{write: write, read: read, dialect: d, cipher: cipher, rb: rebinder{dollar: d.DollarPlaceholders}}
+	s := &Store{write: write, read: read, dialect: d, cipher: cipher, rb: rebinder{dollar: d.DollarPlaceholders}}
+	s.closing = make(chan struct{})
+	return s
 }
 
 var _ herald.Store = (*Store)(nil)
@@ -32,8 +35,15 @@ var _ herald.Store = (*Store)(nil)
 // DB returns the write pool, for the dialect packages' own queries.
 func (s *Store) DB() *sql.DB { return s.write }
 
-// Close closes both pools.
+// Close commits what ingest has queued, then closes both pools.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		s.ingestOnce.Do(func() {}) // no committer may start after this
+		if s.committerDone != nil {
+			<-s.committerDone
+		}
+	})
 	err := s.write.Close()
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())

@@ -90,7 +90,14 @@ func PostgresURL(t testing.TB) string {
 // OpenPostgres opens a store on a fresh schema (see PostgresURL).
 func OpenPostgres(t testing.TB) *sqlstore.Store {
 	t.Helper()
-	s, err := postgres.Open(context.Background(), PostgresURL(t), TestCipher(t))
+	return OpenPostgresURL(t, PostgresURL(t))
+}
+
+// OpenPostgresURL opens a store on url; two calls with one URL act like
+// two herald processes sharing a database.
+func OpenPostgresURL(t testing.TB, url string) *sqlstore.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), url, TestCipher(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,100 @@
+package herald
+
+import (
+	"context"
+	"math"
+	"time"
+)
+
+// HeldUntil is the next_attempt_at of a held delivery: one of an ordered
+// webhook that waits for an earlier delivery to finish.
+var HeldUntil = time.UnixMicro(math.MaxInt64).UTC()
+
+// IngestRequest is one event to store with its deliveries; the store
+// fills Result.
+type IngestRequest struct {
+	Event  *Event
+	Result IngestResult
+}
+
+// IngestResult is the answer to one ingested event (the 202 body).
+type IngestResult struct {
+	EventID    string `json:"id"`
+	Deliveries int    `json:"deliveries"`
+	// Duplicate is true when an event with the same idempotency key was
+	// accepted in the last 24 hours: nothing new was stored.
+	Duplicate bool `json:"duplicate,omitempty"`
+}
+
+// IdempotencyWindow is how long an idempotency key is remembered.
+const IdempotencyWindow = 24 * time.Hour
+
+// Claim is a delivery a worker holds until Token's lease expires.
+type Claim struct {
+	Delivery
+	Token string
+}
+
+// OutcomeRecord is what a worker reports for one claim.
+type OutcomeRecord struct {
+	DeliveryID string
+	WebhookID  string
+	Token      string
+	Status     DeliveryStatus
+	Reason     string
+	// NextAttemptAt is set when Status is pending (a retry or a deferral).
+	NextAttemptAt time.Time
+	// Counted is false for a deferral (no request was sent), so the attempt
+	// count does not change.
+	Counted    bool
+	LastStatus int
+	LastError  string
+	// Attempt is the log entry; nil when it is not kept (log_only_errors
+	// and a success, or a deferral).
+	Attempt *Attempt
+	// Ordered releases the webhook's next held delivery when this one is final.
+	Ordered bool
+	At      time.Time
+}
+
+// Queue is the durable delivery queue: events, deliveries and attempts in
+// the same database as the configuration. Implemented by internal/sqlstore
+// for SQLite and PostgreSQL and checked by the conformance suite.
+type Queue interface {
+	DeliveryReader
+	// Ingest stores each event and one pending delivery per published
+	// webhook of its type, all in one transaction (concurrent calls are
+	// grouped into one commit), and fills each request's Result. When it
+	// returns nil, every event is on disk.
+	Ingest(ctx context.Context, reqs []*IngestRequest) error
+	// ClaimDeliveries takes up to limit due deliveries, leasing each until
+	// now+lease; no other claim returns them before then.
+	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Claim, error)
+	// RecordOutcomes applies workers' reports in one transaction. A report
+	// whose claim was lost (lease expired and reclaimed) still logs its
+	// attempt but does not change the delivery.
+	RecordOutcomes(ctx context.Context, recs []*OutcomeRecord) error
+	// EventsByID, WebhooksByID and AuthorizationsByID load what a batch
+	// of claims needs, across workspaces.
+	EventsByID(ctx context.Context, ids []string) (map[string]*Event, error)
+	WebhooksByID(ctx context.Context, ids []string) (map[string]*Webhook, error)
+	AuthorizationsByID(ctx context.Context, ids []string) (map[string]*Authorization, error)
+	// CancelPending cancels the webhook's pending deliveries with reason.
+	CancelPending(ctx context.Context, webhookID, reason string, now time.Time) (int, error)
+	// RetryDelivery makes a delivery due at now (failed and canceled
+	// deliveries become pending again).
+	RetryDelivery(ctx context.Context, workspaceID, id string, now time.Time) (*Delivery, error)
+	// CreateDelivery adds a pending delivery of a stored event to a webhook.
+	CreateDelivery(ctx context.Context, workspaceID, eventID, webhookID string, now time.Time) (*Delivery, error)
+	// ReplayFailed makes the webhook's failed deliveries created in
+	// [since, until) due at now.
+	ReplayFailed(ctx context.Context, workspaceID, webhookID string, since, until, now time.Time) (int, error)
+	// SetSigningSecrets stores a rotation: the new secret and the previous
+	// one, valid until expires.
+	SetSigningSecrets(ctx context.Context, workspaceID, id, current, previous string, expires time.Time) error
+	// QueueStats reports pending deliveries and the oldest due time.
+	QueueStats(ctx context.Context) (pending int, oldestDue time.Time, err error)
+	// Purge deletes attempts, and events whose deliveries are all finished,
+	// older than before; it returns how many rows went.
+	Purge(ctx context.Context, before time.Time) (int, error)
+}

@@ -1,0 +1,259 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// Ingest groups concurrent calls into one transaction (group commit): the
+// first caller's batch starts a commit, and every batch that arrives while
+// it runs is committed together next. Each caller returns only after the
+// commit that holds its events, so "nil" still means "on disk", at the
+// cost of one fsync per group instead of one per request.
+func (s *Store) Ingest(ctx context.Context, reqs []*herald.IngestRequest) error {
+	if len(reqs) == 0 {
+		return nil
+	}
+	s.ingestOnce.Do(s.startCommitter)
+	b := &ingestBatch{reqs: reqs, done: make(chan error, 1)}
+	select {
+	case s.ingestQ <- b:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closing:
+		return errors.New("store is closing")
+	}
+	// Once queued, the batch is committed or refused as a whole; wait for
+	// the answer even if ctx ends, so no caller reports "not stored" for an
+	// event that is on disk.
+	select {
+	case err := <-b.done:
+		return err
+	case <-s.committerDone:
+		select {
+		case err := <-b.done:
+			return err
+		default:
+			return errors.New("store closed before the events were committed")
+		}
+	}
+}
+
+type ingestBatch struct {
+	reqs []*herald.IngestRequest
+	done chan error
+}
+
+// maxGroupEvents bounds one group commit.
+const maxGroupEvents = 2000
+
+func (s *Store) startCommitter() {
+	s.ingestQ = make(chan *ingestBatch, 1024)
+	s.committerDone = make(chan struct{})
+	go func() {
+		defer close(s.committerDone)
+		for {
+			var first *ingestBatch
+			select {
+			case first = <-s.ingestQ:
+			case <-s.closing:
+				// Commit what is already queued, then stop.
+				for {
+					select {
+					case b := <-s.ingestQ:
+						s.commitGroup([]*ingestBatch{b})
+					default:
+						return
+					}
+				}
+			}
+			group := []*ingestBatch{first}
+			n := len(first.reqs)
+		drain:
+			for n < maxGroupEvents {
+				select {
+				case b := <-s.ingestQ:
+					group = append(group, b)
+					n += len(b.reqs)
+				default:
+					break drain
+				}
+			}
+			s.commitGroup(group)
+		}
+	}()
+}
+
+// commitGroup commits all batches in one transaction; if that fails, it
+// retries each batch alone, so one bad batch (say, a unique violation
+// from a concurrent process) fails only its own caller.
+func (s *Store) commitGroup(group []*ingestBatch) {
+	var all []*herald.IngestRequest
+	for _, b := range group {
+		all = append(all, b.reqs...)
+	}
+	err := s.ingestTx(context.Background(), all)
+	if err == nil || len(group) == 1 {
+		for _, b := range group {
+			b.done <- err
+		}
+		return
+	}
+	for _, b := range group {
+		b.done <- s.ingestTx(context.Background(), b.reqs)
+	}
+}
+
+type wsType struct{ ws, typ string }
+
+type publishedHook struct {
+	id      string
+	ordered bool
+}
+
+func (s *Store) ingestTx(ctx context.Context, reqs []*herald.IngestRequest) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin ingest: %w", s.mapErr(err))
+	}
+	defer tx.Rollback()
+	insEvent, err := tx.PrepareContext(ctx, s.q(`INSERT INTO events (id, workspace_id, type, occurred_at, received_at, data, idempotency_key, deliveries, is_test) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`))
+	if err != nil {
+		return s.mapErr(err)
+	}
+	defer insEvent.Close()
+	insDelivery, err := tx.PrepareContext(ctx, s.q(`INSERT INTO deliveries (id, workspace_id, event_id, event_type, webhook_id, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)`))
+	if err != nil {
+		return s.mapErr(err)
+	}
+	defer insDelivery.Close()
+
+	hooks := map[wsType][]publishedHook{}
+	seenKeys := map[wsType]*herald.IngestRequest{}
+	// ordered webhooks that already have a pending delivery (in the
+	// database or earlier in this transaction): new ones are held.
+	busy := map[string]bool{}
+	for _, r := range reqs {
+		r.Result = herald.IngestResult{}
+		ev := r.Event
+		if ev.IdempotencyKey != "" {
+			k := wsType{ev.WorkspaceID, ev.IdempotencyKey}
+			if first, ok := seenKeys[k]; ok {
+				r.Result = first.Result
+				r.Result.Duplicate = true
+				continue
+			}
+			dup, err := s.checkIdempotency(ctx, tx, ev)
+			if err != nil {
+				return err
+			}
+			if dup != nil {
+				r.Result = *dup
+				seenKeys[k] = r
+				continue
+			}
+			seenKeys[k] = r
+		}
+		key := wsType{ev.WorkspaceID, ev.Type}
+		list, ok := hooks[key]
+		if !ok {
+			if list, err = s.publishedHooks(ctx, tx, ev.WorkspaceID, ev.Type); err != nil {
+				return err
+			}
+			hooks[key] = list
+		}
+		var idem sql.NullString
+		if ev.IdempotencyKey != "" {
+			idem = sql.NullString{String: ev.IdempotencyKey, Valid: true}
+		}
+		if _, err := insEvent.ExecContext(ctx, ev.ID, ev.WorkspaceID, ev.Type, micros(ev.OccurredAt), micros(ev.ReceivedAt), string(ev.RawData), idem, len(list), ev.Test); err != nil {
+			return fmt.Errorf("insert event: %w", s.mapErr(err))
+		}
+		now := micros(ev.ReceivedAt)
+		for _, h := range list {
+			due := now
+			if h.ordered {
+				if busy[h.id] {
+					due = micros(herald.HeldUntil)
+				} else {
+					pending, err := s.hasPending(ctx, tx, h.id)
+					if err != nil {
+						return err
+					}
+					if pending {
+						due = micros(herald.HeldUntil)
+					}
+					busy[h.id] = true
+				}
+			}
+			if _, err := insDelivery.ExecContext(ctx, herald.NewID(), ev.WorkspaceID, ev.ID, ev.Type, h.id, due, now, now); err != nil {
+				return fmt.Errorf("insert delivery: %w", s.mapErr(err))
+			}
+		}
+		r.Result = herald.IngestResult{EventID: ev.ID, Deliveries: len(list)}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit ingest: %w", s.mapErr(err))
+	}
+	return nil
+}
+
+// checkIdempotency returns the first answer for a key seen within the
+// window; an older use of the key is forgotten so the key can be reused.
+func (s *Store) checkIdempotency(ctx context.Context, tx *sql.Tx, ev *herald.Event) (*herald.IngestResult, error) {
+	var id string
+	var deliveries int
+	var received int64
+	err := tx.QueryRowContext(ctx, s.q(`SELECT id, deliveries, received_at FROM events WHERE workspace_id = ? AND idempotency_key = ?`), ev.WorkspaceID, ev.IdempotencyKey).
+		Scan(&id, &deliveries, &received)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("check idempotency key: %w", s.mapErr(err))
+	}
+	if fromMicros(received).After(ev.ReceivedAt.Add(-herald.IdempotencyWindow)) {
+		return &herald.IngestResult{EventID: id, Deliveries: deliveries, Duplicate: true}, nil
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE events SET idempotency_key = NULL WHERE id = ?`), id); err != nil {
+		return nil, fmt.Errorf("expire idempotency key: %w", s.mapErr(err))
+	}
+	return nil, nil
+}
+
+func (s *Store) publishedHooks(ctx context.Context, tx *sql.Tx, workspaceID, eventType string) ([]publishedHook, error) {
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT id, ordered FROM webhooks WHERE workspace_id = ? AND event = ? AND status = 'published' ORDER BY id`), workspaceID, eventType)
+	if err != nil {
+		return nil, fmt.Errorf("published webhooks: %w", s.mapErr(err))
+	}
+	defer rows.Close()
+	var out []publishedHook
+	for rows.Next() {
+		var h publishedHook
+		if err := rows.Scan(&h.id, &h.ordered); err != nil {
+			return nil, s.mapErr(err)
+		}
+		out = append(out, h)
+	}
+	return out, s.mapErr(rows.Err())
+}
+
+func (s *Store) hasPending(ctx context.Context, tx *sql.Tx, webhookID string) (bool, error) {
+	var n int
+	err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM deliveries WHERE webhook_id = ? AND status = 'pending'`), webhookID).Scan(&n)
+	return n > 0, s.mapErr(err)
+}
+
+// closer state for the committer; see Close.
+type committer struct {
+	ingestOnce    sync.Once
+	ingestQ       chan *ingestBatch
+	closing       chan struct{}
+	committerDone chan struct{}
+	closeOnce     sync.Once
+}

@@ -1,0 +1,372 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+var _ herald.Queue = (*Store)(nil)
+
+const deliveryColumns = `id, workspace_id, event_id, event_type, webhook_id, status, status_reason, attempts, next_attempt_at, last_status, last_error, created_at, updated_at`
+
+func scanDelivery(row interface{ Scan(...any) error }) (*herald.Delivery, error) {
+	var d herald.Delivery
+	var next sql.NullInt64
+	var created, updated int64
+	if err := row.Scan(&d.ID, &d.WorkspaceID, &d.EventID, &d.EventType, &d.WebhookID, &d.Status, &d.StatusReason, &d.Attempts,
+		&next, &d.LastStatus, &d.LastError, &created, &updated); err != nil {
+		return nil, err
+	}
+	d.NextAttemptAt = nullTime(next)
+	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &d, nil
+}
+
+func newToken() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ClaimDeliveries leases up to limit due deliveries. On PostgreSQL the
+// inner SELECT takes FOR UPDATE SKIP LOCKED, so processes sharing the
+// database never claim the same row; SQLite has a single writer, so the
+// UPDATE … RETURNING is atomic by itself.
+func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*herald.Claim, error) {
+	token := newToken()
+	query := `UPDATE deliveries SET next_attempt_at = ?, claim_token = ?, updated_at = ?
+		WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?` + s.dialect.SkipLocked + `)
+		RETURNING ` + deliveryColumns
+	rows, err := s.write.QueryContext(ctx, s.q(query), micros(now.Add(lease)), token, micros(now), micros(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", s.mapErr(err))
+	}
+	defer rows.Close()
+	var claims []*herald.Claim
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, fmt.Errorf("claim deliveries: %w", s.mapErr(err))
+		}
+		claims = append(claims, &herald.Claim{Delivery: *d, Token: token})
+	}
+	return claims, s.mapErr(rows.Err())
+}
+
+// RecordOutcomes applies a batch of worker reports in one transaction.
+func (s *Store) RecordOutcomes(ctx context.Context, recs []*herald.OutcomeRecord) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin outcomes: %w", s.mapErr(err))
+	}
+	defer tx.Rollback()
+	upd, err := tx.PrepareContext(ctx, s.q(`UPDATE deliveries SET status = ?, status_reason = ?, attempts = attempts + ?, next_attempt_at = ?, claim_token = NULL,
+		last_status = ?, last_error = ?, updated_at = ? WHERE id = ? AND claim_token = ?`))
+	if err != nil {
+		return s.mapErr(err)
+	}
+	defer upd.Close()
+	var ins *sql.Stmt
+	health := map[string]bool{} // webhook id → last counted attempt succeeded
+	var healthOrder []string
+	for _, r := range recs {
+		var next sql.NullInt64
+		if r.Status == herald.DeliveryPending {
+			next = sql.NullInt64{Int64: micros(r.NextAttemptAt), Valid: true}
+		}
+		counted := 0
+		if r.Counted {
+			counted = 1
+		}
+		res, err := upd.ExecContext(ctx, string(r.Status), r.Reason, counted, next, r.LastStatus, truncate(r.LastError, 1000), micros(r.At), r.DeliveryID, r.Token)
+		if err != nil {
+			return fmt.Errorf("record outcome of %s: %w", r.DeliveryID, s.mapErr(err))
+		}
+		n, _ := res.RowsAffected()
+		if r.Attempt != nil {
+			if ins == nil {
+				if ins, err = tx.PrepareContext(ctx, s.q(`INSERT INTO attempts (id, workspace_id, delivery_id, webhook_id, event_id, number, started_at, duration_us, outcome, error_class, error,
+					request_method, request_url, request_headers, request_body, response_status, response_headers, response_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)); err != nil {
+					return s.mapErr(err)
+				}
+				defer ins.Close()
+			}
+			a := r.Attempt
+			reqHeaders, _ := json.Marshal(nonNil(a.RequestHeaders))
+			resHeaders, _ := json.Marshal(nonNil(a.ResponseHeaders))
+			if _, err := ins.ExecContext(ctx, a.ID, a.WorkspaceID, a.DeliveryID, a.WebhookID, a.EventID, a.Number, micros(a.StartedAt),
+				int64(a.DurationMS*1000), string(a.Outcome), string(a.ErrorClass), a.Error, a.RequestMethod, a.RequestURL, string(reqHeaders),
+				a.RequestBody, a.ResponseStatus, string(resHeaders), a.ResponseBody); err != nil {
+				return fmt.Errorf("insert attempt: %w", s.mapErr(err))
+			}
+		}
+		if n == 0 {
+			continue // the claim was lost: another worker owns the delivery now
+		}
+		if r.Counted {
+			if _, seen := health[r.WebhookID]; !seen {
+				healthOrder = append(healthOrder, r.WebhookID)
+			}
+			health[r.WebhookID] = r.LastStatus >= 200 && r.LastStatus < 300
+		}
+		if r.Ordered && r.Status != herald.DeliveryPending {
+			if err := s.releaseHeld(ctx, tx, r.WebhookID, r.At); err != nil {
+				return err
+			}
+		}
+	}
+	for _, id := range healthOrder {
+		var err error
+		if health[id] {
+			_, err = tx.ExecContext(ctx, s.q(`UPDATE webhooks SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`), id)
+		} else {
+			_, err = tx.ExecContext(ctx, s.q(`UPDATE webhooks SET failing_since = ? WHERE id = ? AND failing_since IS NULL`), micros(recs[0].At), id)
+		}
+		if err != nil {
+			return fmt.Errorf("webhook health: %w", s.mapErr(err))
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit outcomes: %w", s.mapErr(err))
+	}
+	return nil
+}
+
+// releaseHeld makes the oldest held delivery of an ordered webhook due.
+func (s *Store) releaseHeld(ctx context.Context, tx *sql.Tx, webhookID string, now time.Time) error {
+	_, err := tx.ExecContext(ctx, s.q(`UPDATE deliveries SET next_attempt_at = ?, updated_at = ? WHERE id = (
+		SELECT id FROM deliveries WHERE webhook_id = ? AND status = 'pending' AND next_attempt_at = ? ORDER BY id LIMIT 1)`),
+		micros(now), micros(now), webhookID, micros(herald.HeldUntil))
+	if err != nil {
+		return fmt.Errorf("release held delivery: %w", s.mapErr(err))
+	}
+	return nil
+}
+
+func nonNil(h []herald.Header) []herald.Header {
+	if h == nil {
+		return []herald.Header{}
+	}
+	return h
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// inList returns "?, ?, ?" and the ids as arguments.
+func inList(ids []string) (string, []any) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", "), args
+}
+
+// EventsByID loads events by id.
+func (s *Store) EventsByID(ctx context.Context, ids []string) (map[string]*herald.Event, error) {
+	out := make(map[string]*herald.Event, len(ids))
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 500)]
+		ids = ids[len(chunk):]
+		marks, args := inList(chunk)
+		rows, err := s.read.QueryContext(ctx, s.q(`SELECT id, workspace_id, type, occurred_at, received_at, data, idempotency_key, is_test FROM events WHERE id IN (`+marks+`)`), args...)
+		if err != nil {
+			return nil, fmt.Errorf("load events: %w", s.mapErr(err))
+		}
+		for rows.Next() {
+			ev, err := scanEvent(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[ev.ID] = ev
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, s.mapErr(err)
+		}
+	}
+	return out, nil
+}
+
+func scanEvent(row interface{ Scan(...any) error }) (*herald.Event, error) {
+	var ev herald.Event
+	var occurred, received int64
+	var data string
+	var idem sql.NullString
+	if err := row.Scan(&ev.ID, &ev.WorkspaceID, &ev.Type, &occurred, &received, &data, &idem, &ev.Test); err != nil {
+		return nil, err
+	}
+	ev.OccurredAt, ev.ReceivedAt, ev.IdempotencyKey = fromMicros(occurred), fromMicros(received), idem.String
+	ev.RawData = []byte(data)
+	if err := herald.DecodeJSON(ev.RawData, &ev.Data); err != nil {
+		return nil, fmt.Errorf("event %s: decode data: %w", ev.ID, err)
+	}
+	return &ev, nil
+}
+
+// WebhooksByID loads webhooks by id, across workspaces.
+func (s *Store) WebhooksByID(ctx context.Context, ids []string) (map[string]*herald.Webhook, error) {
+	marks, args := inList(ids)
+	out := map[string]*herald.Webhook{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.read.QueryContext(ctx, s.q(`SELECT `+webhookColumns+` FROM webhooks WHERE id IN (`+marks+`)`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("load webhooks: %w", s.mapErr(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		w, err := s.scanWebhook(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[w.ID] = w
+	}
+	return out, s.mapErr(rows.Err())
+}
+
+// AuthorizationsByID loads authorizations by id, across workspaces.
+func (s *Store) AuthorizationsByID(ctx context.Context, ids []string) (map[string]*herald.Authorization, error) {
+	marks, args := inList(ids)
+	out := map[string]*herald.Authorization{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.read.QueryContext(ctx, s.q(`SELECT `+authorizationColumns+` FROM authorizations WHERE id IN (`+marks+`)`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("load authorizations: %w", s.mapErr(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		a, err := s.scanAuthorization(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[a.ID] = a
+	}
+	return out, s.mapErr(rows.Err())
+}
+
+// CancelPending cancels every pending delivery of a webhook.
+func (s *Store) CancelPending(ctx context.Context, webhookID, reason string, now time.Time) (int, error) {
+	res, err := s.write.ExecContext(ctx, s.q(`UPDATE deliveries SET status = 'canceled', status_reason = ?, next_attempt_at = NULL, claim_token = NULL, updated_at = ?
+		WHERE webhook_id = ? AND status = 'pending'`), reason, micros(now), webhookID)
+	if err != nil {
+		return 0, fmt.Errorf("cancel deliveries of %s: %w", webhookID, s.mapErr(err))
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// RetryDelivery makes one delivery due now.
+func (s *Store) RetryDelivery(ctx context.Context, workspaceID, id string, now time.Time) (*herald.Delivery, error) {
+	res, err := s.write.ExecContext(ctx, s.q(`UPDATE deliveries SET status = 'pending', status_reason = '', next_attempt_at = ?, claim_token = NULL, updated_at = ?
+		WHERE workspace_id = ? AND id = ? AND status <> 'succeeded'`), micros(now), micros(now), workspaceID, id)
+	if err := s.expectOne(res, err); err != nil {
+		d, gerr := s.Delivery(ctx, workspaceID, id)
+		if gerr == nil && d.Status == herald.DeliverySucceeded {
+			return nil, &herald.Error{Code: herald.EConflict, Message: "the delivery already succeeded; resend the event to deliver it again"}
+		}
+		return nil, fmt.Errorf("retry delivery %s: %w", id, err)
+	}
+	return s.Delivery(ctx, workspaceID, id)
+}
+
+// CreateDelivery adds a pending delivery of a stored event to a webhook of
+// the same workspace.
+func (s *Store) CreateDelivery(ctx context.Context, workspaceID, eventID, webhookID string, now time.Time) (*herald.Delivery, error) {
+	ev, err := s.Event(ctx, workspaceID, eventID)
+	if err != nil {
+		return nil, err
+	}
+	id := herald.NewID()
+	_, err = s.write.ExecContext(ctx, s.q(`INSERT INTO deliveries (id, workspace_id, event_id, event_type, webhook_id, status, next_attempt_at, created_at, updated_at)
+		SELECT ?, ?, ?, ?, id, 'pending', CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT) FROM webhooks WHERE workspace_id = ? AND id = ?`),
+		id, workspaceID, ev.ID, ev.Type, micros(now), micros(now), micros(now), workspaceID, webhookID)
+	if err != nil {
+		return nil, fmt.Errorf("create delivery: %w", s.mapErr(err))
+	}
+	d, err := s.Delivery(ctx, workspaceID, id)
+	if herald.ErrorCodeOf(err) == herald.ENotFound {
+		return nil, &herald.Error{Code: herald.ENotFound, Message: "no such webhook", Fields: []herald.FieldError{{Field: "webhook_id", Message: "no such webhook"}}}
+	}
+	return d, err
+}
+
+// ReplayFailed makes failed deliveries created in [since, until) due now.
+func (s *Store) ReplayFailed(ctx context.Context, workspaceID, webhookID string, since, until, now time.Time) (int, error) {
+	res, err := s.write.ExecContext(ctx, s.q(`UPDATE deliveries SET status = 'pending', status_reason = 'replayed', next_attempt_at = ?, claim_token = NULL, updated_at = ?
+		WHERE workspace_id = ? AND webhook_id = ? AND status = 'failed' AND created_at >= ? AND created_at < ?`),
+		micros(now), micros(now), workspaceID, webhookID, micros(since), micros(until))
+	if err != nil {
+		return 0, fmt.Errorf("replay deliveries of %s: %w", webhookID, s.mapErr(err))
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// SetSigningSecrets stores a rotated secret pair.
+func (s *Store) SetSigningSecrets(ctx context.Context, workspaceID, id, current, previous string, expires time.Time) error {
+	cur, err := s.seal(current)
+	if err != nil {
+		return err
+	}
+	prev, err := s.seal(previous)
+	if err != nil {
+		return err
+	}
+	res, err := s.write.ExecContext(ctx, s.q(`UPDATE webhooks SET signing_secret = ?, previous_signing_secret = ?, previous_secret_expires_at = ? WHERE workspace_id = ? AND id = ?`),
+		cur, prev, micros(expires), workspaceID, id)
+	return s.expectOne(res, err)
+}
+
+// QueueStats counts pending deliveries (held ones included) and the
+// oldest due time among those not held.
+func (s *Store) QueueStats(ctx context.Context) (int, time.Time, error) {
+	var n int
+	var oldest sql.NullInt64
+	err := s.read.QueryRowContext(ctx, s.q(`SELECT COUNT(*), MIN(CASE WHEN next_attempt_at < ? THEN next_attempt_at END) FROM deliveries WHERE status = 'pending'`),
+		micros(herald.HeldUntil)).Scan(&n, &oldest)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("queue stats: %w", s.mapErr(err))
+	}
+	var t time.Time
+	if oldest.Valid {
+		t = fromMicros(oldest.Int64)
+	}
+	return n, t, nil
+}
+
+// Purge deletes old attempts, then old events none of whose deliveries is
+// still pending (their deliveries go with them).
+func (s *Store) Purge(ctx context.Context, before time.Time) (int, error) {
+	res, err := s.write.ExecContext(ctx, s.q(`DELETE FROM attempts WHERE started_at < ?`), micros(before))
+	if err != nil {
+		return 0, fmt.Errorf("purge attempts: %w", s.mapErr(err))
+	}
+	a, _ := res.RowsAffected()
+	res, err = s.write.ExecContext(ctx, s.q(`DELETE FROM events WHERE received_at < ? AND NOT EXISTS (
+		SELECT 1 FROM deliveries WHERE deliveries.event_id = events.id AND deliveries.status = 'pending')`), micros(before))
+	if err != nil {
+		return int(a), fmt.Errorf("purge events: %w", s.mapErr(err))
+	}
+	e, _ := res.RowsAffected()
+	return int(a + e), nil
+}
