@@ -326,7 +326,7 @@ func emit(dst []byte, ctx escCtx, v any) ([]byte, error) {
 	case string:
 		return appendValidUTF8(dst, x), nil
 	case json.Number:
-		return append(dst, x...), nil
+		return appendValidUTF8(dst, string(x)), nil
 	}
 	return appendValidUTF8(dst, toString(v)), nil
 }

@@ -140,3 +140,19 @@ func xmlTree(doc []byte) (*xmlNode, error) {
 	trim(root)
 	return root, nil
 }
+
+// TestSpecInlineTemplate is the TRIFFT → Bloomreach example quoted at the
+// top of templates.md; it must work unchanged.
+func TestSpecInlineTemplate(t *testing.T) {
+	t.Parallel()
+	src := `{"event_type": "trft_perk_redeemed", "properties": {"perk_id": "{{ coupon.id }}", "perk_name": "{{ coupon.name }}", "venue_id": "{{ venue.id }}", "venue_name": "{{ venue.name }}", "venue_aztec_id": "{{ venue.param.aztecVenueId }}", "site_id": "{{ venue.param.siteId }}"}, "customer_ids": {"email_address": "{{ member.email }}", "trfft_loyalty_id": "{{ member.id }}"}, "timestamp": "{{ event.created_at | date('U') }}"}`
+	v := loadVectors(t)["01-trifft-coupon-redeemed-pretty.json"]
+	got, err := renderString(t, Options{Format: JSON}, src, v.Context)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"event_type": "trft_perk_redeemed", "properties": {"perk_id": "fa89ef32-1420-4fcd-b23a-e9478706dba9", "perk_name": "Welcome to Club Frog!", "venue_id": "5d2c9a7e-3b1f-4c8e-9a61-0c7f2e4b8d13", "venue_name": "Frog Riverside", "venue_aztec_id": "AZ-1042", "site_id": "17"}, "customer_ids": {"email_address": "ana@example.com", "trfft_loyalty_id": "bf428af0-bf06-4bc4-a91b-91b5bda6e211"}, "timestamp": "1747053296"}`
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
