@@ -79,8 +79,8 @@ type lexer struct {
 	src  string
 	i    int
 	toks []token
-	// trimNext is set when the previous delimiter was -}} / -%} / -#}:
-	// the next text token loses its leading whitespace.
+	// trims records which text tokens lose leading whitespace (after
+	// -}} / -%} / -#}) or trailing whitespace (before {{- / {%- / {#-).
 	trims []trimMark
 }
 
