@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/payload"
 )
 
 // serveConfig is every setting of `herald serve`, with its default.
@@ -55,8 +56,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if _, err := store.EnsureWorkspace(ctx, herald.DefaultWorkspace); err != nil {
 		return fmt.Errorf("create default workspace: %w", err)
 	}
-	svc := herald.NewService(store, nil)
-	apiServer := api.New(api.Config{MaxBodyBytes: cfg.maxBodyBytes}, svc, nil, log)
+	svc := herald.NewService(store, payload.Checker{})
+	apiServer := api.New(api.Config{MaxBodyBytes: cfg.maxBodyBytes}, svc, payload.Previewer{}, log)
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiServer)

@@ -203,3 +203,7 @@ func headerAuthorization(endpoint, secret string) map[string]any {
 }
 
 func t0() context.Context { return context.Background() }
+
+func slogTo(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

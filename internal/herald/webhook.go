@@ -106,8 +106,8 @@ type Webhook struct {
 	// FailingSince is when deliveries started failing without a success
 	// since; nil while healthy. Drives auto-disable.
 	FailingSince *time.Time `json:"failing_since,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
 }
 
 // WebhookFilter narrows a list of webhooks. Empty fields match everything.
