@@ -1,0 +1,275 @@
+package web
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// timeInput is the format of <input type="datetime-local">; the Logs
+// filters are in UTC, and the page says so.
+const timeInput = "2006-01-02T15:04"
+
+type logsPage struct {
+	*webhookPage
+	Available  bool // a DeliveryReader is wired in
+	CanControl bool
+	Attempts   []*herald.Attempt
+	Outcome    string
+	Since      string
+	Until      string
+	Filtered   bool
+	Next       string
+	Chart      template.HTML
+	Successes  int
+	Failures   int
+}
+
+func (s *Server) showLogs(w http.ResponseWriter, r *http.Request) {
+	wh, ok := s.loadWebhook(w, r)
+	if !ok {
+		return
+	}
+	wp, err := s.webhookPageData(r, wh)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	wp.Tab = "logs"
+	p := &logsPage{webhookPage: wp, Available: s.reader != nil, CanControl: s.control != nil}
+	v := &view{Title: wh.Name + " — Logs", Section: "webhooks", D: p}
+	if s.reader == nil {
+		s.render(w, r, http.StatusOK, "logs", v)
+		return
+	}
+	q := r.URL.Query()
+	f := herald.AttemptFilter{Limit: 50}
+	errs := map[string]string{}
+	switch o := herald.Outcome(q.Get("outcome")); o {
+	case herald.OutcomeSuccess, herald.OutcomeFailure:
+		f.Outcome, p.Outcome = o, string(o)
+	case "":
+	default:
+		errs["outcome"] = "must be success or failure"
+	}
+	p.Since, p.Until = q.Get("since"), q.Get("until")
+	if p.Since != "" {
+		if t, err := time.Parse(timeInput, p.Since); err == nil {
+			f.Since = t
+		} else {
+			errs["since"] = "is not a date and time (YYYY-MM-DDTHH:MM, UTC)"
+		}
+	}
+	if p.Until != "" {
+		if t, err := time.Parse(timeInput, p.Until); err == nil {
+			f.Until = t
+		} else {
+			errs["until"] = "is not a date and time (YYYY-MM-DDTHH:MM, UTC)"
+		}
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
+		errs["until"] = "must be after “from”"
+	}
+	if c := q.Get("cursor"); herald.ValidID(c) {
+		f.Cursor = c
+	}
+	p.Filtered = p.Outcome != "" || p.Since != "" || p.Until != ""
+	status := http.StatusOK
+	if len(errs) > 0 {
+		v.Errors, v.FormError, status = errs, "Please correct the filters marked below.", http.StatusUnprocessableEntity
+	} else {
+		list, next, err := s.reader.ListAttempts(r.Context(), workspace(r), wh.ID, f)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		p.Attempts = list
+		if next != "" {
+			nq := url.Values{}
+			for _, k := range []string{"outcome", "since", "until"} {
+				if v := q.Get(k); v != "" {
+					nq.Set(k, v)
+				}
+			}
+			nq.Set("cursor", next)
+			p.Next = "/webhooks/" + wh.ID + "/logs?" + nq.Encode()
+		}
+	}
+	now := s.now().UTC()
+	since := now.Truncate(time.Hour).Add(-23 * time.Hour)
+	stats, err := s.reader.AttemptStats(r.Context(), workspace(r), wh.ID, since)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p.Chart, p.Successes, p.Failures = chartSVG(stats, since)
+	s.render(w, r, status, "logs", v)
+}
+
+// chartSVG draws hourly successes and failures over 24 hours as stacked
+// bars. Only numbers and fixed text go into it, so it is safe as HTML.
+func chartSVG(stats []herald.AttemptStats, since time.Time) (template.HTML, int, int) {
+	const hours, barW, gap, height, top, bottom = 24, 20, 4, 120, 8, 20
+	var succ, fail [hours]int
+	tot := [2]int{}
+	for _, st := range stats {
+		i := int(st.Hour.UTC().Truncate(time.Hour).Sub(since) / time.Hour)
+		if i < 0 || i >= hours {
+			continue
+		}
+		succ[i] += st.Successes
+		fail[i] += st.Failures
+		tot[0] += st.Successes
+		tot[1] += st.Failures
+	}
+	peak := 1
+	for i := range hours {
+		peak = max(peak, succ[i]+fail[i])
+	}
+	width := hours * (barW + gap)
+	plot := float64(height - top - bottom)
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-labelledby="chart-title" preserveAspectRatio="none">`, width, height)
+	fmt.Fprintf(&b, `<title id="chart-title">Attempts per hour over the last 24 hours: %d succeeded, %d failed</title>`, tot[0], tot[1])
+	fmt.Fprintf(&b, `<line x1="0" y1="%d" x2="%d" y2="%d" class="axis"/>`, height-bottom, width, height-bottom)
+	for i := range hours {
+		x := i * (barW + gap)
+		hour := since.Add(time.Duration(i) * time.Hour)
+		sh := float64(succ[i]) / float64(peak) * plot
+		fh := float64(fail[i]) / float64(peak) * plot
+		base := float64(height - bottom)
+		fmt.Fprintf(&b, `<g><title>%s UTC: %d succeeded, %d failed</title>`, hour.Format("15:00"), succ[i], fail[i])
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" class="slot"/>`, x, top, barW, height-top-bottom)
+		if sh > 0 {
+			fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="%d" height="%.1f" class="ok"/>`, x, base-sh, barW, sh)
+		}
+		if fh > 0 {
+			fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="%d" height="%.1f" class="bad"/>`, x, base-sh-fh, barW, fh)
+		}
+		b.WriteString(`</g>`)
+		if i%6 == 0 {
+			fmt.Fprintf(&b, `<text x="%d" y="%d" class="tick">%s</text>`, x, height-5, hour.Format("15:00"))
+		}
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String()), tot[0], tot[1]
+}
+
+type attemptPage struct {
+	*webhookPage
+	A          *herald.Attempt
+	Delivery   *herald.Delivery
+	CanControl bool
+}
+
+func (s *Server) showAttempt(w http.ResponseWriter, r *http.Request) {
+	wh, ok := s.loadWebhook(w, r)
+	if !ok {
+		return
+	}
+	if s.reader == nil {
+		s.fail(w, r, herald.ErrNotFound)
+		return
+	}
+	id, err := pathID(r, "attempt")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	a, err := s.reader.Attempt(r.Context(), workspace(r), id)
+	if err == nil && a.WebhookID != wh.ID {
+		err = herald.ErrNotFound
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	wp, err := s.webhookPageData(r, wh)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	wp.Tab = "logs"
+	p := &attemptPage{webhookPage: wp, A: a, CanControl: s.control != nil}
+	if a.DeliveryID != "" {
+		d, err := s.reader.Delivery(r.Context(), workspace(r), a.DeliveryID)
+		if err != nil && herald.ErrorCodeOf(err) != herald.ENotFound {
+			s.fail(w, r, err)
+			return
+		}
+		p.Delivery = d
+	}
+	s.render(w, r, http.StatusOK, "attempt", &view{Title: "Attempt " + fmt.Sprint(a.Number) + " — " + wh.Name, Section: "webhooks", D: p})
+}
+
+func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request) {
+	s.deliveryAction(w, r, func(ws, webhookID string) (string, error) {
+		id, err := pathID(r, "delivery")
+		if err != nil {
+			return "", err
+		}
+		d, err := s.reader.Delivery(r.Context(), ws, id)
+		if err != nil {
+			return "", err
+		}
+		if d.WebhookID != webhookID {
+			return "", herald.ErrNotFound
+		}
+		if _, err := s.control.RetryDelivery(r.Context(), ws, id); err != nil {
+			return "", err
+		}
+		return "The delivery is queued for another attempt now. Reload the logs in a moment to see it.", nil
+	})
+}
+
+func (s *Server) resendEvent(w http.ResponseWriter, r *http.Request) {
+	s.deliveryAction(w, r, func(ws, webhookID string) (string, error) {
+		id, err := pathID(r, "event")
+		if err != nil {
+			return "", err
+		}
+		if _, err := s.control.ResendEvent(r.Context(), ws, id, webhookID); err != nil {
+			return "", err
+		}
+		return "The event is sent again as a new delivery. Reload the logs in a moment to see it.", nil
+	})
+}
+
+func (s *Server) deliveryAction(w http.ResponseWriter, r *http.Request, act func(ws, webhookID string) (string, error)) {
+	if s.control == nil || s.reader == nil {
+		s.fail(w, r, herald.Errorf(herald.EConflict, "Retries need the delivery engine, which is not running in this process."))
+		return
+	}
+	s.lifecycleTo(w, r, "/logs", act)
+}
+
+// lifecycleTo is lifecycle going back to the webhook page plus suffix.
+func (s *Server) lifecycleTo(w http.ResponseWriter, r *http.Request, suffix string, act func(ws, id string) (string, error)) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if _, err := s.store.Webhook(r.Context(), workspace(r), id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	msg, err := act(workspace(r), id)
+	if err != nil {
+		code := herald.ErrorCodeOf(err)
+		if code == herald.EInternal || code == herald.ENotFound {
+			s.fail(w, r, err)
+			return
+		}
+		setFlash(w, r, err.Error(), true)
+		redirect(w, r, "/webhooks/"+id+suffix)
+		return
+	}
+	setFlash(w, r, msg, false)
+	redirect(w, r, "/webhooks/"+id+suffix)
+}

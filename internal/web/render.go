@@ -1,0 +1,278 @@
+package web
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// view is what every page template receives: the layout's fields and the
+// page's own data in D.
+type view struct {
+	Title    string
+	Section  string // webhooks, authorizations, apikeys: highlights the navigation
+	Session  *herald.Session
+	CSRF     string
+	Flash    string
+	FlashErr bool
+	// Errors maps a field name (as herald.FieldError names it, which is
+	// also the input's name) to its message.
+	Errors map[string]string
+	// FormError is a message about the whole form, shown above it.
+	FormError string
+	D         any
+}
+
+// fieldErrors turns err into per-field messages and a form-level message.
+// It reports false for errors that are not about the input.
+func fieldErrors(err error) (map[string]string, string, bool) {
+	var e *herald.Error
+	if !errors.As(err, &e) || (e.Code != herald.EInvalid && e.Code != herald.EConflict && e.Code != herald.EBadRequest) {
+		return nil, "", false
+	}
+	m := map[string]string{}
+	for _, f := range e.Fields {
+		msg := f.Message
+		if f.Line > 0 {
+			msg = fmt.Sprintf("line %d, column %d: %s", f.Line, f.Column, msg)
+		}
+		if prev, ok := m[f.Field]; ok {
+			msg = prev + "; " + msg
+		}
+		m[f.Field] = msg
+	}
+	form := "Please correct the fields marked below."
+	if len(e.Fields) == 0 {
+		form = e.Message
+	}
+	return m, form, true
+}
+
+// render writes page name with status. Output is buffered so a template
+// error becomes a clean 500, not half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, v *view) {
+	t, ok := s.pages[name]
+	if !ok {
+		s.fail(w, r, fmt.Errorf("no page template %q", name))
+		return
+	}
+	if rc := requestFrom(r); rc != nil {
+		v.Session = rc.session
+		v.CSRF = rc.csrf
+	}
+	if v.Flash == "" {
+		v.Flash, v.FlashErr = takeFlash(w, r)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		s.fail(w, r, fmt.Errorf("render %s: %w", name, err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// renderFragment writes one named template of a page, for the live
+// preview.
+func (s *Server) renderFragment(w http.ResponseWriter, r *http.Request, page, name string, data any) {
+	var buf bytes.Buffer
+	if err := s.pages[page].ExecuteTemplate(&buf, name, data); err != nil {
+		s.fail(w, r, fmt.Errorf("render %s/%s: %w", page, name, err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(buf.Bytes())
+}
+
+// fail answers an error as a page: not found, conflict or internal (logged
+// with its cause, shown only as a generic message).
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := herald.ErrorCodeOf(err)
+	status, title, msg := http.StatusInternalServerError, "Something went wrong", "An internal error occurred; it has been logged. Try again, or go back."
+	var e *herald.Error
+	switch {
+	case code == herald.ENotFound:
+		status, title, msg = http.StatusNotFound, "Not found", "This page does not exist, or the object was deleted."
+	case code == herald.EInternal || !errors.As(err, &e):
+		s.log.ErrorContext(r.Context(), "ui request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	case code == herald.EForbidden:
+		status, title, msg = http.StatusForbidden, "Not allowed", e.Message
+	case code == herald.ETooLarge:
+		status, title, msg = http.StatusRequestEntityTooLarge, "Too large", e.Message
+	default:
+		status, title, msg = http.StatusBadRequest, "Cannot do that", e.Error()
+	}
+	t := s.pages["error"]
+	var buf bytes.Buffer
+	v := &view{Title: title, D: msg}
+	if rc := requestFrom(r); rc != nil {
+		v.Session, v.CSRF = rc.session, rc.csrf
+	}
+	if t == nil || t.ExecuteTemplate(&buf, "layout", v) != nil {
+		http.Error(w, msg, status)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// redirect answers a successful POST (303: the browser GETs the target).
+func redirect(w http.ResponseWriter, r *http.Request, to string) {
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+const flashCookie = "herald_flash"
+
+// setFlash leaves a one-line message for the next page. A leading "!"
+// marks an error.
+func setFlash(w http.ResponseWriter, r *http.Request, msg string, isErr bool) {
+	if isErr {
+		msg = "!" + msg
+	}
+	if len(msg) > 1500 {
+		msg = msg[:1500] + "…"
+	}
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: url.QueryEscape(msg), Path: "/", MaxAge: 60,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+}
+
+func takeFlash(w http.ResponseWriter, r *http.Request) (string, bool) {
+	c, err := r.Cookie(flashCookie)
+	if err != nil || c.Value == "" {
+		return "", false
+	}
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+	msg, err := url.QueryUnescape(c.Value)
+	if err != nil {
+		return "", false
+	}
+	if m, ok := strings.CutPrefix(msg, "!"); ok {
+		return m, true
+	}
+	return msg, false
+}
+
+// inputID turns a field name such as custom_headers[1].name into an
+// element id (f-custom_headers-1-name).
+func inputID(field string) string {
+	r := strings.NewReplacer("[", "-", "]", "", ".", "-")
+	return "f-" + r.Replace(field)
+}
+
+type fieldErr struct {
+	ID, Msg string
+}
+
+var funcs = template.FuncMap{
+	"id": inputID,
+	// ferr returns the error of field for the "ferr" partial.
+	"ferr": func(errs map[string]string, field string) fieldErr {
+		return fieldErr{ID: inputID(field) + "-error", Msg: errs[field]}
+	},
+	"haserr": func(errs map[string]string, field string) bool { return errs[field] != "" },
+	"errid":  func(field string) string { return inputID(field) + "-error" },
+	"fmttime": func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format("2 Jan 2006, 15:04:05 UTC")
+	},
+	"isotime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"ago":     ago,
+	"ms": func(ms float64) string {
+		if ms >= 1000 {
+			return strconv.FormatFloat(ms/1000, 'f', 2, 64) + " s"
+		}
+		return strconv.FormatFloat(ms, 'f', 0, 64) + " ms"
+	},
+	"mask":   herald.Mask,
+	"join":   strings.Join,
+	"add":    func(a, b int) int { return a + b },
+	"upper":  strings.ToUpper,
+	"string": func(v any) string { return fmt.Sprint(v) },
+	"varpaths": varPaths,
+}
+
+// varPath is one variable a template can use, with the sample's value.
+type varPath struct{ Path, Example string }
+
+// varPaths lists an event type's variables one level deep (member.id,
+// member.email, …) plus event.*, with short sample values.
+func varPaths(et *herald.EventType) []varPath {
+	var out []varPath
+	for _, name := range append([]string{"event"}, et.Variables...) {
+		var v any
+		if name == "event" {
+			v = et.SampleEvent()
+		} else {
+			v = et.Sample[name]
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			out = append(out, varPath{Path: name, Example: example(v)})
+			continue
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			out = append(out, varPath{Path: name + "." + k, Example: example(m[k])})
+		}
+	}
+	return out
+}
+
+func example(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case map[string]any:
+		return "{…}"
+	case []any:
+		return "[…]"
+	case string:
+		if len(v) > 40 {
+			v = v[:37] + "…"
+		}
+		return strconv.Quote(v)
+	}
+	s := fmt.Sprint(v)
+	if len(s) > 40 {
+		s = s[:37] + "…"
+	}
+	return s
+}
+
+// ago says how long ago t was, coarsely.
+func ago(t time.Time) string {
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "minute") + " ago"
+	case d < 48*time.Hour:
+		return plural(int(d/time.Hour), "hour") + " ago"
+	}
+	return plural(int(d/(24*time.Hour)), "day") + " ago"
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
+}

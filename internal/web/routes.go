@@ -1,0 +1,78 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// routes is the one list of what the UI serves.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /static/", s.static)
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
+	})
+
+	// Before sign-in.
+	mux.HandleFunc("GET /login", s.loginPage)
+	mux.HandleFunc("POST /login", s.login)
+	mux.HandleFunc("GET /setup", s.setupPage)
+	mux.HandleFunc("POST /setup", s.setup)
+
+	in := s.signedIn
+	mux.HandleFunc("POST /logout", in(s.logout))
+	mux.HandleFunc("GET /{$}", in(func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/webhooks", http.StatusFound) }))
+
+	// Settings > Webhooks: the Webhooks tab.
+	mux.HandleFunc("GET /webhooks", in(s.listWebhooks))
+	mux.HandleFunc("GET /webhooks/new", in(s.newWebhook))
+	mux.HandleFunc("POST /webhooks", in(s.createWebhook))
+	mux.HandleFunc("GET /webhooks/{id}", in(s.showWebhook))
+	mux.HandleFunc("GET /webhooks/{id}/edit", in(s.editWebhook))
+	mux.HandleFunc("POST /webhooks/{id}", in(s.updateWebhook))
+	mux.HandleFunc("POST /webhooks/{id}/publish", in(s.publishWebhook))
+	mux.HandleFunc("POST /webhooks/{id}/unpublish", in(s.unpublishWebhook))
+	mux.HandleFunc("POST /webhooks/{id}/duplicate", in(s.duplicateWebhook))
+	mux.HandleFunc("GET /webhooks/{id}/delete", in(s.confirmDeleteWebhook))
+	mux.HandleFunc("POST /webhooks/{id}/delete", in(s.deleteWebhook))
+	mux.HandleFunc("POST /webhooks/{id}/rotate-secret", in(s.rotateSecret))
+	mux.HandleFunc("POST /webhooks/{id}/test", in(s.sendTest))
+	// The Logs tab.
+	mux.HandleFunc("GET /webhooks/{id}/logs", in(s.showLogs))
+	mux.HandleFunc("GET /webhooks/{id}/logs/{attempt}", in(s.showAttempt))
+	mux.HandleFunc("POST /webhooks/{id}/deliveries/{delivery}/retry", in(s.retryDelivery))
+	mux.HandleFunc("POST /webhooks/{id}/events/{event}/resend", in(s.resendEvent))
+
+	// Settings > Webhooks: the Authorizations tab.
+	mux.HandleFunc("GET /authorizations", in(s.listAuthorizations))
+	mux.HandleFunc("GET /authorizations/new", in(s.newAuthorization))
+	mux.HandleFunc("POST /authorizations", in(s.createAuthorization))
+	mux.HandleFunc("GET /authorizations/{id}/edit", in(s.editAuthorization))
+	mux.HandleFunc("POST /authorizations/{id}", in(s.updateAuthorization))
+	mux.HandleFunc("GET /authorizations/{id}/delete", in(s.confirmDeleteAuthorization))
+	mux.HandleFunc("POST /authorizations/{id}/delete", in(s.deleteAuthorization))
+
+	// Settings > API keys.
+	mux.HandleFunc("GET /settings/api-keys", in(s.listAPIKeys))
+	mux.HandleFunc("POST /settings/api-keys", in(s.createAPIKey))
+	mux.HandleFunc("GET /settings/api-keys/{id}/revoke", in(s.confirmRevokeAPIKey))
+	mux.HandleFunc("POST /settings/api-keys/{id}/revoke", in(s.revokeAPIKey))
+
+	mux.HandleFunc("/", in(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, herald.ErrNotFound)
+	}))
+	return s.protect(mux)
+}
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+// pathID reads an id path value; a malformed one is simply not found.
+func pathID(r *http.Request, name string) (string, error) {
+	id := r.PathValue(name)
+	if !herald.ValidID(id) {
+		return "", herald.ErrNotFound
+	}
+	return id, nil
+}

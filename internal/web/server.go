@@ -1,0 +1,262 @@
+// Package web is herald's admin UI: server-rendered pages at / for
+// signing in, Settings > Webhooks (the Webhooks and Authorizations tabs),
+// each webhook's detail and Logs pages, and API keys.
+//
+// Every page works without JavaScript: forms POST, and a POST that
+// succeeds redirects (POST/redirect/GET) while one that fails re-renders
+// the form with each message next to its field. static/app.js only
+// enhances (live preview, header rows). Templates and static files are
+// embedded and parsed once, in New.
+//
+// The UI changes configuration only through herald.Service — the same
+// methods the REST API calls — so the two cannot drift.
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// Config holds the UI's settings; zero values take the defaults.
+type Config struct {
+	// SessionTTL is how long a sign-in lasts (default 12 h).
+	SessionTTL time.Duration
+	// SetupToken, when set and no user exists yet, lets /setup?token=…
+	// create the first admin (serve prints the link once).
+	SetupToken string
+	// SetupWorkspace is the workspace the first admin acts in (default
+	// "default").
+	SetupWorkspace string
+	// BcryptCost is the cost of new password hashes (default bcrypt's).
+	BcryptCost int
+	// MaxFormBytes bounds every request body (default 1 MiB).
+	MaxFormBytes int64
+	// UserAgent is shown in the request preview (default "herald").
+	UserAgent string
+}
+
+// Deps are what the UI works with. Service and Users are required; the
+// rest may be nil, and the pages that need them say so instead.
+type Deps struct {
+	Service *herald.Service
+	Users   herald.UserStore
+	// Deliveries reads attempts for the Logs tab.
+	Deliveries herald.DeliveryReader
+	// Control sends test events and retries or resends deliveries.
+	Control herald.DeliveryControl
+	// Previewer renders payload templates for the live preview.
+	Previewer herald.Previewer
+	// Secrets rotates signing secrets; if nil, Service is used when it
+	// implements SecretRotator.
+	Secrets SecretRotator
+	Log     *slog.Logger
+}
+
+// SecretRotator replaces a webhook's signing secret (the old one stays
+// valid for an overlap period, as the implementation documents).
+type SecretRotator interface {
+	RotateSigningSecret(ctx context.Context, workspaceID, webhookID string) (*herald.Webhook, error)
+}
+
+// Server serves the admin UI.
+type Server struct {
+	cfg     Config
+	svc     *herald.Service
+	store   herald.Store
+	users   herald.UserStore
+	reader  herald.DeliveryReader
+	control herald.DeliveryControl
+	preview herald.Previewer
+	rotator SecretRotator
+	log     *slog.Logger
+	pages   map[string]*template.Template
+	static  http.Handler
+	handler http.Handler
+	now     func() time.Time
+
+	setupMu   sync.Mutex
+	setupHash []byte // SHA-256 of the setup token; nil once used or when none
+}
+
+// New parses the templates and returns the UI.
+func New(cfg Config, deps Deps) (*Server, error) {
+	if deps.Service == nil || deps.Users == nil {
+		return nil, errors.New("web: Service and Users are required")
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.SetupWorkspace == "" {
+		cfg.SetupWorkspace = herald.DefaultWorkspace
+	}
+	if cfg.BcryptCost == 0 {
+		cfg.BcryptCost = bcrypt.DefaultCost
+	}
+	if cfg.MaxFormBytes <= 0 {
+		cfg.MaxFormBytes = 1 << 20
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "herald"
+	}
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, svc: deps.Service, store: deps.Service.Store, users: deps.Users, reader: deps.Deliveries,
+		control: deps.Control, preview: deps.Previewer, rotator: deps.Secrets, log: deps.Log, now: time.Now}
+	if s.rotator == nil {
+		if r, ok := any(deps.Service).(SecretRotator); ok {
+			s.rotator = r
+		}
+	}
+	if cfg.SetupToken != "" {
+		h := sha256.Sum256([]byte(cfg.SetupToken))
+		s.setupHash = h[:]
+	}
+	var err error
+	if s.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	sub, err := fs.Sub(staticFiles, "static")
+	if err != nil {
+		return nil, err
+	}
+	s.static = http.StripPrefix("/static/", http.FileServerFS(sub))
+	s.handler = s.routes()
+	return s, nil
+}
+
+// ServeHTTP serves the UI.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// NewSetupToken returns a random token for the first-admin link.
+func NewSetupToken() string {
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("web: crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// validSetupToken reports whether token is the (unused) setup token.
+func (s *Server) validSetupToken(token string) bool {
+	s.setupMu.Lock()
+	defer s.setupMu.Unlock()
+	if s.setupHash == nil || token == "" {
+		return false
+	}
+	h := sha256.Sum256([]byte(token))
+	return subtle.ConstantTimeCompare(h[:], s.setupHash) == 1
+}
+
+// useSetupToken invalidates the setup token; it reports whether it was
+// still valid, so two concurrent setups cannot both succeed.
+func (s *Server) useSetupToken(token string) bool {
+	if !s.validSetupToken(token) {
+		return false
+	}
+	s.setupMu.Lock()
+	defer s.setupMu.Unlock()
+	if s.setupHash == nil {
+		return false
+	}
+	s.setupHash = nil
+	return true
+}
+
+// HashPassword returns the bcrypt hash of password at cost (0: default).
+func HashPassword(password string, cost int) (string, error) {
+	if cost == 0 {
+		cost = bcrypt.DefaultCost
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+// CreateUser validates email and password, hashes the password and stores
+// a new user in workspaceID. An email already in use is an EInvalid error
+// on the "email" field, so forms can show it next to the field.
+func CreateUser(ctx context.Context, users herald.UserStore, workspaceID, email, password string, cost int) (*herald.User, error) {
+	email = herald.NormalizeEmail(email)
+	if err := herald.ValidateNewUser(email, password); err != nil {
+		return nil, err
+	}
+	hash, err := HashPassword(password, cost)
+	if err != nil {
+		return nil, err
+	}
+	u := &herald.User{ID: herald.NewID(), WorkspaceID: workspaceID, Email: email, PasswordHash: hash,
+		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	if err := users.CreateUser(ctx, u); err != nil {
+		if herald.ErrorCodeOf(err) == herald.EConflict {
+			return nil, &herald.Error{Code: herald.EInvalid, Message: "validation failed",
+				Fields: []herald.FieldError{{Field: "email", Message: "is already used by another admin"}}, Err: err}
+		}
+		return nil, err
+	}
+	return u, nil
+}
+
+// dummyHash is compared against when an email is unknown, so a sign-in
+// takes as long whether or not the account exists.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("herald dummy password"), bcrypt.DefaultCost)
+
+func checkPassword(hash, password string) bool {
+	if hash == "" {
+		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return false
+	}
+	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
+}
+
+// parsePages parses layout.html and partials.html once, then each page
+// file on a clone of them, so every page defines its own "content".
+func parsePages() (map[string]*template.Template, error) {
+	base, err := template.New("base").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/partials.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: parse layout: %w", err)
+	}
+	files, err := fs.Glob(templateFiles, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, f := range files {
+		name := strings.TrimSuffix(path.Base(f), ".html")
+		if name == "layout" || name == "partials" {
+			continue
+		}
+		t, err := template.Must(base.Clone()).ParseFS(templateFiles, f)
+		if err != nil {
+			return nil, fmt.Errorf("web: parse %s: %w", f, err)
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}

@@ -1,0 +1,99 @@
+// herald admin UI enhancements. Every page works without this file; it
+// adds header rows, shows the chosen event's variables, and renders the
+// live preview as you type.
+(function () {
+  'use strict';
+  document.querySelectorAll('[data-js-only]').forEach(function (el) { el.hidden = false; });
+
+  var form = document.getElementById('webhook-form');
+  if (!form) return;
+
+  // Live preview: POST the form with action=preview and put the returned
+  // fragment into the preview pane.
+  var pane = document.getElementById('preview-body');
+  var timer = null, seq = 0;
+  function renderPreview() {
+    if (!pane || !form.hasAttribute('data-preview') || !window.fetch) return;
+    var data = new FormData(form);
+    data.set('action', 'preview');
+    var mine = ++seq;
+    fetch(form.action, {
+      method: 'POST', credentials: 'same-origin', body: new URLSearchParams(data),
+      headers: { 'X-Herald-Fragment': '1', 'X-CSRF-Token': data.get('csrf_token') || '' }
+    }).then(function (res) {
+      if (!res.ok) throw new Error('preview failed: ' + res.status);
+      return res.text();
+    }).then(function (html) {
+      if (mine === seq) { pane.innerHTML = html; pane.setAttribute('data-rendered', String(mine)); }
+    }).catch(function () { /* keep the last preview */ });
+  }
+  function schedulePreview() { clearTimeout(timer); timer = setTimeout(renderPreview, 300); }
+  form.addEventListener('input', schedulePreview);
+  form.addEventListener('change', schedulePreview);
+
+  // Custom headers: add and remove rows. Rows are renumbered by the
+  // server (blank rows are dropped), so indexes only need to be unique.
+  var rows = document.getElementById('header-rows');
+  var add = document.getElementById('add-header');
+  var next = rows ? parseInt(rows.getAttribute('data-next'), 10) || rows.children.length : 0;
+  function renumber(row, i) {
+    row.querySelectorAll('input').forEach(function (input) {
+      input.name = input.name.replace(/custom_headers\[\d+\]/, 'custom_headers[' + i + ']');
+      input.id = input.id.replace(/custom_headers-\d+-/, 'custom_headers-' + i + '-');
+      input.value = '';
+      input.removeAttribute('aria-invalid');
+      input.removeAttribute('aria-describedby');
+    });
+    row.querySelectorAll('label').forEach(function (label) {
+      var f = label.getAttribute('for');
+      if (f) label.setAttribute('for', f.replace(/custom_headers-\d+-/, 'custom_headers-' + i + '-'));
+      label.textContent = label.textContent.replace(/Header \d+/, 'Header ' + (i + 1));
+    });
+    row.querySelectorAll('.field-error').forEach(function (e) { e.remove(); });
+    var sr = row.querySelector('.remove-header .sr-only');
+    if (sr) sr.textContent = ' header ' + (i + 1);
+  }
+  if (rows && add) {
+    add.addEventListener('click', function () {
+      var last = rows.querySelector('.header-row:last-of-type');
+      if (!last) return;
+      var row = last.cloneNode(true);
+      renumber(row, next++);
+      rows.appendChild(row);
+      row.querySelector('input').focus();
+    });
+    rows.addEventListener('click', function (e) {
+      var btn = e.target.closest('.remove-header');
+      if (!btn) return;
+      var row = btn.closest('.header-row');
+      if (rows.querySelectorAll('.header-row').length > 1) {
+        row.remove();
+      } else {
+        row.querySelectorAll('input').forEach(function (i) { i.value = ''; });
+      }
+      add.focus();
+      schedulePreview();
+    });
+  }
+
+  // Show the variables of the chosen event.
+  var event = document.getElementById('f-event');
+  if (event) {
+    event.addEventListener('change', function () {
+      document.querySelectorAll('.vars').forEach(function (v) { v.hidden = v.getAttribute('data-event') !== event.value; });
+      var none = document.getElementById('vars-none');
+      if (none) none.hidden = event.value !== '';
+    });
+  }
+
+  // The authorization dropdown matters only with Enable Authorization on.
+  var toggle = document.getElementById('f-authorization_enabled');
+  var select = document.getElementById('f-authorization_id');
+  if (toggle && select) {
+    var sync = function () { select.closest('.field').classList.toggle('is-off', !toggle.checked); };
+    toggle.addEventListener('change', sync);
+    sync();
+  }
+
+  if (pane && !pane.querySelector('.reqline')) renderPreview();
+})();

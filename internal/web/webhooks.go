@@ -1,0 +1,499 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// blankHeaderRows is how many empty custom-header rows a form offers, so
+// headers can be added without JavaScript (app.js adds more on demand).
+const blankHeaderRows = 3
+
+type webhookListData struct {
+	Webhooks   []*herald.Webhook
+	EventNames map[string]string
+	EventTypes []*herald.EventType
+	Filter     herald.WebhookFilter
+	Filtered   bool
+	Next       string // URL of the next page, if any
+	AnyAuth    bool   // at least one authorization exists (for the empty state)
+}
+
+func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
+	ws := workspace(r)
+	q := r.URL.Query()
+	f := herald.WebhookFilter{Name: strings.TrimSpace(q.Get("name")), Event: q.Get("event"), Status: herald.WebhookStatus(q.Get("status")),
+		Endpoint: strings.TrimSpace(q.Get("endpoint")), Limit: 50}
+	if f.Status != herald.Published && f.Status != herald.Unpublished {
+		f.Status = ""
+	}
+	if c := q.Get("cursor"); herald.ValidID(c) {
+		f.Cursor = c
+	}
+	list, next, err := s.store.ListWebhooks(r.Context(), ws, f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	types, err := s.svc.EventTypes(r.Context(), ws)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d := webhookListData{Webhooks: list, EventNames: eventNames(types), EventTypes: types, Filter: f,
+		Filtered: f.Name != "" || f.Event != "" || f.Status != "" || f.Endpoint != ""}
+	if next != "" {
+		nq := url.Values{}
+		for _, k := range []string{"name", "event", "status", "endpoint"} {
+			if v := q.Get(k); v != "" {
+				nq.Set(k, v)
+			}
+		}
+		nq.Set("cursor", next)
+		d.Next = "/webhooks?" + nq.Encode()
+	}
+	if len(list) == 0 && !d.Filtered {
+		auths, _, err := s.store.ListAuthorizations(r.Context(), ws, herald.AuthorizationFilter{Limit: 1})
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		d.AnyAuth = len(auths) > 0
+	}
+	s.render(w, r, http.StatusOK, "webhooks", &view{Title: "Webhooks", Section: "webhooks", D: d})
+}
+
+func eventNames(types []*herald.EventType) map[string]string {
+	m := make(map[string]string, len(types))
+	for _, t := range types {
+		m[t.Key] = t.DisplayName
+	}
+	return m
+}
+
+// webhookForm is the data of the add and edit forms.
+type webhookForm struct {
+	ID             string // empty when adding
+	Revision       int
+	Spec           herald.WebhookSpec
+	Headers        []herald.Header // the spec's headers and blank rows
+	EventTypes     []*herald.EventType
+	Event          *herald.EventType // the chosen one, if known
+	Authorizations []*herald.Authorization
+	Methods        []string
+	PayloadTypes   []herald.PayloadType
+	CanPreview     bool
+	Preview        *previewData
+}
+
+func (f *webhookForm) Action() string {
+	if f.ID == "" {
+		return "/webhooks"
+	}
+	return "/webhooks/" + f.ID
+}
+
+// formData loads what the form's dropdowns list.
+func (s *Server) formData(r *http.Request, id string, revision int, spec herald.WebhookSpec) (*webhookForm, error) {
+	ws := workspace(r)
+	types, err := s.svc.EventTypes(r.Context(), ws)
+	if err != nil {
+		return nil, err
+	}
+	auths, err := s.allAuthorizations(r, ws)
+	if err != nil {
+		return nil, err
+	}
+	f := &webhookForm{ID: id, Revision: revision, Spec: spec, EventTypes: types, Authorizations: auths,
+		Methods: herald.Methods, PayloadTypes: herald.PayloadTypes, CanPreview: s.preview != nil}
+	for _, t := range types {
+		if t.Key == spec.Event {
+			f.Event = t
+		}
+	}
+	f.Headers = append(append([]herald.Header{}, spec.CustomHeaders...), make([]herald.Header, blankHeaderRows)...)
+	return f, nil
+}
+
+func (s *Server) allAuthorizations(r *http.Request, ws string) ([]*herald.Authorization, error) {
+	var all []*herald.Authorization
+	f := herald.AuthorizationFilter{Limit: herald.MaxPageSize}
+	for range 10 {
+		page, next, err := s.store.ListAuthorizations(r.Context(), ws, f)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if next == "" {
+			break
+		}
+		f.Cursor = next
+	}
+	sort.SliceStable(all, func(i, j int) bool { return strings.ToLower(all[i].Name) < strings.ToLower(all[j].Name) })
+	return all, nil
+}
+
+// defaultPayload starts a new webhook's payload editor with something
+// that renders against every built-in event.
+const defaultPayload = `{
+  "event_id": "{{ event.id }}",
+  "type": "{{ event.type }}",
+  "occurred_at": "{{ event.created_at }}"
+}`
+
+func (s *Server) newWebhook(w http.ResponseWriter, r *http.Request) {
+	spec := herald.WebhookSpec{Method: "POST", PayloadType: herald.PayloadJSON, Payload: defaultPayload}
+	f, err := s.formData(r, "", 0, spec)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "webhook_form", &view{Title: "Add a webhook", Section: "webhooks", D: f})
+}
+
+func (s *Server) editWebhook(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	wh, err := s.store.Webhook(r.Context(), workspace(r), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f, err := s.formData(r, wh.ID, wh.Revision, wh.WebhookSpec)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "webhook_form", &view{Title: "Edit " + wh.Name, Section: "webhooks", D: f})
+}
+
+var headerField = regexp.MustCompile(`^custom_headers\[(\d{1,4})\]\.(name|value)$`)
+
+// parseWebhookForm reads the form into a spec. Header rows are read in
+// index order and blank rows dropped, so the indexes of the re-rendered
+// rows match those in the service's errors (custom_headers[1].name).
+func parseWebhookForm(form url.Values) (herald.WebhookSpec, int) {
+	spec := herald.WebhookSpec{
+		Name: form.Get("name"), Description: form.Get("description"), Event: form.Get("event"),
+		AuthorizationEnabled: checked(form.Get("authorization_enabled")), AuthorizationID: form.Get("authorization_id"),
+		EndpointURL: form.Get("endpoint_url"), Method: form.Get("method"), LogOnlyErrors: checked(form.Get("log_only_errors")),
+		PayloadType: herald.PayloadType(form.Get("payload_type")), Payload: strings.ReplaceAll(form.Get("payload"), "\r\n", "\n"),
+	}
+	rows := map[int]*herald.Header{}
+	for key, vals := range form {
+		m := headerField.FindStringSubmatch(key)
+		if m == nil || len(vals) == 0 {
+			continue
+		}
+		i, _ := strconv.Atoi(m[1])
+		h := rows[i]
+		if h == nil {
+			h = &herald.Header{}
+			rows[i] = h
+		}
+		if m[2] == "name" {
+			h.Name = vals[0]
+		} else {
+			h.Value = vals[0]
+		}
+	}
+	idx := make([]int, 0, len(rows))
+	for i := range rows {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	spec.CustomHeaders = []herald.Header{}
+	for _, i := range idx {
+		if h := rows[i]; strings.TrimSpace(h.Name) != "" || h.Value != "" {
+			spec.CustomHeaders = append(spec.CustomHeaders, *h)
+		}
+	}
+	rev, _ := strconv.Atoi(form.Get("revision"))
+	return spec, rev
+}
+
+func checked(v string) bool { return v == "on" || v == "true" || v == "1" }
+
+// isPreview reports whether the form was sent by the Preview button (or
+// app.js's live preview) rather than Save.
+func isPreview(r *http.Request) bool { return r.PostForm.Get("action") == "preview" }
+
+func wantsFragment(r *http.Request) bool { return r.Header.Get("X-Herald-Fragment") != "" }
+
+func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
+	spec, _ := parseWebhookForm(r.PostForm)
+	if isPreview(r) {
+		s.previewForm(w, r, "", 0, spec)
+		return
+	}
+	wh, warnings, err := s.svc.CreateWebhook(r.Context(), workspace(r), spec)
+	if err != nil {
+		s.formFailed(w, r, "", 0, spec, err, "Add a webhook")
+		return
+	}
+	setFlash(w, r, withWarnings(fmt.Sprintf("Webhook “%s” created. It stays unpublished until you publish it.", wh.Name), warnings), false)
+	redirect(w, r, "/webhooks/"+wh.ID)
+}
+
+func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	spec, rev := parseWebhookForm(r.PostForm)
+	if isPreview(r) {
+		s.previewForm(w, r, id, rev, spec)
+		return
+	}
+	wh, warnings, err := s.svc.UpdateWebhook(r.Context(), workspace(r), id, func(current *herald.Webhook, sp *herald.WebhookSpec) error {
+		if rev != 0 && rev != current.Revision {
+			return &herald.Error{Code: herald.EConflict, Message: "Someone changed this webhook since you opened the form (revision " +
+				strconv.Itoa(current.Revision) + ", your form has " + strconv.Itoa(rev) + "). Open it again to see the changes."}
+		}
+		*sp = spec
+		return nil
+	})
+	if err != nil {
+		s.formFailed(w, r, id, rev, spec, err, "Edit webhook")
+		return
+	}
+	setFlash(w, r, withWarnings(fmt.Sprintf("Webhook “%s” saved.", wh.Name), warnings), false)
+	redirect(w, r, "/webhooks/"+wh.ID)
+}
+
+// formFailed re-renders the form with each error next to its field, or
+// fails the request when the error is not about the input.
+func (s *Server) formFailed(w http.ResponseWriter, r *http.Request, id string, rev int, spec herald.WebhookSpec, err error, title string) {
+	errs, formErr, ok := fieldErrors(err)
+	if !ok {
+		s.fail(w, r, err)
+		return
+	}
+	f, ferr := s.formData(r, id, rev, spec)
+	if ferr != nil {
+		s.fail(w, r, ferr)
+		return
+	}
+	status := http.StatusUnprocessableEntity
+	if herald.ErrorCodeOf(err) == herald.EConflict {
+		status = http.StatusConflict
+	}
+	s.render(w, r, status, "webhook_form", &view{Title: title, Section: "webhooks", Errors: errs, FormError: formErr, D: f})
+}
+
+func withWarnings(msg string, warnings []herald.FieldError) string {
+	if len(warnings) == 0 {
+		return msg
+	}
+	var parts []string
+	for _, w := range warnings {
+		p := w.Field + ": " + w.Message
+		if w.Line > 0 {
+			p = fmt.Sprintf("%s (line %d, column %d): %s", w.Field, w.Line, w.Column, w.Message)
+		}
+		parts = append(parts, p)
+	}
+	return msg + " Warnings: " + strings.Join(parts, "; ")
+}
+
+type webhookPage struct {
+	W         *herald.Webhook
+	Tab       string
+	EventName string
+	Auth      *herald.Authorization
+	Secret    string // set when revealed
+	CanRotate bool
+	CanTest   bool
+	Test      *herald.Attempt
+	TestError string
+}
+
+func (s *Server) loadWebhook(w http.ResponseWriter, r *http.Request) (*herald.Webhook, bool) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.fail(w, r, err)
+		return nil, false
+	}
+	wh, err := s.store.Webhook(r.Context(), workspace(r), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return nil, false
+	}
+	return wh, true
+}
+
+func (s *Server) webhookPageData(r *http.Request, wh *herald.Webhook) (*webhookPage, error) {
+	ws := workspace(r)
+	p := &webhookPage{W: wh, Tab: "details", EventName: wh.Event, CanRotate: s.rotator != nil, CanTest: s.control != nil}
+	if t, err := s.svc.EventType(r.Context(), ws, wh.Event); err == nil {
+		p.EventName = t.DisplayName
+	}
+	if wh.AuthorizationEnabled && wh.AuthorizationID != "" {
+		a, err := s.store.Authorization(r.Context(), ws, wh.AuthorizationID)
+		if err != nil && herald.ErrorCodeOf(err) != herald.ENotFound {
+			return nil, err
+		}
+		p.Auth = a
+	}
+	return p, nil
+}
+
+func (s *Server) showWebhook(w http.ResponseWriter, r *http.Request) {
+	wh, ok := s.loadWebhook(w, r)
+	if !ok {
+		return
+	}
+	p, err := s.webhookPageData(r, wh)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if r.URL.Query().Get("reveal") == "secret" {
+		p.Secret = wh.SigningSecret
+	}
+	s.render(w, r, http.StatusOK, "webhook", &view{Title: wh.Name, Section: "webhooks", D: p})
+}
+
+func (s *Server) publishWebhook(w http.ResponseWriter, r *http.Request) {
+	s.lifecycle(w, r, func(ws, id string) (string, error) {
+		wh, err := s.svc.PublishWebhook(r.Context(), ws, id)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("Webhook “%s” is published: new %s events are delivered to it.", wh.Name, wh.Event), nil
+	})
+}
+
+func (s *Server) unpublishWebhook(w http.ResponseWriter, r *http.Request) {
+	s.lifecycle(w, r, func(ws, id string) (string, error) {
+		wh, err := s.svc.UnpublishWebhook(r.Context(), ws, id, "unpublished by "+requestFrom(r).session.Email)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("Webhook “%s” is unpublished: it receives no events until you publish it again.", wh.Name), nil
+	})
+}
+
+// lifecycle runs a state change and goes back to the detail page with
+// its outcome; a refused change (say, publishing a webhook whose
+// authorization was deleted) is shown there, with the reasons.
+func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, act func(ws, id string) (string, error)) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	msg, err := act(workspace(r), id)
+	if err != nil {
+		var e *herald.Error
+		if !errors.As(err, &e) || e.Code == herald.EInternal || e.Code == herald.ENotFound {
+			s.fail(w, r, err)
+			return
+		}
+		setFlash(w, r, e.Error(), true)
+		redirect(w, r, "/webhooks/"+id)
+		return
+	}
+	setFlash(w, r, msg, false)
+	redirect(w, r, "/webhooks/"+id)
+}
+
+func (s *Server) duplicateWebhook(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	c, err := s.svc.DuplicateWebhook(r.Context(), workspace(r), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	setFlash(w, r, fmt.Sprintf("Created “%s”, an unpublished copy with its own signing secret.", c.Name), false)
+	redirect(w, r, "/webhooks/"+c.ID)
+}
+
+type confirmData struct {
+	Question, Detail, Action, Button, Cancel string
+}
+
+func (s *Server) confirmDeleteWebhook(w http.ResponseWriter, r *http.Request) {
+	wh, ok := s.loadWebhook(w, r)
+	if !ok {
+		return
+	}
+	detail := "Its configuration and signing secret are removed."
+	if wh.Status == herald.Published {
+		detail = "It is published: deliveries stop now and pending ones are canceled. " + detail
+	}
+	s.render(w, r, http.StatusOK, "confirm", &view{Title: "Delete webhook", Section: "webhooks", D: confirmData{
+		Question: fmt.Sprintf("Delete the webhook “%s”?", wh.Name), Detail: detail + " This cannot be undone.",
+		Action: "/webhooks/" + wh.ID + "/delete", Button: "Delete webhook", Cancel: "/webhooks/" + wh.ID}})
+}
+
+func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) {
+	wh, ok := s.loadWebhook(w, r)
+	if !ok {
+		return
+	}
+	if err := s.svc.DeleteWebhook(r.Context(), workspace(r), wh.ID); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	setFlash(w, r, fmt.Sprintf("Webhook “%s” deleted.", wh.Name), false)
+	redirect(w, r, "/webhooks")
+}
+
+func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) {
+	if s.rotator == nil {
+		s.fail(w, r, herald.Errorf(herald.EConflict, "Signing secrets cannot be rotated in this build."))
+		return
+	}
+	s.lifecycle(w, r, func(ws, id string) (string, error) {
+		if _, err := s.rotator.RotateSigningSecret(r.Context(), ws, id); err != nil {
+			return "", err
+		}
+		return "New signing secret created. Update your receiver; the old secret stays valid for a while so nothing is rejected meanwhile.", nil
+	})
+}
+
+// sendTest sends the sample event now and shows the request and the
+// response on the detail page.
+func (s *Server) sendTest(w http.ResponseWriter, r *http.Request) {
+	wh, ok := s.loadWebhook(w, r)
+	if !ok {
+		return
+	}
+	p, err := s.webhookPageData(r, wh)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if s.control == nil {
+		p.TestError = "Test sends need the delivery engine, which is not running in this process."
+	} else {
+		a, err := s.control.SendTest(r.Context(), workspace(r), wh.ID)
+		switch {
+		case err == nil:
+			p.Test = a
+		case herald.ErrorCodeOf(err) == herald.EInternal:
+			s.fail(w, r, err)
+			return
+		default:
+			p.TestError = err.Error()
+		}
+	}
+	s.render(w, r, http.StatusOK, "webhook", &view{Title: wh.Name, Section: "webhooks", D: p})
+}
