@@ -11,7 +11,7 @@ import (
 type apiKeysData struct {
 	Keys   []*herald.APIKey
 	Name   string
-	Scopes map[herald.Scope]bool
+	Scopes map[string]bool
 	NewKey string // shown once, right after creation
 	NewFor string
 }
@@ -23,7 +23,7 @@ func (s *Server) apiKeysPage(r *http.Request, d *apiKeysData) error {
 	}
 	d.Keys = keys
 	if d.Scopes == nil {
-		d.Scopes = map[herald.Scope]bool{herald.ScopeAdmin: true}
+		d.Scopes = map[string]bool{"admin": true}
 	}
 	return nil
 }
@@ -41,15 +41,15 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 // clear, never in a cookie or URL), so it is seen exactly once.
 func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(r.PostForm.Get("name"))
-	d := &apiKeysData{Name: name, Scopes: map[herald.Scope]bool{}}
+	d := &apiKeysData{Name: name, Scopes: map[string]bool{}}
 	var scopes []herald.Scope
 	for _, v := range r.PostForm["scopes"] {
 		sc := herald.Scope(v)
 		if sc == herald.ScopeAdmin || sc == herald.ScopeRead || sc == herald.ScopeIngest {
-			if !d.Scopes[sc] {
+			if !d.Scopes[v] {
 				scopes = append(scopes, sc)
 			}
-			d.Scopes[sc] = true
+			d.Scopes[v] = true
 		}
 	}
 	errs := map[string]string{}

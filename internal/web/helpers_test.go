@@ -199,8 +199,8 @@ func fieldError(t *testing.T, body, field, msg string) {
 	if !strings.Contains(html.UnescapeString(m[1]), msg) {
 		t.Errorf("error of %s = %q, want it to say %q", field, html.UnescapeString(m[1]), msg)
 	}
-	if !regexp.MustCompile(`aria-invalid="true"[^>]*aria-describedby="[^"]*` + regexp.QuoteMeta(id) + `-error`).MatchString(body) &&
-		!regexp.MustCompile(`aria-describedby="[^"]*` + regexp.QuoteMeta(id) + `-error"[^>]*aria-invalid="true"`).MatchString(body) {
+	if !regexp.MustCompile(`aria-invalid="true"[^>]*aria-describedby="[^"]*`+regexp.QuoteMeta(id)+`-error`).MatchString(body) &&
+		!regexp.MustCompile(`aria-describedby="[^"]*`+regexp.QuoteMeta(id)+`-error"[^>]*aria-invalid="true"`).MatchString(body) {
 		t.Errorf("input of %s is not marked aria-invalid and described by its error", field)
 	}
 }
@@ -394,3 +394,5 @@ func (r *fakeRotator) RotateSigningSecret(ctx context.Context, ws, id string) (*
 }
 
 func newJar() (http.CookieJar, error) { return cookiejar.New(nil) }
+
+var regexpKey = regexp.MustCompile(`id="new-key" class="code" readonly value="(hrld_[A-Za-z0-9_-]+)"`)

@@ -196,11 +196,11 @@ var funcs = template.FuncMap{
 		}
 		return strconv.FormatFloat(ms, 'f', 0, 64) + " ms"
 	},
-	"mask":   herald.Mask,
-	"join":   strings.Join,
-	"add":    func(a, b int) int { return a + b },
-	"upper":  strings.ToUpper,
-	"string": func(v any) string { return fmt.Sprint(v) },
+	"mask":     herald.Mask,
+	"join":     strings.Join,
+	"add":      func(a, b int) int { return a + b },
+	"upper":    strings.ToUpper,
+	"string":   func(v any) string { return fmt.Sprint(v) },
 	"varpaths": varPaths,
 }
 

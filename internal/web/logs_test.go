@@ -1,0 +1,232 @@
+package web_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+func (e *env) webhook(name string) *herald.Webhook {
+	e.t.Helper()
+	wh, _, err := e.svc.CreateWebhook(context.Background(), e.ws, herald.WebhookSpec{Name: name, Event: "member.verified",
+		EndpointURL: "https://hooks.example.com/in", Method: "POST", PayloadType: herald.PayloadJSON, Payload: "{}"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return wh
+}
+
+func attempt(ws, webhookID string, outcome herald.Outcome, status int, at time.Time) *herald.Attempt {
+	a := &herald.Attempt{ID: herald.NewID(), WorkspaceID: ws, WebhookID: webhookID, DeliveryID: herald.NewID(), EventID: herald.NewID(), Number: 1,
+		StartedAt: at, DurationMS: 42, Outcome: outcome, RequestMethod: "POST", RequestURL: "https://hooks.example.com/in",
+		RequestHeaders: []herald.Header{{Name: "Content-Type", Value: "application/json"}, {Name: "X-Api-Key", Value: "[redacted]"}},
+		RequestBody:    `{"member": "m-1"}`, ResponseStatus: status, ResponseBody: "receiver says " + http.StatusText(status)}
+	if outcome == herald.OutcomeFailure && status == 0 {
+		a.ErrorClass, a.Error = herald.ErrClassConnect, "dial tcp 203.0.113.9:443: connection refused"
+	} else if outcome == herald.OutcomeFailure {
+		a.ErrorClass = herald.ErrClassHTTP
+	}
+	return a
+}
+
+func TestLogs(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t)
+	wh := e.webhook("CRM")
+	other := e.webhook("Other")
+	res, body := e.get("/webhooks/" + wh.ID + "/logs")
+	e.status(res, http.StatusOK)
+	contains(t, body, "No attempts yet", "Publish the webhook to receive events", "Send test event", "Last 24 hours", "0 succeeded", "0 failed",
+		`aria-current="page">Logs`)
+
+	now := time.Now().UTC()
+	ok := attempt(e.ws, wh.ID, herald.OutcomeSuccess, 200, now.Add(-2*time.Hour))
+	bad := attempt(e.ws, wh.ID, herald.OutcomeFailure, 503, now.Add(-time.Hour))
+	refused := attempt(e.ws, wh.ID, herald.OutcomeFailure, 0, now.Add(-30*time.Minute))
+	old := attempt(e.ws, wh.ID, herald.OutcomeFailure, 500, now.Add(-72*time.Hour))
+	theirs := attempt(e.ws, other.ID, herald.OutcomeSuccess, 200, now)
+	for _, a := range []*herald.Attempt{old, ok, bad, refused, theirs} {
+		e.reader.add(a)
+	}
+	res, body = e.get("/webhooks/" + wh.ID + "/logs")
+	e.status(res, http.StatusOK)
+	contains(t, body, "HTTP 200", "HTTP 503", "connect", "42 ms", "Success", "Failure", "1 succeeded", "2 failed",
+		"/webhooks/"+wh.ID+"/logs/"+ok.ID, `<svg class="chart"`, "Attempts per hour over the last 24 hours: 1 succeeded, 2 failed")
+	lacks(t, body, theirs.ID)
+
+	// Filters reach the reader and narrow the list.
+	_, body = e.get("/webhooks/" + wh.ID + "/logs?outcome=failure")
+	contains(t, body, "HTTP 503", `<option value="failure" selected>`, "Clear")
+	lacks(t, body, "/logs/"+ok.ID)
+	since := now.Add(-90 * time.Minute).Format("2006-01-02T15:04")
+	until := now.Add(-45 * time.Minute).Format("2006-01-02T15:04")
+	_, body = e.get("/webhooks/" + wh.ID + "/logs?since=" + since + "&until=" + until)
+	contains(t, body, "/logs/"+bad.ID, `value="`+since+`"`)
+	lacks(t, body, "/logs/"+ok.ID, "/logs/"+refused.ID)
+	if f := e.reader.lastFilter; f.Since.IsZero() || f.Until.IsZero() || f.Outcome != "" {
+		t.Fatalf("filter passed: %+v", f)
+	}
+	_, body = e.get("/webhooks/" + wh.ID + "/logs?outcome=success&since=" + now.Add(-10*time.Minute).Format("2006-01-02T15:04"))
+	contains(t, body, "No attempt matches these filters")
+
+	// Bad filters are field errors.
+	for _, c := range []struct{ query, field, msg string }{
+		{"outcome=maybe", "outcome", "must be success or failure"},
+		{"since=yesterday", "since", "not a date and time"},
+		{"until=2025-13-01T00:00", "until", "not a date and time"},
+		{"since=2025-05-02T10:00&until=2025-05-01T10:00", "until", "must be after"},
+	} {
+		res, body := e.get("/webhooks/" + wh.ID + "/logs?" + c.query)
+		e.status(res, http.StatusUnprocessableEntity)
+		fieldError(t, body, c.field, c.msg)
+	}
+
+	// The detail view: full request and response, Retry and Resend.
+	res, body = e.get("/webhooks/" + wh.ID + "/logs/" + bad.ID)
+	e.status(res, http.StatusOK)
+	contains(t, body, "Attempt #1", "Request", "Response", `{"member": "m-1"}`, "X-Api-Key", "[redacted]", "HTTP 503",
+		"receiver says Service Unavailable", "Retry", "Resend", bad.DeliveryID, "failed")
+	_, body = e.get("/webhooks/" + wh.ID + "/logs/" + refused.ID)
+	contains(t, body, "No response", "<strong>connect: </strong>dial tcp 203.0.113.9:443: connection refused")
+	// An attempt of another webhook is not shown under this one.
+	res, _ = e.get("/webhooks/" + wh.ID + "/logs/" + theirs.ID)
+	e.status(res, http.StatusNotFound)
+	res, _ = e.get("/webhooks/" + wh.ID + "/logs/" + herald.NewID())
+	e.status(res, http.StatusNotFound)
+
+	res, _ = e.post("/webhooks/"+wh.ID+"/deliveries/"+bad.DeliveryID+"/retry", url.Values{})
+	e.status(res, http.StatusSeeOther)
+	if loc := res.Header.Get("Location"); loc != "/webhooks/"+wh.ID+"/logs" {
+		t.Fatalf("retry went to %q", loc)
+	}
+	_, body = e.follow(res)
+	contains(t, body, "queued for another attempt")
+	res, _ = e.post("/webhooks/"+wh.ID+"/events/"+bad.EventID+"/resend", url.Values{})
+	e.status(res, http.StatusSeeOther)
+	_, body = e.follow(res)
+	contains(t, body, "sent again as a new delivery")
+	if len(e.control.retried) != 1 || e.control.retried[0] != bad.DeliveryID || len(e.control.resent) != 1 || e.control.resent[0] != bad.EventID+"→"+wh.ID {
+		t.Fatalf("control calls: retried %v, resent %v", e.control.retried, e.control.resent)
+	}
+	// Retrying another webhook's delivery through this one is refused.
+	res, _ = e.post("/webhooks/"+wh.ID+"/deliveries/"+theirs.DeliveryID+"/retry", url.Values{})
+	e.status(res, http.StatusNotFound)
+	if len(e.control.retried) != 1 {
+		t.Fatal("retried another webhook's delivery")
+	}
+
+	// With Log Only Errors on, the page says why successes are missing.
+	e.svc.UpdateWebhook(context.Background(), e.ws, wh.ID, func(_ *herald.Webhook, s *herald.WebhookSpec) error { s.LogOnlyErrors = true; return nil })
+	_, body = e.get("/webhooks/" + wh.ID + "/logs")
+	contains(t, body, "Log Only Errors is on")
+}
+
+func TestLogsWithoutDeliveryEngine(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t, options{noDeliveries: true})
+	wh := e.webhook("CRM")
+	res, body := e.get("/webhooks/" + wh.ID + "/logs")
+	e.status(res, http.StatusOK)
+	contains(t, body, "Logs are not available")
+	_, body = e.get("/webhooks/" + wh.ID)
+	contains(t, body, "Test sends need the delivery engine")
+	lacks(t, body, `action="/webhooks/`+wh.ID+`/test"`)
+	res, body = e.post("/webhooks/"+wh.ID+"/test", url.Values{})
+	e.status(res, http.StatusOK)
+	contains(t, body, "Test sends need the delivery engine")
+	res, _ = e.post("/webhooks/"+wh.ID+"/deliveries/"+herald.NewID()+"/retry", url.Values{})
+	e.status(res, http.StatusBadRequest)
+	res, _ = e.get("/webhooks/" + wh.ID + "/logs/" + herald.NewID())
+	e.status(res, http.StatusNotFound)
+}
+
+func TestSendTest(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t)
+	wh := e.webhook("CRM")
+	e.get("/webhooks/" + wh.ID)
+	res, body := e.post("/webhooks/"+wh.ID+"/test", url.Values{})
+	e.status(res, http.StatusOK)
+	contains(t, body, "Test result", "Success", "Request", "Response", "https://hooks.example.com/in", `{"test": true}`, "HTTP 202",
+		"accepted by receiver", "X-Receiver", "webhook-id", "12 ms")
+	if e.control.testSent != 1 {
+		t.Fatal("no test sent")
+	}
+	// A refusal (say, the SSRF guard) is shown, not a crash.
+	e.control.testErr = &herald.Error{Code: herald.EConflict, Message: "the address 10.0.0.1 is not allowed"}
+	res, body = e.post("/webhooks/"+wh.ID+"/test", url.Values{})
+	e.status(res, http.StatusOK)
+	contains(t, body, "the address 10.0.0.1 is not allowed")
+	e.control.testErr = errors.New("database on fire")
+	res, body = e.post("/webhooks/"+wh.ID+"/test", url.Values{})
+	e.status(res, http.StatusInternalServerError)
+	lacks(t, body, "on fire")
+}
+
+func TestAPIKeys(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t)
+	res, body := e.get("/settings/api-keys")
+	e.status(res, http.StatusOK)
+	contains(t, body, "No API keys yet", "Create a key", `aria-current="page">API keys`)
+
+	for _, c := range []struct {
+		form       url.Values
+		field, msg string
+	}{
+		{url.Values{"name": {""}, "scopes": {"admin"}}, "name", "is required"},
+		{url.Values{"name": {strings.Repeat("k", 201)}, "scopes": {"admin"}}, "name", "at most 200"},
+		{url.Values{"name": {"CI"}}, "scopes", "at least one scope"},
+		{url.Values{"name": {"CI"}, "scopes": {"root"}}, "scopes", "at least one scope"},
+	} {
+		res, body := e.post("/settings/api-keys", c.form)
+		e.status(res, http.StatusUnprocessableEntity)
+		fieldError(t, body, c.field, c.msg)
+	}
+
+	res, body = e.post("/settings/api-keys", url.Values{"name": {"Loyalty platform"}, "scopes": {"ingest", "read"}})
+	e.status(res, http.StatusCreated)
+	contains(t, body, "Copy the key for “Loyalty platform” now", "shown only this once", "ingest, read")
+	m := regexpKey.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no key on the page")
+	}
+	key := m[1]
+	k, err := e.store.APIKeyByHash(context.Background(), herald.HashAPIKey(key))
+	if err != nil || k.Name != "Loyalty platform" || !k.Allows(herald.ScopeIngest) || k.Allows(herald.ScopeAdmin) || k.WorkspaceID != e.ws {
+		t.Fatalf("stored key: %+v %v", k, err)
+	}
+	// Shown once: the list has only its prefix.
+	_, body = e.get("/settings/api-keys")
+	contains(t, body, k.Prefix+"…", "Active", "Revoke")
+	lacks(t, body, key)
+
+	res, body = e.get("/settings/api-keys/" + k.ID + "/revoke")
+	e.status(res, http.StatusOK)
+	contains(t, body, "Revoke the API key “Loyalty platform”")
+	res, _ = e.post("/settings/api-keys/"+k.ID+"/revoke", url.Values{})
+	e.status(res, http.StatusSeeOther)
+	_, body = e.follow(res)
+	contains(t, body, "API key “Loyalty platform” revoked.", "Revoked")
+	if _, err := e.store.APIKeyByHash(context.Background(), herald.HashAPIKey(key)); herald.ErrorCodeOf(err) != herald.ENotFound {
+		t.Fatalf("revoked key still works: %v", err)
+	}
+	res, _ = e.post("/settings/api-keys/"+k.ID+"/revoke", url.Values{})
+	e.status(res, http.StatusSeeOther)
+	_, body = e.follow(res)
+	contains(t, body, "already revoked")
+	res, _ = e.get("/settings/api-keys/" + herald.NewID() + "/revoke")
+	e.status(res, http.StatusNotFound)
+	// Another workspace's key cannot be revoked from here.
+	ws2, _ := e.store.EnsureWorkspace(context.Background(), "other")
+	_, theirs := herald.NewAPIKey(ws2.ID, "theirs", []herald.Scope{herald.ScopeAdmin}, time.Now())
+	e.store.CreateAPIKey(context.Background(), theirs)
+	res, _ = e.post("/settings/api-keys/"+theirs.ID+"/revoke", url.Values{})
+	e.status(res, http.StatusNotFound)
+}

@@ -1,0 +1,393 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/storetest"
+)
+
+// createAuth stores a SECRET header authorization for endpoint.
+func (e *env) createAuth(endpoint string) *herald.Authorization {
+	e.t.Helper()
+	a, err := e.svc.CreateAuthorization(context.Background(), e.ws, herald.AuthorizationSpec{Name: "CRM", Endpoint: endpoint, Type: herald.AuthHeader,
+		Header: &herald.HeaderAuth{Key: "X-Api-Key", Value: secretValue, Visibility: herald.Secret}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return a
+}
+
+// fullWebhookForm sets every field of M3.
+func fullWebhookForm(authID string) url.Values {
+	return url.Values{
+		"name":                    {"CRM — member verified"},
+		"description":             {"Tells the CRM a member verified their email."},
+		"event":                   {"member.verified"},
+		"authorization_enabled":   {"on"},
+		"authorization_id":        {authID},
+		"endpoint_url":            {"https://api.crm.example.com/contacts/{{ member.id }}"},
+		"method":                  {"PUT"},
+		"log_only_errors":         {"on"},
+		"custom_headers[0].name":  {"X-Source"},
+		"custom_headers[0].value": {"herald"},
+		"custom_headers[1].name":  {""},
+		"custom_headers[1].value": {""},
+		"custom_headers[2].name":  {"X-Member"},
+		"custom_headers[2].value": {"{{ member.id }}"},
+		"payload_type":            {"JSON"},
+		"payload":                 {"{\r\n  \"email\": \"{{ member.email }}\"\r\n}"},
+	}
+}
+
+func TestWebhookLifecycle(t *testing.T) {
+	stores(t, func(t *testing.T, open func(testing.TB) storetest.UsersStore) {
+		e := signedIn(t, options{store: open})
+		res, body := e.get("/webhooks")
+		e.status(res, http.StatusOK)
+		contains(t, body, "Settings", "No webhooks yet", "add an authorization", `aria-current="page">Webhooks`)
+
+		auth := e.createAuth("https://api.crm.example.com")
+		res, body = e.get("/webhooks")
+		contains(t, body, "Add your first webhook")
+		lacks(t, body, "add an authorization</a> first")
+
+		// The form offers every field, the catalog by display name, and the
+		// authorization.
+		res, body = e.get("/webhooks/new")
+		e.status(res, http.StatusOK)
+		for _, name := range []string{"name", "description", "event", "authorization_enabled", "authorization_id", "endpoint_url", "method",
+			"log_only_errors", "custom_headers[0].name", "custom_headers[0].value", "custom_headers[2].value", "payload_type", "payload"} {
+			contains(t, body, `name="`+name+`"`)
+		}
+		contains(t, body, "User - User Was Verified", "CRM — https://api.crm.example.com", "Enable Authorization", "Log Only Errors",
+			"Endpoint Type", "Payload Type", "FORM data", `value="PATCH"`, "member.email", "Preview")
+
+		res, _ = e.post("/webhooks", fullWebhookForm(auth.ID))
+		e.status(res, http.StatusSeeOther)
+		loc := res.Header.Get("Location")
+		id := strings.TrimPrefix(loc, "/webhooks/")
+		wh, err := e.store.Webhook(context.Background(), e.ws, id)
+		if err != nil {
+			t.Fatalf("created webhook at %q: %v", loc, err)
+		}
+		want := herald.WebhookSpec{Name: "CRM — member verified", Description: "Tells the CRM a member verified their email.", Event: "member.verified",
+			AuthorizationEnabled: true, AuthorizationID: auth.ID, EndpointURL: "https://api.crm.example.com/contacts/{{ member.id }}", Method: "PUT",
+			LogOnlyErrors: true, PayloadType: herald.PayloadJSON, Payload: "{\n  \"email\": \"{{ member.email }}\"\n}",
+			CustomHeaders: []herald.Header{{Name: "X-Source", Value: "herald"}, {Name: "X-Member", Value: "{{ member.id }}"}}}
+		if got := wh.WebhookSpec; got.Name != want.Name || got.Description != want.Description || got.Event != want.Event || !got.AuthorizationEnabled ||
+			got.AuthorizationID != want.AuthorizationID || got.EndpointURL != want.EndpointURL || got.Method != want.Method || !got.LogOnlyErrors ||
+			got.PayloadType != want.PayloadType || got.Payload != want.Payload || len(got.CustomHeaders) != 2 || got.CustomHeaders[1] != want.CustomHeaders[1] {
+			t.Fatalf("stored %+v\nwant %+v", got, want)
+		}
+		if wh.Status != herald.Unpublished {
+			t.Fatalf("created %s", wh.Status)
+		}
+		res, body = e.follow(res)
+		e.status(res, http.StatusOK)
+		contains(t, body, "Webhook “CRM — member verified” created", "Unpublished", "Publish", "Edit", "Duplicate", "Delete",
+			"User - User Was Verified", "X-Member", "{{ member.id }}", "Signing secret", "whsec_••••", "Send test event", "Only failed calls are logged"[0:0])
+		lacks(t, body, wh.SigningSecret)
+
+		// Reveal the signing secret; rotate it.
+		_, body = e.get("/webhooks/" + id + "?reveal=secret")
+		contains(t, body, wh.SigningSecret)
+		res, _ = e.post("/webhooks/"+id+"/rotate-secret", url.Values{})
+		e.status(res, http.StatusSeeOther)
+		_, body = e.follow(res)
+		contains(t, body, "New signing secret created")
+		rotated, _ := e.store.Webhook(context.Background(), e.ws, id)
+		if rotated.SigningSecret == wh.SigningSecret || e.rotator.rotated != 1 {
+			t.Fatal("secret not rotated")
+		}
+
+		// Edit: the form comes back filled in, with blank rows for more headers.
+		res, body = e.get("/webhooks/" + id + "/edit")
+		e.status(res, http.StatusOK)
+		contains(t, body, `value="CRM — member verified"`, `value="X-Member"`, `name="custom_headers[4].name"`, `<option value="PUT" selected>`,
+			`name="authorization_enabled" value="on" role="switch" checked`, `name="revision" value="2"`)
+		edit := fullWebhookForm(auth.ID)
+		edit.Set("name", "CRM sync")
+		edit.Set("revision", "2")
+		edit.Del("log_only_errors")
+		res, _ = e.post("/webhooks/"+id, edit)
+		e.status(res, http.StatusSeeOther)
+		wh, _ = e.store.Webhook(context.Background(), e.ws, id)
+		if wh.Name != "CRM sync" || wh.LogOnlyErrors || wh.Revision != 3 {
+			t.Fatalf("after edit: %+v", wh)
+		}
+		// A stale form (someone saved meanwhile) is refused, not merged.
+		edit.Set("name", "stale")
+		res, body = e.post("/webhooks/"+id, edit)
+		e.status(res, http.StatusConflict)
+		contains(t, body, "Someone changed this webhook", `value="stale"`)
+
+		// Publish, list with filters, unpublish.
+		res, _ = e.post("/webhooks/"+id+"/publish", url.Values{})
+		e.status(res, http.StatusSeeOther)
+		_, body = e.follow(res)
+		contains(t, body, "is published", "Unpublish")
+		other, _, err := e.svc.CreateWebhook(context.Background(), e.ws, herald.WebhookSpec{Name: "Slack coupons", Event: "coupon.redeemed",
+			EndpointURL: "https://hooks.slack.example.com/x", Method: "POST", PayloadType: herald.PayloadPlain, Payload: "redeemed"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, body = e.get("/webhooks")
+		contains(t, body, "CRM sync", "Slack coupons", "Published", "Unpublished", "Coupon - Coupon Was Redeemed"[0:0])
+		filters := []struct {
+			query      string
+			want, lack string
+		}{
+			{"name=crm", "CRM sync", "Slack coupons"},
+			{"name=SLACK", "Slack coupons", "CRM sync"},
+			{"event=member.verified", "CRM sync", "Slack coupons"},
+			{"status=published", "CRM sync", "Slack coupons"},
+			{"status=unpublished", "Slack coupons", "CRM sync"},
+			{"endpoint=hooks.slack", "Slack coupons", "CRM sync"},
+		}
+		for _, f := range filters {
+			_, body = e.get("/webhooks?" + f.query)
+			contains(t, body, f.want, "Clear")
+			lacks(t, body, ">"+f.lack+"<")
+		}
+		_, body = e.get("/webhooks?name=nothing")
+		contains(t, body, "No webhook matches these filters")
+		res, _ = e.post("/webhooks/"+id+"/unpublish", url.Values{})
+		e.status(res, http.StatusSeeOther)
+		_, body = e.follow(res)
+		contains(t, body, "is unpublished", "unpublished by "+adminEmail)
+
+		// Duplicate: an unpublished copy.
+		res, _ = e.post("/webhooks/"+id+"/duplicate", url.Values{})
+		e.status(res, http.StatusSeeOther)
+		copyID := strings.TrimPrefix(res.Header.Get("Location"), "/webhooks/")
+		_, body = e.follow(res)
+		contains(t, body, "Created “CRM sync (copy)”", "Unpublished")
+		if copyID == id || copyID == "" {
+			t.Fatal("duplicate went to the original")
+		}
+
+		// Delete with a confirmation page.
+		res, body = e.get("/webhooks/" + other.ID + "/delete")
+		e.status(res, http.StatusOK)
+		contains(t, body, "Delete the webhook “Slack coupons”?", "cannot be undone", "Cancel")
+		res, _ = e.post("/webhooks/"+other.ID+"/delete", url.Values{})
+		e.status(res, http.StatusSeeOther)
+		_, body = e.follow(res)
+		contains(t, body, "Webhook “Slack coupons” deleted.")
+		res, _ = e.get("/webhooks/" + other.ID)
+		e.status(res, http.StatusNotFound)
+		// The delete page of a published webhook warns that deliveries stop.
+		e.post("/webhooks/"+id+"/publish", url.Values{})
+		_, body = e.get("/webhooks/" + id + "/delete")
+		contains(t, body, "It is published")
+	})
+}
+
+func TestWebhookValidation(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t)
+	auth := e.createAuth("https://api.crm.example.com")
+	e.get("/webhooks/new")
+	mod := func(change func(url.Values)) url.Values {
+		f := fullWebhookForm(auth.ID)
+		change(f)
+		return f
+	}
+	cases := []struct {
+		name  string
+		form  url.Values
+		field string
+		msg   string
+	}{
+		{"no name", mod(func(f url.Values) { f.Set("name", "  ") }), "name", "is required"},
+		{"long name", mod(func(f url.Values) { f.Set("name", strings.Repeat("n", 201)) }), "name", "at most 200"},
+		{"long description", mod(func(f url.Values) { f.Set("description", strings.Repeat("d", 2001)) }), "description", "at most 2000"},
+		{"no event", mod(func(f url.Values) { f.Set("event", "") }), "event", "is required"},
+		{"unknown event", mod(func(f url.Values) { f.Set("event", "member.verifed") }), "event", `did you mean "member.verified"`},
+		{"no authorization", mod(func(f url.Values) { f.Set("authorization_id", "") }), "authorization_id", "required when authorization is enabled"},
+		{"bad authorization", mod(func(f url.Values) { f.Set("authorization_id", "nope") }), "authorization_id", "not a valid id"},
+		{"missing authorization", mod(func(f url.Values) { f.Set("authorization_id", herald.NewID()) }), "authorization_id", "no such authorization"},
+		{"outside authorization", mod(func(f url.Values) { f.Set("endpoint_url", "https://evil.example.com/x") }), "endpoint_url", "outside the authorization's endpoint"},
+		{"no endpoint", mod(func(f url.Values) { f.Set("endpoint_url", "") }), "endpoint_url", "is required"},
+		{"bad endpoint", mod(func(f url.Values) { f.Set("endpoint_url", "ftp://x.example.com") }), "endpoint_url", "http:// or https://"},
+		{"placeholder host", mod(func(f url.Values) { f.Set("endpoint_url", "https://{{ member.id }}.example.com") }), "endpoint_url", "placeholder in the host"},
+		{"no method", mod(func(f url.Values) { f.Set("method", "") }), "method", "is required"},
+		{"bad method", mod(func(f url.Values) { f.Set("method", "TRACE") }), "method", "must be one of"},
+		{"no payload type", mod(func(f url.Values) { f.Set("payload_type", "") }), "payload_type", "is required"},
+		{"bad payload type", mod(func(f url.Values) { f.Set("payload_type", "YAML") }), "payload_type", "must be one of"},
+		{"GET with JSON", mod(func(f url.Values) { f.Set("method", "GET") }), "payload_type", "a GET request carries no body"},
+		{"no payload", mod(func(f url.Values) { f.Set("payload", " ") }), "payload", "is required"},
+		{"huge payload", mod(func(f url.Values) { f.Set("payload", strings.Repeat("x", 65<<10)) }), "payload", "at most"},
+		{"framing header", mod(func(f url.Values) { f.Set("custom_headers[2].name", "Content-Length") }), "custom_headers[1].name", "hop-by-hop or framing"},
+		{"signature header", mod(func(f url.Values) { f.Set("custom_headers[0].name", "webhook-signature") }), "custom_headers[0].name", "set by herald"},
+		{"header without name", mod(func(f url.Values) { f.Set("custom_headers[0].name", "") }), "custom_headers[0].name", "is required"},
+		{"bad header name", mod(func(f url.Values) { f.Set("custom_headers[0].name", "X Source") }), "custom_headers[0].name", "not a valid header name"},
+		{"header value newline", mod(func(f url.Values) { f.Set("custom_headers[2].value", "a\nb") }), "custom_headers[1].value", "line breaks"},
+		{"too many headers", mod(func(f url.Values) {
+			for i := 3; i < 55; i++ {
+				f.Set("custom_headers["+itoa(i)+"].name", "X-H"+itoa(i))
+			}
+		}), "custom_headers", "at most 50"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res, body := e.post("/webhooks", c.form)
+			e.status(res, http.StatusUnprocessableEntity)
+			contains(t, body, "Please correct the fields marked below.")
+			fieldError(t, body, c.field, c.msg)
+			// What was typed comes back.
+			if n := c.form.Get("name"); len(n) < 100 && strings.TrimSpace(n) != "" {
+				contains(t, body, `value="`+n+`"`)
+			}
+		})
+	}
+	// Several errors at once, each next to its field.
+	res, body := e.post("/webhooks", url.Values{"method": {"POST"}, "payload_type": {"JSON"}})
+	e.status(res, http.StatusUnprocessableEntity)
+	fieldError(t, body, "name", "is required")
+	fieldError(t, body, "event", "is required")
+	fieldError(t, body, "endpoint_url", "is required")
+	fieldError(t, body, "payload", "is required")
+	if hooks, _, _ := e.store.ListWebhooks(context.Background(), e.ws, herald.WebhookFilter{}); len(hooks) != 0 {
+		t.Fatalf("invalid forms stored %d webhooks", len(hooks))
+	}
+	// Editing shows the same errors.
+	wh, _, err := e.svc.CreateWebhook(context.Background(), e.ws, herald.WebhookSpec{Name: "ok", Event: "member.verified",
+		EndpointURL: "https://x.example.com", Method: "POST", PayloadType: herald.PayloadJSON, Payload: "{}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, body = e.post("/webhooks/"+wh.ID, mod(func(f url.Values) { f.Set("method", "GET") }))
+	e.status(res, http.StatusUnprocessableEntity)
+	fieldError(t, body, "payload_type", "a GET request carries no body")
+	// GET with FORM is fine.
+	res, _ = e.post("/webhooks/"+wh.ID, mod(func(f url.Values) {
+		f.Set("method", "GET")
+		f.Set("payload_type", "FORM")
+		f.Set("payload", "id={{ member.id }}")
+	}))
+	e.status(res, http.StatusSeeOther)
+}
+
+func itoa(i int) string {
+	return strings.TrimLeft(strings.Repeat("0", 0)+string(rune('0'+i/10))+string(rune('0'+i%10)), "0")
+}
+
+func TestWebhookNotFound(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t)
+	// Another workspace's webhook is simply not found.
+	ws2, _ := e.store.EnsureWorkspace(context.Background(), "other")
+	theirs, _, err := e.svc.CreateWebhook(context.Background(), ws2.ID, herald.WebhookSpec{Name: "theirs", Event: "member.verified",
+		EndpointURL: "https://x.example.com", Method: "POST", PayloadType: herald.PayloadJSON, Payload: "{}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/webhooks/" + theirs.ID, "/webhooks/" + theirs.ID + "/edit", "/webhooks/" + theirs.ID + "/logs", "/webhooks/" + theirs.ID + "/delete",
+		"/webhooks/not-an-id", "/no/such/page", "/webhooks/" + herald.NewID()} {
+		res, body := e.get(p)
+		e.status(res, http.StatusNotFound)
+		contains(t, body, "Not found")
+	}
+	for _, p := range []string{"/publish", "/unpublish", "/duplicate", "/delete", "/test", "/rotate-secret"} {
+		res, _ := e.post("/webhooks/"+theirs.ID+p, url.Values{})
+		e.status(res, http.StatusNotFound)
+	}
+	if w, err := e.store.Webhook(context.Background(), ws2.ID, theirs.ID); err != nil || w.Status != herald.Unpublished {
+		t.Fatalf("other workspace's webhook changed: %v %v", w, err)
+	}
+}
+
+func TestPublishRefusedWithReason(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t)
+	// A custom event type the webhook uses, then a webhook stored directly
+	// with an unknown event (as if the catalog changed since).
+	wh := &herald.Webhook{ID: herald.NewID(), WorkspaceID: e.ws, Status: herald.Unpublished, Revision: 1, SigningSecret: herald.NewSigningSecret(),
+		WebhookSpec: herald.WebhookSpec{Name: "stale", Event: "member.gone", EndpointURL: "https://x.example.com", Method: "POST",
+			PayloadType: herald.PayloadJSON, Payload: "{}", CustomHeaders: []herald.Header{}}}
+	if err := e.store.CreateWebhook(context.Background(), wh); err != nil {
+		t.Fatal(err)
+	}
+	e.get("/webhooks/" + wh.ID)
+	res, _ := e.post("/webhooks/"+wh.ID+"/publish", url.Values{})
+	e.status(res, http.StatusSeeOther)
+	_, body := e.follow(res)
+	contains(t, body, "cannot be published until its configuration is fixed", `unknown event type "member.gone"`, `class="flash flash-error"`)
+}
+
+func TestPreview(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t)
+	e.get("/webhooks/new")
+	f := fullWebhookForm("")
+	f.Del("authorization_enabled")
+	f.Set("action", "preview")
+	// Without JavaScript: the whole form comes back with the preview filled in, nothing saved.
+	res, body := e.post("/webhooks", f)
+	e.status(res, http.StatusOK)
+	contains(t, body, `"email": "ana.novak@example.com"`, "PUT", "https://api.crm.example.com/contacts/bf428af0-bf06-4bc4-a91b-91b5bda6e211",
+		"application/json", "X-Member", "webhook-signature", `value="CRM — member verified"`, "Sample: User - User Was Verified")
+	if hooks, _, _ := e.store.ListWebhooks(context.Background(), e.ws, herald.WebhookFilter{}); len(hooks) != 0 {
+		t.Fatal("preview saved the webhook")
+	}
+	// app.js asks for the pane alone.
+	req, _ := http.NewRequest("POST", e.srv.URL+"/webhooks", strings.NewReader(f.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Herald-Fragment", "1")
+	req.Header.Set("X-CSRF-Token", e.csrf)
+	f.Del("csrf_token")
+	req.Body = http.NoBody
+	req, _ = http.NewRequest("POST", e.srv.URL+"/webhooks", strings.NewReader(f.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Herald-Fragment", "1")
+	req.Header.Set("X-CSRF-Token", e.csrf)
+	res, err := e.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, body = e.read(res)
+	e.status(res, http.StatusOK)
+	contains(t, body, `"email": "ana.novak@example.com"`)
+	lacks(t, body, "<html", "<form")
+
+	// Template errors and warnings are shown in the pane.
+	f.Set("payload", "{\"a\": \"{{ oops\"}")
+	f.Set("csrf_token", e.csrf)
+	_, body = e.post("/webhooks", f)
+	contains(t, body, "The template does not render", "payload: line 1, column 8: unexpected end of template")
+	f.Set("payload", "{{ nothing }}")
+	_, body = e.post("/webhooks", f)
+	contains(t, body, "Warnings:", `"nothing" is not a variable of this event`)
+	// GET with FORM: the body becomes the query string.
+	f.Set("method", "GET")
+	f.Set("payload_type", "FORM")
+	f.Set("endpoint_url", "https://api.example.com/track?v=1")
+	f.Set("payload", "email={{ member.email }}")
+	_, body = e.post("/webhooks", f)
+	contains(t, body, "https://api.example.com/track?v=1&email=ana.novak@example.com")
+	// No event yet: the pane says what to do.
+	f.Set("event", "")
+	_, body = e.post("/webhooks", f)
+	contains(t, body, "Choose an event to preview")
+	// On the edit form too.
+	wh, _, _ := e.svc.CreateWebhook(context.Background(), e.ws, herald.WebhookSpec{Name: "ok", Event: "member.verified",
+		EndpointURL: "https://x.example.com", Method: "POST", PayloadType: herald.PayloadJSON, Payload: "{}"})
+	f = url.Values{"name": {"ok"}, "event": {"member.verified"}, "endpoint_url": {"https://x.example.com"}, "method": {"POST"},
+		"payload_type": {"JSON"}, "payload": {"{{ member.email }}"}, "action": {"preview"}, "revision": {"1"}}
+	res, body = e.post("/webhooks/"+wh.ID, f)
+	e.status(res, http.StatusOK)
+	contains(t, body, "ana.novak@example.com", `action="/webhooks/`+wh.ID+`"`)
+}
+
+func TestNoPreviewer(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t, options{noPreview: true})
+	_, body := e.get("/webhooks/new")
+	lacks(t, body, `value="preview"`, "data-preview")
+}
