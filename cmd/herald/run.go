@@ -32,6 +32,8 @@ Usage:
   herald migrate [flags]   apply database migrations and exit
   herald apikey create --name NAME [--workspace default] [--scopes admin]
                            print a new API key, once
+  herald user create --email E [--workspace default]
+                           create an admin of the web UI (password on stdin)
   herald version           print the version
 
 Run 'herald COMMAND --help' for a command's flags. Every flag can also be
@@ -56,6 +58,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return usageError{"usage: herald apikey create --name NAME [--workspace default] [--scopes admin]"}
 		}
 		return runAPIKeyCreate(ctx, rest[1:], getenv, stdout, stderr)
+	case "user":
+		if len(rest) == 0 || rest[0] != "create" {
+			return usageError{"usage: herald user create --email E [--workspace default] (password on stdin)"}
+		}
+		return runUserCreate(ctx, rest[1:], getenv, stdin, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "herald %s\n", version)
 		return nil

@@ -58,11 +58,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	svc := herald.NewService(store, payload.Checker{})
 	apiServer := api.New(api.Config{MaxBodyBytes: cfg.maxBodyBytes}, svc, payload.Previewer{}, log)
+	ui, err := newWebUI(ctx, store, svc, log, nil, nil)
+	if err != nil {
+		return err
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiServer)
 	mux.Handle("/healthz", apiServer)
 	mux.Handle("/readyz", apiServer)
+	mux.Handle("/", ui) // the admin UI
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -80,6 +85,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	url := "http://" + ln.Addr().String()
 	log.Info("herald serving", "url", url, "db", redactDB(cfg.store.db), "version", version)
 	fmt.Fprintf(stdout, "herald listening on %s\n", url)
+	ui.announce(stdout, url)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

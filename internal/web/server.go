@@ -82,6 +82,15 @@ type SecretRotator interface {
 	RotateSigningSecret(ctx context.Context, workspaceID, webhookID string) (*herald.Webhook, error)
 }
 
+// RotateFunc adapts a function (such as the delivery engine's
+// RotateSecret) to SecretRotator.
+type RotateFunc func(ctx context.Context, workspaceID, webhookID string) (*herald.Webhook, error)
+
+// RotateSigningSecret calls f.
+func (f RotateFunc) RotateSigningSecret(ctx context.Context, workspaceID, webhookID string) (*herald.Webhook, error) {
+	return f(ctx, workspaceID, webhookID)
+}
+
 // Server serves the admin UI.
 type Server struct {
 	cfg     Config
