@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/payload"
 )
 
@@ -24,6 +26,7 @@ type serveConfig struct {
 	logLevel      string
 	maxBodyBytes  int64
 	shutdownGrace time.Duration
+	engine        delivery.Config
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -35,14 +38,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.Int64Var(&cfg.maxBodyBytes, "max-body-bytes", 1<<20, "largest request body accepted")
-	fs.DurationVar(&cfg.shutdownGrace, "shutdown-grace", 15*time.Second, "how long shutdown waits for requests in flight")
+	fs.DurationVar(&cfg.shutdownGrace, "shutdown-grace", 15*time.Second, "how long shutdown waits for requests and attempts in flight")
+	fs.DurationVar(&cfg.engine.DefaultTimeout, "attempt-timeout", 15*time.Second, "timeout of one delivery attempt (a webhook may set its own)")
+	fs.IntVar(&cfg.engine.MaxInFlight, "max-in-flight", 256, "delivery attempts in flight at once in this process")
+	fs.IntVar(&cfg.engine.Endpoint.Concurrency, "endpoint-concurrency", 64, "delivery attempts in flight at once to one endpoint (scheme, host, port)")
+	fs.Float64Var(&cfg.engine.Endpoint.RatePerSecond, "endpoint-rate", 0, "most attempts per second to one endpoint (0: no limit)")
+	fs.DurationVar(&cfg.engine.DisableAfter, "disable-after", 5*24*time.Hour, "unpublish a webhook whose deliveries have failed this long without a success")
+	fs.DurationVar(&cfg.engine.Retention, "retention", 30*24*time.Hour, "purge attempts and delivered events older than this")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
-	for _, cidr := range cfg.allowNetworks {
-		if _, _, err := net.ParseCIDR(cidr); err != nil {
-			return usageError{fmt.Sprintf("--allow-network %q is not a CIDR (e.g. 127.0.0.0/8)", cidr)}
-		}
+	if _, err := netguard.ParseAllowList(cfg.allowNetworks); err != nil {
+		return usageError{fmt.Sprintf("--allow-network: %v (e.g. 127.0.0.0/8)", err)}
 	}
 	log, err := newLogger(stderr, cfg.logFormat, cfg.logLevel)
 	if err != nil {
@@ -57,8 +64,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("create default workspace: %w", err)
 	}
 	svc := herald.NewService(store, payload.Checker{})
-	apiServer := api.New(api.Config{MaxBodyBytes: cfg.maxBodyBytes}, svc, payload.Previewer{}, log)
-	ui, err := newWebUI(ctx, store, svc, log, nil, nil)
+	svc.Canceler = store
+	engine, metrics, err := newEngine(cfg, svc, store, log)
+	if err != nil {
+		return err
+	}
+	apiServer := api.New(api.Config{MaxBodyBytes: cfg.maxBodyBytes}, svc, payload.Previewer{}, log).
+		WithDelivery(api.Delivery{Ingester: engine, Control: engine, Reader: store, Rotate: engine.RotateSecret})
+	ui, err := newWebUI(ctx, store, svc, log, engine, engine.RotateSecret)
 	if err != nil {
 		return err
 	}
@@ -67,6 +80,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	mux.Handle("/api/", apiServer)
 	mux.Handle("/healthz", apiServer)
 	mux.Handle("/readyz", apiServer)
+	mux.Handle("GET /metrics", metrics)
 	mux.Handle("/", ui) // the admin UI
 
 	ln, err := net.Listen("tcp", cfg.addr)
@@ -87,6 +101,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fmt.Fprintf(stdout, "herald listening on %s\n", url)
 	ui.announce(stdout, url)
 
+	engine.Start()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -97,8 +112,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	log.Info("shutting down", "grace", cfg.shutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("shutdown: %w", err)
+	// First stop taking requests, then let attempts in flight finish (or
+	// hand them back) and write every outcome, then close the database.
+	serr := srv.Shutdown(sctx)
+	engine.Stop(sctx)
+	if serr != nil && !errors.Is(serr, context.DeadlineExceeded) {
+		return fmt.Errorf("shutdown: %w", serr)
 	}
 	return nil
 }

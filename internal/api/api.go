@@ -18,12 +18,13 @@ type Config struct {
 
 // Server serves the REST API.
 type Server struct {
-	cfg     Config
-	svc     *herald.Service
-	store   herald.Store
-	render  Renderer
-	log     *slog.Logger
-	handler http.Handler
+	cfg      Config
+	svc      *herald.Service
+	store    herald.Store
+	render   Renderer
+	delivery Delivery
+	log      *slog.Logger
+	handler  http.Handler
 }
 
 // New returns the API. renderer may be nil until templates are wired in,

@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -46,6 +47,19 @@ var apiRoutes = []route{
 	{"POST", "/event-types", herald.ScopeAdmin, (*Server).createEventType},
 	{"GET", "/event-types/{key}", herald.ScopeRead, (*Server).getEventType},
 
+	{"POST", "/webhooks/{id}/test", herald.ScopeAdmin, (*Server).testWebhook},
+	{"POST", "/webhooks/{id}/rotate-secret", herald.ScopeAdmin, (*Server).rotateSecret},
+	{"GET", "/webhooks/{id}/attempts", herald.ScopeRead, (*Server).listAttempts},
+	{"GET", "/webhooks/{id}/deliveries", herald.ScopeRead, (*Server).listDeliveries},
+	{"POST", "/webhooks/{id}/replay", herald.ScopeAdmin, (*Server).replayWebhook},
+	{"GET", "/attempts/{id}", herald.ScopeRead, (*Server).getAttempt},
+	{"POST", "/deliveries/{id}/retry", herald.ScopeAdmin, (*Server).retryDelivery},
+
+	{"POST", "/events", herald.ScopeIngest, (*Server).ingestEvent},
+	{"POST", "/events/batch", herald.ScopeIngest, (*Server).ingestBatch},
+	{"GET", "/events/{id}", herald.ScopeRead, (*Server).getEvent},
+	{"POST", "/events/{id}/resend", herald.ScopeAdmin, (*Server).resendEvent},
+
 	{"POST", "/templates/render", herald.ScopeRead, (*Server).renderTemplate},
 }
 
@@ -57,13 +71,20 @@ func (s *Server) routes() http.Handler {
 		allowed[rt.path] = append(allowed[rt.path], rt.method)
 	}
 	// Any other method on a known path: 405 as problem+json, with Allow.
+	// (Registered per method: a method-less pattern would conflict with
+	// wildcard siblings such as /events/{id} beside /events/batch.)
 	for path, methods := range allowed {
 		allow := strings.Join(methods, ", ")
-		mux.HandleFunc("/api/v1"+path, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", allow)
-			writeProblem(w, problem{Type: "urn:herald:problem:method_not_allowed", Title: "Method not allowed", Status: http.StatusMethodNotAllowed,
-				Detail: fmt.Sprintf("%s is not allowed here; use %s", r.Method, allow)})
-		})
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			if slices.Contains(methods, m) {
+				continue
+			}
+			mux.HandleFunc(m+" /api/v1"+path, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Allow", allow)
+				writeProblem(w, problem{Type: "urn:herald:problem:method_not_allowed", Title: "Method not allowed", Status: http.StatusMethodNotAllowed,
+					Detail: fmt.Sprintf("%s is not allowed here; use %s", r.Method, allow)})
+			})
+		}
 	}
 	mux.HandleFunc("GET /api/v1/openapi.json", s.openAPI)
 	mux.HandleFunc("/api/v1/", s.notFound)

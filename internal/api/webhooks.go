@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
@@ -94,7 +93,7 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) {
 		}
 		if patch.Revision != nil && *patch.Revision != current.Revision {
 			return &herald.Error{Code: herald.EConflict, Message: "the webhook was changed since you read it (revision " +
-				strconv.Itoa(current.Revision) + ", you sent " + strconv.Itoa(*patch.Revision) + "); reload and try again"}
+				itoa(current.Revision) + ", you sent " + itoa(*patch.Revision) + "); reload and try again"}
 		}
 		return nil
 	})

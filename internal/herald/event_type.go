@@ -91,6 +91,8 @@ func BuiltInEventTypes() []*EventType {
 			DisplayName string   `json:"display_name"`
 			Description string   `json:"description"`
 			Variables   []string `json:"variables"`
+			// Sample overrides shared entities for this type.
+			Sample map[string]any `json:"sample"`
 		} `json:"types"`
 	}
 	if err := DecodeJSON(catalogJSON, &doc); err != nil {
@@ -100,7 +102,10 @@ func BuiltInEventTypes() []*EventType {
 	for _, t := range doc.Types {
 		sample := make(map[string]any, len(t.Variables))
 		for _, name := range t.Variables {
-			v, ok := doc.Entities[name]
+			v, ok := t.Sample[name]
+			if !ok {
+				v, ok = doc.Entities[name]
+			}
 			if !ok {
 				panic("herald: embedded catalog: no sample for " + name)
 			}

@@ -2,6 +2,7 @@ package herald
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"time"
 )
@@ -86,6 +87,9 @@ type Queue interface {
 	RetryDelivery(ctx context.Context, workspaceID, id string, now time.Time) (*Delivery, error)
 	// CreateDelivery adds a pending delivery of a stored event to a webhook.
 	CreateDelivery(ctx context.Context, workspaceID, eventID, webhookID string, now time.Time) (*Delivery, error)
+	// CreateClaimedDelivery adds a delivery already claimed by the caller
+	// (for a test send made at once), leased until now+lease.
+	CreateClaimedDelivery(ctx context.Context, workspaceID, eventID, webhookID string, now time.Time, lease time.Duration) (*Claim, error)
 	// ReplayFailed makes the webhook's failed deliveries created in
 	// [since, until) due at now.
 	ReplayFailed(ctx context.Context, workspaceID, webhookID string, since, until, now time.Time) (int, error)
@@ -97,4 +101,21 @@ type Queue interface {
 	// Purge deletes attempts, and events whose deliveries are all finished,
 	// older than before; it returns how many rows went.
 	Purge(ctx context.Context, before time.Time) (int, error)
+}
+
+// EventInput is one event as a platform sends it.
+type EventInput struct {
+	Type       string          `json:"type"`
+	Data       json.RawMessage `json:"data"`
+	OccurredAt *time.Time      `json:"occurred_at,omitempty"`
+	// ID is the platform's own id of the event; it doubles as the
+	// idempotency key when no other is given.
+	ID             string `json:"id,omitempty"`
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
+// Ingester accepts events: validated, stored with their deliveries, and
+// on disk when it returns (the API answers 202 only then).
+type Ingester interface {
+	Ingest(ctx context.Context, workspaceID string, events []EventInput) ([]IngestResult, error)
 }

@@ -22,8 +22,13 @@ type TemplateChecker interface {
 type Service struct {
 	Store     Store
 	Templates TemplateChecker
-	Now       func() time.Time
-	builtIn   []*EventType
+	// Canceler, if set, cancels a webhook's pending deliveries when it is
+	// unpublished or deleted (the queue implements it).
+	Canceler interface {
+		CancelPending(ctx context.Context, webhookID, reason string, now time.Time) (int, error)
+	}
+	Now     func() time.Time
+	builtIn []*EventType
 }
 
 // NewService returns a Service over store. checker may be nil.
@@ -43,6 +48,21 @@ func (s *Service) EventTypes(ctx context.Context, workspaceID string) ([]*EventT
 	all := append(append([]*EventType{}, s.builtIn...), custom...)
 	sort.Slice(all, func(i, j int) bool { return all[i].Key < all[j].Key })
 	return all, nil
+}
+
+// KnownEventType reports whether key is an event type of the workspace,
+// without a database read for built-in types (ingest asks this per event).
+func (s *Service) KnownEventType(ctx context.Context, workspaceID, key string) (bool, error) {
+	for _, t := range s.builtIn {
+		if t.Key == key {
+			return true, nil
+		}
+	}
+	_, err := s.EventType(ctx, workspaceID, key)
+	if ErrorCodeOf(err) == ENotFound {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // EventType returns one event type by key, or ENotFound.
@@ -306,9 +326,24 @@ func (s *Service) PublishWebhook(ctx context.Context, workspaceID, id string) (*
 	return s.Store.SetWebhookStatus(ctx, workspaceID, id, Published, "")
 }
 
-// UnpublishWebhook stops deliveries; reason is recorded for the admin.
+// UnpublishWebhook stops deliveries; reason is recorded for the admin, and
+// pending deliveries are canceled with it (re-publishing does not bring
+// them back; a replay does).
 func (s *Service) UnpublishWebhook(ctx context.Context, workspaceID, id, reason string) (*Webhook, error) {
-	return s.Store.SetWebhookStatus(ctx, workspaceID, id, Unpublished, reason)
+	w, err := s.Store.SetWebhookStatus(ctx, workspaceID, id, Unpublished, reason)
+	if err != nil {
+		return nil, err
+	}
+	if s.Canceler != nil {
+		msg := "webhook unpublished"
+		if reason != "" {
+			msg += ": " + reason
+		}
+		if _, err := s.Canceler.CancelPending(ctx, id, msg, s.now()); err != nil {
+			return nil, fmt.Errorf("cancel deliveries of webhook %s: %w", id, err)
+		}
+	}
+	return w, nil
 }
 
 // DuplicateWebhook creates an unpublished copy named "… (copy)" with its
@@ -330,8 +365,16 @@ func (s *Service) DuplicateWebhook(ctx context.Context, workspaceID, id string) 
 	return c, nil
 }
 
-// DeleteWebhook deletes a webhook.
+// DeleteWebhook deletes a webhook after canceling its pending deliveries.
 func (s *Service) DeleteWebhook(ctx context.Context, workspaceID, id string) error {
+	if s.Canceler != nil {
+		if _, err := s.Store.Webhook(ctx, workspaceID, id); err != nil {
+			return err
+		}
+		if _, err := s.Canceler.CancelPending(ctx, id, "webhook deleted", s.now()); err != nil {
+			return fmt.Errorf("cancel deliveries of webhook %s: %w", id, err)
+		}
+	}
 	return s.Store.DeleteWebhook(ctx, workspaceID, id)
 }
 

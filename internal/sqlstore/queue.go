@@ -310,6 +310,21 @@ func (s *Store) CreateDelivery(ctx context.Context, workspaceID, eventID, webhoo
 	return d, err
 }
 
+// CreateClaimedDelivery adds a delivery leased to the caller at once.
+func (s *Store) CreateClaimedDelivery(ctx context.Context, workspaceID, eventID, webhookID string, now time.Time, lease time.Duration) (*herald.Claim, error) {
+	d, err := s.CreateDelivery(ctx, workspaceID, eventID, webhookID, now.Add(lease))
+	if err != nil {
+		return nil, err
+	}
+	token := newToken()
+	res, err := s.write.ExecContext(ctx, s.q(`UPDATE deliveries SET claim_token = ?, created_at = ?, updated_at = ? WHERE id = ? AND claim_token IS NULL`), token, micros(now), micros(now), d.ID)
+	if err := s.expectOne(res, err); err != nil {
+		return nil, fmt.Errorf("claim new delivery: %w", err)
+	}
+	d.CreatedAt, d.UpdatedAt = now, now
+	return &herald.Claim{Delivery: *d, Token: token}, nil
+}
+
 // ReplayFailed makes failed deliveries created in [since, until) due now.
 func (s *Store) ReplayFailed(ctx context.Context, workspaceID, webhookID string, since, until, now time.Time) (int, error) {
 	res, err := s.write.ExecContext(ctx, s.q(`UPDATE deliveries SET status = 'pending', status_reason = 'replayed', next_attempt_at = ?, claim_token = NULL, updated_at = ?

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/netguard"
+	"github.com/heraldhq/herald/internal/sqlstore"
+)
+
+// newEngine wires the delivery engine: the SSRF-guarded transport, the
+// queue in the store, and Prometheus metrics served at /metrics.
+func newEngine(cfg serveConfig, svc *herald.Service, store *sqlstore.Store, log *slog.Logger) (*delivery.Engine, http.Handler, error) {
+	allow, err := netguard.ParseAllowList(cfg.allowNetworks)
+	if err != nil {
+		return nil, nil, usageError{"--allow-network: " + err.Error()}
+	}
+	guard := netguard.New(allow)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ec := cfg.engine
+	ec.UserAgent = "herald/" + version
+	engine := delivery.New(ec, delivery.Deps{Service: svc, Queue: store, Transport: guard.Transport(),
+		Metrics: delivery.NewMetrics(reg, store), Log: log})
+	if len(allow) > 0 {
+		log.Warn("SSRF guard opened for some networks", "allow", fmt.Sprint(cfg.allowNetworks))
+	}
+	return engine, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), nil
+}

@@ -1,0 +1,206 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// webhookOf checks that {id} is a webhook of the caller's workspace.
+func (s *Server) webhookOf(r *http.Request) (*herald.Webhook, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.Webhook(r.Context(), workspaceOf(r), id)
+}
+
+func parseTimeParam(r *http.Request, name string) (time.Time, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, fieldError(herald.EInvalid, name, "must be an RFC 3339 time, e.g. 2025-05-12T12:34:56Z")
+	}
+	return t, nil
+}
+
+func (s *Server) listAttempts(w http.ResponseWriter, r *http.Request) {
+	if s.engineMissing(w) {
+		return
+	}
+	hook, err := s.webhookOf(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	f := herald.AttemptFilter{Outcome: herald.Outcome(r.URL.Query().Get("outcome"))}
+	if f.Outcome != "" && f.Outcome != herald.OutcomeSuccess && f.Outcome != herald.OutcomeFailure {
+		s.writeError(w, r, fieldError(herald.EInvalid, "outcome", "must be success or failure"))
+		return
+	}
+	if f.Since, err = parseTimeParam(r, "since"); err == nil {
+		f.Until, err = parseTimeParam(r, "until")
+	}
+	if err == nil {
+		f.Cursor, f.Limit, err = pageParams(r)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	list, next, err := s.delivery.Reader.ListAttempts(r.Context(), workspaceOf(r), hook.ID, f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []*herald.Attempt{}
+	}
+	writeJSON(w, http.StatusOK, listResponse[*herald.Attempt]{Data: list, NextCursor: next})
+}
+
+func (s *Server) getAttempt(w http.ResponseWriter, r *http.Request) {
+	if s.engineMissing(w) {
+		return
+	}
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	a, err := s.delivery.Reader.Attempt(r.Context(), workspaceOf(r), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
+	if s.engineMissing(w) {
+		return
+	}
+	hook, err := s.webhookOf(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	f := herald.DeliveryFilter{Status: herald.DeliveryStatus(r.URL.Query().Get("status"))}
+	switch f.Status {
+	case "", herald.DeliveryPending, herald.DeliverySucceeded, herald.DeliveryFailed, herald.DeliveryCanceled:
+	default:
+		s.writeError(w, r, fieldError(herald.EInvalid, "status", "must be pending, succeeded, failed or canceled"))
+		return
+	}
+	if f.Cursor, f.Limit, err = pageParams(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	list, next, err := s.delivery.Reader.ListDeliveries(r.Context(), workspaceOf(r), hook.ID, f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []*herald.Delivery{}
+	}
+	writeJSON(w, http.StatusOK, listResponse[*herald.Delivery]{Data: list, NextCursor: next})
+}
+
+func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request) {
+	if s.engineMissing(w) {
+		return
+	}
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	d, err := s.delivery.Control.RetryDelivery(r.Context(), workspaceOf(r), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+func (s *Server) replayWebhook(w http.ResponseWriter, r *http.Request) {
+	if s.engineMissing(w) {
+		return
+	}
+	hook, err := s.webhookOf(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var body struct {
+		Since *time.Time `json:"since"`
+		Until *time.Time `json:"until"`
+	}
+	if err := s.decode(r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var v herald.Validation
+	if body.Since == nil {
+		v.Add("since", "is required (RFC 3339)")
+	}
+	if body.Until == nil {
+		v.Add("until", "is required (RFC 3339)")
+	} else if body.Since != nil && !body.Until.After(*body.Since) {
+		v.Add("until", "must be after since")
+	}
+	if err := v.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	n, err := s.delivery.Control.ReplayFailed(r.Context(), workspaceOf(r), hook.ID, *body.Since, *body.Until)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"replayed": n})
+}
+
+func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
+	if s.engineMissing(w) {
+		return
+	}
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	a, err := s.delivery.Control.SendTest(r.Context(), workspaceOf(r), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) {
+	if s.delivery.Rotate == nil {
+		s.engineMissing(w)
+		return
+	}
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	hook, err := s.delivery.Rotate(r.Context(), workspaceOf(r), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]any{"secret": hook.SigningSecret, "previous_secret_expires_at": hook.PreviousSecretExpiresAt})
+}
