@@ -40,6 +40,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.Int64Var(&cfg.maxBodyBytes, "max-body-bytes", 1<<20, "largest request body accepted")
 	fs.DurationVar(&cfg.shutdownGrace, "shutdown-grace", 15*time.Second, "how long shutdown waits for requests and attempts in flight")
 	fs.DurationVar(&cfg.engine.DefaultTimeout, "attempt-timeout", 15*time.Second, "timeout of one delivery attempt (a webhook may set its own)")
+	fs.DurationVar(&cfg.engine.Lease, "lease", 3*time.Minute, "how long a claimed delivery stays with this process before another may take it over (must exceed every attempt timeout)")
 	fs.IntVar(&cfg.engine.MaxInFlight, "max-in-flight", 256, "delivery attempts in flight at once in this process")
 	fs.IntVar(&cfg.engine.Endpoint.Concurrency, "endpoint-concurrency", 64, "delivery attempts in flight at once to one endpoint (scheme, host, port)")
 	fs.Float64Var(&cfg.engine.Endpoint.RatePerSecond, "endpoint-rate", 0, "most attempts per second to one endpoint (0: no limit)")
@@ -47,6 +48,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.DurationVar(&cfg.engine.Retention, "retention", 30*24*time.Hour, "purge attempts and delivered events older than this")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
+	}
+	if cfg.engine.Lease <= cfg.engine.DefaultTimeout {
+		return usageError{fmt.Sprintf("--lease %s must be longer than --attempt-timeout %s", cfg.engine.Lease, cfg.engine.DefaultTimeout)}
 	}
 	if _, err := netguard.ParseAllowList(cfg.allowNetworks); err != nil {
 		return usageError{fmt.Sprintf("--allow-network: %v (e.g. 127.0.0.0/8)", err)}

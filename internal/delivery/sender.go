@@ -95,6 +95,9 @@ func (e *Engine) send(ctx context.Context, r *payload.Request, c *herald.Claim, 
 	if w.TimeoutSeconds > 0 {
 		timeout = time.Duration(w.TimeoutSeconds) * time.Second
 	}
+	// An attempt must end well before its claim's lease, or another
+	// process could take the delivery over while it is still in flight.
+	timeout = min(timeout, e.cfg.Lease*3/4)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	a := &herald.Attempt{ID: herald.NewID(), WorkspaceID: c.WorkspaceID, DeliveryID: c.ID, WebhookID: c.WebhookID, EventID: c.EventID,
