@@ -256,7 +256,9 @@ func crashTest(t *testing.T, db string, env []string) {
 	second.kill(t)
 }
 
-func envFunc(vars map[string]string) func(string) string { return func(k string) string { return vars[k] } }
+func envFunc(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
 
 func TestCrashLosesNothingSQLite(t *testing.T) {
 	if testing.Short() {
