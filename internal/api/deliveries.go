@@ -141,27 +141,29 @@ func (s *Server) replayWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body struct {
-		Since *time.Time `json:"since"`
-		Until *time.Time `json:"until"`
+		Since string `json:"since"`
+		Until string `json:"until"`
 	}
 	if err := s.decode(r, &body); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	var v herald.Validation
-	if body.Since == nil {
-		v.Add("since", "is required (RFC 3339)")
+	since, serr := time.Parse(time.RFC3339Nano, body.Since)
+	until, uerr := time.Parse(time.RFC3339Nano, body.Until)
+	if serr != nil {
+		v.Add("since", "is required: an RFC 3339 time, e.g. 2025-05-12T00:00:00Z")
 	}
-	if body.Until == nil {
-		v.Add("until", "is required (RFC 3339)")
-	} else if body.Since != nil && !body.Until.After(*body.Since) {
+	if uerr != nil {
+		v.Add("until", "is required: an RFC 3339 time, e.g. 2025-05-13T00:00:00Z")
+	} else if serr == nil && !until.After(since) {
 		v.Add("until", "must be after since")
 	}
 	if err := v.Err(); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	n, err := s.delivery.Control.ReplayFailed(r.Context(), workspaceOf(r), hook.ID, *body.Since, *body.Until)
+	n, err := s.delivery.Control.ReplayFailed(r.Context(), workspaceOf(r), hook.ID, since, until)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -111,6 +112,14 @@ func (s *Server) ingestBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.delivery.Ingester.Ingest(r.Context(), workspaceOf(r), inputs)
 	if err != nil {
+		var he *herald.Error
+		if len(inputs) == 1 && errors.As(err, &he) {
+			// The ingester names fields of a lone event without an index;
+			// in a batch they are events[0].….
+			for i := range he.Fields {
+				he.Fields[i].Field = "events[0]." + he.Fields[i].Field
+			}
+		}
 		s.writeError(w, r, err)
 		return
 	}

@@ -685,6 +685,10 @@ func (e *Engine) SendTest(ctx context.Context, workspaceID, webhookID string) (*
 		}
 	}
 	rec := e.attempt(j, true)
+	if rec.Status == herald.DeliveryPending {
+		// Not sent (endpoint busy or circuit open): a test is now or never.
+		rec.Status, rec.Reason, rec.NextAttemptAt = herald.DeliveryCanceled, "test not sent: "+rec.LastError, time.Time{}
+	}
 	if err := e.queue.RecordOutcomes(ctx, []*herald.OutcomeRecord{rec}); err != nil {
 		return nil, fmt.Errorf("record test attempt: %w", err)
 	}

@@ -52,10 +52,13 @@ type Delivery struct {
 	StatusReason  string         `json:"status_reason,omitempty"`
 	Attempts      int            `json:"attempts"`
 	NextAttemptAt *time.Time     `json:"next_attempt_at,omitempty"`
-	LastStatus    int            `json:"last_status_code,omitempty"`
-	LastError     string         `json:"last_error,omitempty"`
-	CreatedAt     time.Time      `json:"created_at"`
-	UpdatedAt     time.Time      `json:"updated_at"`
+	// Held is true for a delivery of an ordered webhook waiting for an
+	// earlier one to finish; it has no next attempt time until then.
+	Held       bool      `json:"held,omitempty"`
+	LastStatus int       `json:"last_status_code,omitempty"`
+	LastError  string    `json:"last_error,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // Outcome of one attempt.

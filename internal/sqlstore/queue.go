@@ -25,7 +25,11 @@ func scanDelivery(row interface{ Scan(...any) error }) (*herald.Delivery, error)
 		&next, &d.LastStatus, &d.LastError, &created, &updated); err != nil {
 		return nil, err
 	}
-	d.NextAttemptAt = nullTime(next)
+	if next.Valid && next.Int64 == micros(herald.HeldUntil) {
+		d.Held = true
+	} else {
+		d.NextAttemptAt = nullTime(next)
+	}
 	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return &d, nil
 }
