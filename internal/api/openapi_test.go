@@ -617,6 +617,10 @@ func TestOpenAPIEngineRoutes(t *testing.T) {
 // required properties, and no property the schema does not declare
 // (unless additionalProperties is true), through $ref, properties and
 // items. complete also requires every declared property.
+// oaRarelySet names properties that the sample answers cannot all show at
+// once (a held delivery has no next_attempt_at).
+var oaRarelySet = map[string]bool{"held": true}
+
 func oaConforms(t *testing.T, doc map[string]any, at string, schema, v any, complete bool) {
 	t.Helper()
 	s, _ := oaResolve(doc, schema).(map[string]any)
@@ -645,7 +649,7 @@ func oaConforms(t *testing.T, doc map[string]any, at string, schema, v any, comp
 		for name, ps := range props {
 			e, ok := m[name]
 			if !ok {
-				if complete {
+				if complete && !oaRarelySet[name] {
 					t.Errorf("%s: property %s is missing", at, name)
 				}
 				continue
