@@ -28,6 +28,8 @@ type endpoints struct {
 }
 
 type endpoint struct {
+	slots     chan struct{} // one token per attempt in flight (cap Concurrency)
+	waiting   int           // workers waiting for a slot
 	inflight  int
 	failures  int // consecutive counted failures
 	openUntil time.Time
@@ -46,6 +48,13 @@ type admission struct {
 	probe      bool
 }
 
+// maxSlotWait is how long a worker waits for a busy endpoint's free slot
+// before it hands the delivery back to the queue. Waiting a little keeps a
+// busy but healthy endpoint at full speed without a round trip through the
+// database; the bound (and at most Concurrency waiters per endpoint) keeps
+// a hanging endpoint from holding the process's worker slots.
+const maxSlotWait = 2 * time.Second
+
 func (e *endpoints) get(key string) *endpoint {
 	if e.m == nil {
 		e.m = make(map[string]*endpoint)
@@ -53,40 +62,91 @@ func (e *endpoints) get(key string) *endpoint {
 	ep, ok := e.m[key]
 	if !ok {
 		ep = &endpoint{tokens: e.limits.RatePerSecond}
+		if e.limits.Concurrency > 0 {
+			ep.slots = make(chan struct{}, e.limits.Concurrency)
+		}
 		e.m[key] = ep
 	}
 	return ep
 }
 
-func (e *endpoints) acquire(key string, now time.Time) admission {
+// acquire admits an attempt to the endpoint, waiting up to maxSlotWait
+// (or until done closes) for a free slot when it is at its limit.
+func (e *endpoints) acquire(key string, now time.Time, done <-chan struct{}) admission {
+	adm, ep := e.check(key, now)
+	if !adm.ok || ep.slots == nil {
+		return adm
+	}
+	select {
+	case ep.slots <- struct{}{}:
+		return adm
+	default:
+	}
+	e.mu.Lock()
+	if ep.waiting >= cap(ep.slots) {
+		e.mu.Unlock()
+		e.undo(key, adm.probe)
+		return admission{deferUntil: now.Add(250 * time.Millisecond), reason: "endpoint at its concurrency limit"}
+	}
+	ep.waiting++
+	e.mu.Unlock()
+	timer := time.NewTimer(maxSlotWait)
+	defer timer.Stop()
+	got := false
+	select {
+	case ep.slots <- struct{}{}:
+		got = true
+	case <-timer.C:
+	case <-done:
+	}
+	e.mu.Lock()
+	ep.waiting--
+	e.mu.Unlock()
+	if !got {
+		e.undo(key, adm.probe)
+		return admission{deferUntil: now.Add(maxSlotWait + 250*time.Millisecond), reason: "endpoint at its concurrency limit"}
+	}
+	return adm
+}
+
+// undo reverses check's bookkeeping for an attempt that did not start.
+func (e *endpoints) undo(key string, probe bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ep := e.get(key)
+	ep.inflight--
+	if probe {
+		ep.probing = false
+	}
+}
+
+// check applies the breaker and the rate limit and counts the attempt.
+func (e *endpoints) check(key string, now time.Time) (admission, *endpoint) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ep := e.get(key)
 	probe := false
 	if e.limits.BreakerThreshold > 0 && ep.failures >= e.limits.BreakerThreshold {
 		if now.Before(ep.openUntil) {
-			return admission{deferUntil: ep.openUntil, reason: fmt.Sprintf("circuit open after %d consecutive failures", ep.failures)}
+			return admission{deferUntil: ep.openUntil, reason: fmt.Sprintf("circuit open after %d consecutive failures", ep.failures)}, ep
 		}
 		if ep.probing {
-			return admission{deferUntil: now.Add(time.Second), reason: "circuit half-open: waiting for the probe"}
+			return admission{deferUntil: now.Add(time.Second), reason: "circuit half-open: waiting for the probe"}, ep
 		}
 		probe = true
-	}
-	if e.limits.Concurrency > 0 && ep.inflight >= e.limits.Concurrency {
-		return admission{deferUntil: now.Add(500 * time.Millisecond), reason: "endpoint at its concurrency limit"}
 	}
 	if r := e.limits.RatePerSecond; r > 0 {
 		ep.tokens = min(r, ep.tokens+now.Sub(ep.last).Seconds()*r)
 		ep.last = now
 		if ep.tokens < 1 {
 			wait := time.Duration((1 - ep.tokens) / r * float64(time.Second))
-			return admission{deferUntil: now.Add(wait), reason: "endpoint rate limit"}
+			return admission{deferUntil: now.Add(wait), reason: "endpoint rate limit"}, ep
 		}
 		ep.tokens--
 	}
 	ep.inflight++
 	ep.probing = ep.probing || probe
-	return admission{ok: true, probe: probe}
+	return admission{ok: true, probe: probe}, ep
 }
 
 // release ends an admitted attempt. counted says whether the outcome
@@ -97,6 +157,9 @@ func (e *endpoints) release(key string, now time.Time, probe, success, counted b
 	defer e.mu.Unlock()
 	ep := e.get(key)
 	ep.inflight--
+	if ep.slots != nil {
+		<-ep.slots
+	}
 	if probe {
 		ep.probing = false
 	}

@@ -374,7 +374,7 @@ func (e *Engine) attempt(j *job, test bool) *herald.OutcomeRecord {
 		}
 	}
 	key := endpointKey(req.URL)
-	adm := e.eps.acquire(key, now)
+	adm := e.eps.acquire(key, now, e.workCtx.Done())
 	if !adm.ok {
 		e.metrics.Deliveries.WithLabelValues("deferred").Inc()
 		rec := deferral(c, w, adm.deferUntil)

@@ -306,53 +306,60 @@ func TestAutoDisableAfterFailingTooLong(t *testing.T) {
 	}
 }
 
+// acquire1 is acquire that does not wait for a slot.
+func (e *endpoints) acquire1(key string, now time.Time) admission {
+	done := make(chan struct{})
+	close(done)
+	return e.acquire(key, now, done)
+}
+
 func TestCircuitBreaker(t *testing.T) {
 	eps := endpoints{limits: EndpointLimits{Concurrency: 10, BreakerThreshold: 3, BreakerCooldown: 30 * time.Second, BreakerMax: 2 * time.Minute}}
 	now := time.Unix(1000, 0)
 	key := "https://dead.example.com:443"
 	for i := 0; i < 3; i++ {
-		a := eps.acquire(key, now)
+		a := eps.acquire1(key, now)
 		if !a.ok {
 			t.Fatalf("attempt %d refused before the threshold", i)
 		}
 		eps.release(key, now, a.probe, false, true)
 	}
-	if a := eps.acquire(key, now.Add(10*time.Second)); a.ok || !a.deferUntil.Equal(now.Add(30*time.Second)) {
+	if a := eps.acquire1(key, now.Add(10*time.Second)); a.ok || !a.deferUntil.Equal(now.Add(30*time.Second)) {
 		t.Fatalf("open circuit admitted or wrong wait: %+v", a)
 	}
-	probe := eps.acquire(key, now.Add(31*time.Second))
+	probe := eps.acquire1(key, now.Add(31*time.Second))
 	if !probe.ok || !probe.probe {
 		t.Fatalf("no half-open probe: %+v", probe)
 	}
-	if a := eps.acquire(key, now.Add(31*time.Second)); a.ok {
+	if a := eps.acquire1(key, now.Add(31*time.Second)); a.ok {
 		t.Fatal("a second request during the probe")
 	}
 	eps.release(key, now.Add(32*time.Second), true, false, true)
-	if a := eps.acquire(key, now.Add(32*time.Second+59*time.Second)); a.ok {
+	if a := eps.acquire1(key, now.Add(32*time.Second+59*time.Second)); a.ok {
 		t.Fatal("cooldown did not double after a failed probe")
 	}
-	probe = eps.acquire(key, now.Add(32*time.Second+61*time.Second))
+	probe = eps.acquire1(key, now.Add(32*time.Second+61*time.Second))
 	if !probe.ok {
 		t.Fatal("no probe after the doubled cooldown")
 	}
 	eps.release(key, now.Add(100*time.Second), true, true, true)
-	if a := eps.acquire(key, now.Add(100*time.Second)); !a.ok || a.probe {
+	if a := eps.acquire1(key, now.Add(100*time.Second)); !a.ok || a.probe {
 		t.Fatalf("circuit not closed after a successful probe: %+v", a)
 	}
 	// A 4xx does not count against the endpoint's health.
 	other := "https://alive.example.com:443"
 	for i := 0; i < 5; i++ {
-		a := eps.acquire(other, now)
+		a := eps.acquire1(other, now)
 		eps.release(other, now, a.probe, false, false)
 	}
-	if !eps.acquire(other, now).ok {
+	if !eps.acquire1(other, now).ok {
 		t.Fatal("4xx answers opened the circuit")
 	}
 	// Concurrency limit.
 	lim := endpoints{limits: EndpointLimits{Concurrency: 2}}
-	lim.acquire("k", now)
-	lim.acquire("k", now)
-	if lim.acquire("k", now).ok {
+	lim.acquire1("k", now)
+	lim.acquire1("k", now)
+	if lim.acquire1("k", now).ok {
 		t.Fatal("concurrency limit not enforced")
 	}
 }

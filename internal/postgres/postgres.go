@@ -31,7 +31,7 @@ func Dialect() sqlstore.Dialect {
 	if err != nil {
 		panic(err)
 	}
-	return sqlstore.Dialect{Name: "postgres", DollarPlaceholders: true, Migrations: sub, MapError: mapError, SkipLocked: " FOR UPDATE SKIP LOCKED",
+	return sqlstore.Dialect{Name: "postgres", DollarPlaceholders: true, Migrations: sub, MapError: mapError, SkipLocked: " FOR UPDATE SKIP LOCKED", RelaxTx: "SET LOCAL synchronous_commit = off",
 		MigrationLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockKey)}
 }
 

@@ -31,7 +31,7 @@ func Dialect() sqlstore.Dialect {
 	if err != nil {
 		panic(err)
 	}
-	return sqlstore.Dialect{Name: "sqlite", Migrations: sub, MapError: mapError}
+	return sqlstore.Dialect{Name: "sqlite", Migrations: sub, MapError: mapError, SyncPragma: syncPragma}
 }
 
 // dsn sets busy_timeout first (so the other pragmas wait rather than fail),
@@ -77,6 +77,16 @@ func Open(ctx context.Context, path string, cipher herald.Cipher) (*sqlstore.Sto
 	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)*2))
 	read.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)*2))
 	return sqlstore.New(write, read, Dialect(), cipher), nil
+}
+
+// syncPragma: FULL fsyncs the WAL at every commit; NORMAL leaves it to
+// the next FULL commit or checkpoint (safe against a crash of herald,
+// not against a power cut). Other connections are read-only.
+func syncPragma(durable bool) string {
+	if durable {
+		return "PRAGMA synchronous = FULL"
+	}
+	return "PRAGMA synchronous = NORMAL"
 }
 
 // mapError turns constraint violations into EConflict.

@@ -20,6 +20,12 @@ type Dialect struct {
 	// SkipLocked ends the claim's inner SELECT: " FOR UPDATE SKIP LOCKED"
 	// on PostgreSQL, "" on SQLite (one writer; the UPDATE is atomic).
 	SkipLocked string
+	// SyncPragma, if set, returns the statement run on a connection before
+	// a transaction to make its commit durable or relaxed (SQLite).
+	SyncPragma func(durable bool) string
+	// RelaxTx, if set, runs first inside a relaxed transaction
+	// (PostgreSQL: SET LOCAL synchronous_commit = off).
+	RelaxTx string
 	// MigrationLock, if set, runs first in the migration transaction so
 	// that concurrent processes migrate one at a time.
 	MigrationLock string

@@ -117,11 +117,11 @@ type publishedHook struct {
 }
 
 func (s *Store) ingestTx(ctx context.Context, reqs []*herald.IngestRequest) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx, Durable)
 	if err != nil {
-		return fmt.Errorf("begin ingest: %w", s.mapErr(err))
+		return fmt.Errorf("begin ingest: %w", err)
 	}
-	defer tx.Rollback()
+	defer tx.Close()
 	insEvent, err := tx.PrepareContext(ctx, s.q(`INSERT INTO events (id, workspace_id, type, occurred_at, received_at, data, idempotency_key, deliveries, is_test) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`))
 	if err != nil {
 		return s.mapErr(err)
@@ -208,7 +208,7 @@ func (s *Store) ingestTx(ctx context.Context, reqs []*herald.IngestRequest) erro
 
 // checkIdempotency returns the first answer for a key seen within the
 // window; an older use of the key is forgotten so the key can be reused.
-func (s *Store) checkIdempotency(ctx context.Context, tx *sql.Tx, ev *herald.Event) (*herald.IngestResult, error) {
+func (s *Store) checkIdempotency(ctx context.Context, tx *txConn, ev *herald.Event) (*herald.IngestResult, error) {
 	var id string
 	var deliveries int
 	var received int64
@@ -229,7 +229,7 @@ func (s *Store) checkIdempotency(ctx context.Context, tx *sql.Tx, ev *herald.Eve
 	return nil, nil
 }
 
-func (s *Store) publishedHooks(ctx context.Context, tx *sql.Tx, workspaceID, eventType string) ([]publishedHook, error) {
+func (s *Store) publishedHooks(ctx context.Context, tx *txConn, workspaceID, eventType string) ([]publishedHook, error) {
 	rows, err := tx.QueryContext(ctx, s.q(`SELECT id, ordered FROM webhooks WHERE workspace_id = ? AND event = ? AND status = 'published' ORDER BY id`), workspaceID, eventType)
 	if err != nil {
 		return nil, fmt.Errorf("published webhooks: %w", s.mapErr(err))
@@ -246,7 +246,7 @@ func (s *Store) publishedHooks(ctx context.Context, tx *sql.Tx, workspaceID, eve
 	return out, s.mapErr(rows.Err())
 }
 
-func (s *Store) hasPending(ctx context.Context, tx *sql.Tx, webhookID string) (bool, error) {
+func (s *Store) hasPending(ctx context.Context, tx *txConn, webhookID string) (bool, error) {
 	var n int
 	err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM deliveries WHERE webhook_id = ? AND status = 'pending'`), webhookID).Scan(&n)
 	return n > 0, s.mapErr(err)

@@ -49,20 +49,32 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 	query := `UPDATE deliveries SET next_attempt_at = ?, claim_token = ?, updated_at = ?
 		WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?` + s.dialect.SkipLocked + `)
 		RETURNING ` + deliveryColumns
-	rows, err := s.write.QueryContext(ctx, s.q(query), micros(now.Add(lease)), token, micros(now), micros(now), limit)
+	tx, err := s.begin(ctx, Relaxed)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	defer tx.Close()
+	rows, err := tx.QueryContext(ctx, s.q(query), micros(now.Add(lease)), token, micros(now), micros(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", s.mapErr(err))
 	}
-	defer rows.Close()
 	var claims []*herald.Claim
 	for rows.Next() {
 		d, err := scanDelivery(rows)
 		if err != nil {
+			rows.Close()
 			return nil, fmt.Errorf("claim deliveries: %w", s.mapErr(err))
 		}
 		claims = append(claims, &herald.Claim{Delivery: *d, Token: token})
 	}
-	return claims, s.mapErr(rows.Err())
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", s.mapErr(err))
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit claim: %w", s.mapErr(err))
+	}
+	return claims, nil
 }
 
 // RecordOutcomes applies a batch of worker reports in one transaction.
@@ -70,11 +82,11 @@ func (s *Store) RecordOutcomes(ctx context.Context, recs []*herald.OutcomeRecord
 	if len(recs) == 0 {
 		return nil
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx, Relaxed)
 	if err != nil {
-		return fmt.Errorf("begin outcomes: %w", s.mapErr(err))
+		return fmt.Errorf("begin outcomes: %w", err)
 	}
-	defer tx.Rollback()
+	defer tx.Close()
 	upd, err := tx.PrepareContext(ctx, s.q(`UPDATE deliveries SET status = ?, status_reason = ?, attempts = attempts + ?, next_attempt_at = ?, claim_token = NULL,
 		last_status = ?, last_error = ?, updated_at = ? WHERE id = ? AND claim_token = ?`))
 	if err != nil {
@@ -148,7 +160,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, recs []*herald.OutcomeRecord
 }
 
 // releaseHeld makes the oldest held delivery of an ordered webhook due.
-func (s *Store) releaseHeld(ctx context.Context, tx *sql.Tx, webhookID string, now time.Time) error {
+func (s *Store) releaseHeld(ctx context.Context, tx *txConn, webhookID string, now time.Time) error {
 	_, err := tx.ExecContext(ctx, s.q(`UPDATE deliveries SET next_attempt_at = ?, updated_at = ? WHERE id = (
 		SELECT id FROM deliveries WHERE webhook_id = ? AND status = 'pending' AND next_attempt_at = ? ORDER BY id LIMIT 1)`),
 		micros(now), micros(now), webhookID, micros(herald.HeldUntil))
@@ -268,10 +280,13 @@ func (s *Store) AuthorizationsByID(ctx context.Context, ids []string) (map[strin
 	return out, s.mapErr(rows.Err())
 }
 
-// CancelPending cancels every pending delivery of a webhook.
+// CancelPending cancels the pending deliveries of a webhook that no
+// worker holds.
 func (s *Store) CancelPending(ctx context.Context, webhookID, reason string, now time.Time) (int, error) {
+	// A delivery a worker holds right now is left to it: its outcome is
+	// recorded, and its next claim (if any) sees the webhook unpublished.
 	res, err := s.write.ExecContext(ctx, s.q(`UPDATE deliveries SET status = 'canceled', status_reason = ?, next_attempt_at = NULL, claim_token = NULL, updated_at = ?
-		WHERE webhook_id = ? AND status = 'pending'`), reason, micros(now), webhookID)
+		WHERE webhook_id = ? AND status = 'pending' AND (claim_token IS NULL OR next_attempt_at <= ?)`), reason, micros(now), webhookID, micros(now))
 	if err != nil {
 		return 0, fmt.Errorf("cancel deliveries of %s: %w", webhookID, s.mapErr(err))
 	}

@@ -167,6 +167,12 @@ type attemptPage struct {
 	CanControl bool
 }
 
+// CanRetry says whether Retry makes sense: a delivery that succeeded is
+// sent again with Resend (a new delivery), not retried.
+func (p *attemptPage) CanRetry() bool {
+	return p.CanControl && p.A.DeliveryID != "" && (p.Delivery == nil || p.Delivery.Status != herald.DeliverySucceeded)
+}
+
 func (s *Server) showAttempt(w http.ResponseWriter, r *http.Request) {
 	wh, ok := s.loadWebhook(w, r)
 	if !ok {

@@ -17,7 +17,8 @@
     var data = new FormData(form);
     data.set('action', 'preview');
     var mine = ++seq;
-    fetch(form.action, {
+    // form.action would be the buttons named "action", not the attribute.
+    fetch(form.getAttribute('action'), {
       method: 'POST', credentials: 'same-origin', body: new URLSearchParams(data),
       headers: { 'X-Herald-Fragment': '1', 'X-CSRF-Token': data.get('csrf_token') || '' }
     }).then(function (res) {
