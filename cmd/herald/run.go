@@ -34,6 +34,8 @@ Usage:
                            print a new API key, once
   herald user create --email E [--workspace default]
                            create an admin of the web UI (password on stdin)
+  herald send --type TYPE --data @event.json [--url URL] [--api-key K]
+                           send an event to a running herald (--data @- reads stdin)
   herald version           print the version
 
 Run 'herald COMMAND --help' for a command's flags. Every flag can also be
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return usageError{"usage: herald user create --email E [--workspace default] (password on stdin)"}
 		}
 		return runUserCreate(ctx, rest[1:], getenv, stdin, stdout, stderr)
+	case "send":
+		return runSend(ctx, rest, getenv, stdin, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "herald %s\n", version)
 		return nil
