@@ -509,10 +509,17 @@ func TestAdminUIInBrowser(t *testing.T) {
 		}
 	}
 	b.checkA11y("webhook form")
-	b.shot("webhook-form")
 	b.submit(`button[value=save]`)
 	b.see("Webhook “CRM — member verified” created", "Unpublished", "User - User Was Verified", "X-Member", "Signing secret")
 	webhookURL := b.location()
+	// The edit form comes back filled in, and previews at once.
+	b.open(webhookURL + "/edit")
+	b.waitFor(`document.querySelector("#preview-body").innerText.includes("ana.novak@example.com")`)
+	if v := eval[string](b, `document.querySelector("#f-custom_headers-1-value").value`); v != "{{ member.id }}" {
+		t.Errorf("edit form: second header value %q", v)
+	}
+	b.shot("webhook-form")
+	b.open(webhookURL)
 
 	lap("before step 5")
 	// 5. Publish, then send a test event to the receiver.

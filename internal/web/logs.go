@@ -114,7 +114,7 @@ func (s *Server) showLogs(w http.ResponseWriter, r *http.Request) {
 // chartSVG draws hourly successes and failures over 24 hours as stacked
 // bars. Only numbers and fixed text go into it, so it is safe as HTML.
 func chartSVG(stats []herald.AttemptStats, since time.Time) (template.HTML, int, int) {
-	const hours, barW, gap, height, top, bottom = 24, 20, 4, 120, 8, 20
+	const hours, barW, gap, height, top, bottom = 24, 20, 4, 100, 4, 2
 	var succ, fail [hours]int
 	tot := [2]int{}
 	for _, st := range stats {
@@ -152,11 +152,17 @@ func chartSVG(stats []herald.AttemptStats, since time.Time) (template.HTML, int,
 			fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="%d" height="%.1f" class="bad"/>`, x, base-sh-fh, barW, fh)
 		}
 		b.WriteString(`</g>`)
-		if i%6 == 0 {
-			fmt.Fprintf(&b, `<text x="%d" y="%d" class="tick">%s</text>`, x, height-5, hour.Format("15:00"))
-		}
 	}
-	b.WriteString(`</svg>`)
+	// Hour labels are HTML below the chart, so they do not stretch with it.
+	b.WriteString(`</svg><div class="ticks" aria-hidden="true">`)
+	for i := range hours {
+		b.WriteString(`<span>`)
+		if i%6 == 0 {
+			b.WriteString(since.Add(time.Duration(i) * time.Hour).Format("15:00"))
+		}
+		b.WriteString(`</span>`)
+	}
+	b.WriteString(`</div>`)
 	return template.HTML(b.String()), tot[0], tot[1]
 }
 

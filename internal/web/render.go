@@ -191,8 +191,11 @@ var funcs = template.FuncMap{
 	"isotime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"ago":     ago,
 	"ms": func(ms float64) string {
-		if ms >= 1000 {
+		switch {
+		case ms >= 1000:
 			return strconv.FormatFloat(ms/1000, 'f', 2, 64) + " s"
+		case ms < 10:
+			return strconv.FormatFloat(ms, 'f', 1, 64) + " ms"
 		}
 		return strconv.FormatFloat(ms, 'f', 0, 64) + " ms"
 	},
