@@ -578,6 +578,8 @@ func TestAdminUIInBrowser(t *testing.T) {
 	b.see("Last 24 hours", "2 succeeded", "HTTP 200")
 	b.checkA11y("logs")
 	b.shot("logs")
+	b.submit(`form.replay button`)
+	b.see("0 failed deliveries between")
 	b.submit(`table.list tbody tr:first-child a`)
 	b.see("Attempt #1", "Request", "Response", "/hooks/m-42", "eva@example.com", "Resend")
 	b.notSee(secret)

@@ -339,6 +339,8 @@ type fakeControl struct {
 	resent   []string
 	testErr  error
 	testSent int
+	logTests bool // SendTest logs the attempt, as the engine does
+	replays  [][2]time.Time
 }
 
 func (c *fakeControl) SendTest(ctx context.Context, ws, webhookID string) (*herald.Attempt, error) {
@@ -352,6 +354,9 @@ func (c *fakeControl) SendTest(ctx context.Context, ws, webhookID string) (*hera
 		StartedAt: time.Now().UTC(), DurationMS: 12.5, Outcome: herald.OutcomeSuccess, RequestMethod: "POST", RequestURL: "https://hooks.example.com/in",
 		RequestHeaders: []herald.Header{{Name: "Content-Type", Value: "application/json"}, {Name: "webhook-id", Value: "msg_test"}},
 		RequestBody:    `{"test": true}`, ResponseStatus: 202, ResponseHeaders: []herald.Header{{Name: "X-Receiver", Value: "ok"}}, ResponseBody: "accepted by receiver"}
+	if c.logTests {
+		c.reader.add(a)
+	}
 	return a, nil
 }
 
@@ -370,7 +375,10 @@ func (c *fakeControl) ResendEvent(ctx context.Context, ws, eventID, webhookID st
 }
 
 func (c *fakeControl) ReplayFailed(ctx context.Context, ws, webhookID string, since, until time.Time) (int, error) {
-	return 0, nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.replays = append(c.replays, [2]time.Time{since, until})
+	return 3, nil
 }
 
 // fakeRotator rotates through the store, as the service will.

@@ -252,6 +252,42 @@ func (s *Server) resendEvent(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// replayFailed makes every failed delivery of the webhook created in the
+// chosen range pending again (D4). Without a range: the last 24 hours.
+func (s *Server) replayFailed(w http.ResponseWriter, r *http.Request) {
+	s.deliveryAction(w, r, func(ws, webhookID string) (string, error) {
+		until := s.now().UTC()
+		since := until.Add(-24 * time.Hour)
+		var v herald.Validation
+		if raw := r.PostForm.Get("since"); raw != "" {
+			t, err := time.Parse(timeInput, raw)
+			if err != nil {
+				v.Add("since", "is not a date and time (YYYY-MM-DDTHH:MM, UTC)")
+			}
+			since = t
+		}
+		if raw := r.PostForm.Get("until"); raw != "" {
+			t, err := time.Parse(timeInput, raw)
+			if err != nil {
+				v.Add("until", "is not a date and time (YYYY-MM-DDTHH:MM, UTC)")
+			}
+			until = t
+		}
+		if len(v.Fields) == 0 && !until.After(since) {
+			v.Add("until", "must be after “from”")
+		}
+		if err := v.Err(); err != nil {
+			return "", &herald.Error{Code: herald.EInvalid, Message: "Nothing was replayed: " + v.Fields[0].Field + " " + v.Fields[0].Message}
+		}
+		n, err := s.control.ReplayFailed(r.Context(), ws, webhookID, since, until)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s between %s and %s queued again.", plural(n, "failed delivery"),
+			since.Format("2 Jan 15:04"), until.Format("2 Jan 15:04 UTC")), nil
+	})
+}
+
 func (s *Server) deliveryAction(w http.ResponseWriter, r *http.Request, act func(ws, webhookID string) (string, error)) {
 	if s.control == nil || s.reader == nil {
 		s.fail(w, r, herald.Errorf(herald.EConflict, "Retries need the delivery engine, which is not running in this process."))

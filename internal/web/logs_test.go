@@ -121,6 +121,33 @@ func TestLogs(t *testing.T) {
 		t.Fatal("retried another webhook's delivery")
 	}
 
+	// Replay failed deliveries: the last 24 hours, or the filtered range.
+	_, body = e.get("/webhooks/" + wh.ID + "/logs")
+	contains(t, body, "Replay failed deliveries", "of the last 24 hours")
+	res, _ = e.post("/webhooks/"+wh.ID+"/replay", url.Values{"since": {""}, "until": {""}})
+	e.status(res, http.StatusSeeOther)
+	_, body = e.follow(res)
+	contains(t, body, "3 failed deliveries between")
+	if r := e.control.replays; len(r) != 1 || r[0][1].Sub(r[0][0]) != 24*time.Hour {
+		t.Fatalf("replay range: %v", r)
+	}
+	_, body = e.get("/webhooks/" + wh.ID + "/logs?since=2025-05-01T10:00&until=2025-05-02T10:00")
+	contains(t, body, "created in the chosen time range", `name="since" value="2025-05-01T10:00"`)
+	res, _ = e.post("/webhooks/"+wh.ID+"/replay", url.Values{"since": {"2025-05-01T10:00"}, "until": {"2025-05-02T10:00"}})
+	e.status(res, http.StatusSeeOther)
+	if r := e.control.replays[1]; !r[0].Equal(time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC)) || !r[1].Equal(time.Date(2025, 5, 2, 10, 0, 0, 0, time.UTC)) {
+		t.Fatalf("replay range: %v", r)
+	}
+	for _, bad := range []url.Values{{"since": {"yesterday"}}, {"since": {"2025-05-02T10:00"}, "until": {"2025-05-01T10:00"}}} {
+		res, _ = e.post("/webhooks/"+wh.ID+"/replay", bad)
+		e.status(res, http.StatusSeeOther)
+		_, body = e.follow(res)
+		contains(t, body, "Nothing was replayed", `flash flash-error`)
+	}
+	if len(e.control.replays) != 2 {
+		t.Fatal("an invalid range was replayed")
+	}
+
 	// With Log Only Errors on, the page says why successes are missing.
 	e.svc.UpdateWebhook(context.Background(), e.ws, wh.ID, func(_ *herald.Webhook, s *herald.WebhookSpec) error { s.LogOnlyErrors = true; return nil })
 	_, body = e.get("/webhooks/" + wh.ID + "/logs")
@@ -142,6 +169,8 @@ func TestLogsWithoutDeliveryEngine(t *testing.T) {
 	contains(t, body, "Test sends need the delivery engine")
 	res, _ = e.post("/webhooks/"+wh.ID+"/deliveries/"+herald.NewID()+"/retry", url.Values{})
 	e.status(res, http.StatusBadRequest)
+	res, _ = e.post("/webhooks/"+wh.ID+"/replay", url.Values{})
+	e.status(res, http.StatusBadRequest)
 	res, _ = e.get("/webhooks/" + wh.ID + "/logs/" + herald.NewID())
 	e.status(res, http.StatusNotFound)
 }
@@ -159,6 +188,21 @@ func TestSendTest(t *testing.T) {
 		t.Fatal("no test sent")
 	}
 	// A refusal (say, the SSRF guard) is shown, not a crash.
+	// When the engine logged the attempt, the answer redirects to the page
+	// showing it, so a reload does not send again.
+	e.control.logTests = true
+	res, _ = e.post("/webhooks/"+wh.ID+"/test", url.Values{})
+	e.status(res, http.StatusSeeOther)
+	if loc := res.Header.Get("Location"); !strings.HasPrefix(loc, "/webhooks/"+wh.ID+"?test=") {
+		t.Fatalf("test send redirected to %q", loc)
+	}
+	res, body = e.follow(res)
+	e.status(res, http.StatusOK)
+	contains(t, body, "Test result", "HTTP 202", "accepted by receiver")
+	// ?test= of another webhook's attempt shows nothing.
+	other := e.webhook("Other")
+	_, body = e.get("/webhooks/" + other.ID + "?" + strings.SplitN(res.Request.URL.RawQuery, "#", 2)[0])
+	lacks(t, body, "Test result")
 	e.control.testErr = &herald.Error{Code: herald.EConflict, Message: "the address 10.0.0.1 is not allowed"}
 	res, body = e.post("/webhooks/"+wh.ID+"/test", url.Values{})
 	e.status(res, http.StatusOK)

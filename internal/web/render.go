@@ -274,8 +274,11 @@ func ago(t time.Time) string {
 }
 
 func plural(n int, unit string) string {
-	if n == 1 {
+	switch {
+	case n == 1:
 		return "1 " + unit
+	case strings.HasSuffix(unit, "y"):
+		return strconv.Itoa(n) + " " + strings.TrimSuffix(unit, "y") + "ies"
 	}
 	return strconv.Itoa(n) + " " + unit + "s"
 }

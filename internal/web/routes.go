@@ -44,6 +44,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /webhooks/{id}/logs/{attempt}", in(s.showAttempt))
 	mux.HandleFunc("POST /webhooks/{id}/deliveries/{delivery}/retry", in(s.retryDelivery))
 	mux.HandleFunc("POST /webhooks/{id}/events/{event}/resend", in(s.resendEvent))
+	mux.HandleFunc("POST /webhooks/{id}/replay", in(s.replayFailed))
 
 	// Settings > Webhooks: the Authorizations tab.
 	mux.HandleFunc("GET /authorizations", in(s.listAuthorizations))

@@ -363,6 +363,11 @@ func (s *Server) showWebhook(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("reveal") == "secret" {
 		p.Secret = wh.SigningSecret
 	}
+	if id := r.URL.Query().Get("test"); s.reader != nil && herald.ValidID(id) {
+		if a, err := s.reader.Attempt(r.Context(), workspace(r), id); err == nil && a.WebhookID == wh.ID {
+			p.Test = a
+		}
+	}
 	s.render(w, r, http.StatusOK, "webhook", &view{Title: wh.Name, Section: "webhooks", D: p})
 }
 
@@ -470,7 +475,9 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) {
 }
 
 // sendTest sends the sample event now and shows the request and the
-// response on the detail page.
+// response on the detail page. When the attempt was logged, the answer
+// redirects to the page showing it (so a reload does not send again);
+// otherwise (say, Log Only Errors and a success) it is shown at once.
 func (s *Server) sendTest(w http.ResponseWriter, r *http.Request) {
 	wh, ok := s.loadWebhook(w, r)
 	if !ok {
@@ -487,6 +494,12 @@ func (s *Server) sendTest(w http.ResponseWriter, r *http.Request) {
 		a, err := s.control.SendTest(r.Context(), workspace(r), wh.ID)
 		switch {
 		case err == nil:
+			if s.reader != nil {
+				if _, err := s.reader.Attempt(r.Context(), workspace(r), a.ID); err == nil {
+					redirect(w, r, "/webhooks/"+wh.ID+"?test="+a.ID+"#test-result")
+					return
+				}
+			}
 			p.Test = a
 		case herald.ErrorCodeOf(err) == herald.EInternal:
 			s.fail(w, r, err)
