@@ -27,7 +27,12 @@ func newEngine(cfg serveConfig, svc *herald.Service, store *sqlstore.Store, log 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ec := cfg.engine
 	ec.UserAgent = "herald/" + version
-	engine := delivery.New(ec, delivery.Deps{Service: svc, Queue: store, Transport: guard.Transport(),
+	transport := guard.Transport()
+	// Keep as many idle connections per endpoint as may be in flight to
+	// it, or a busy endpoint costs a new TCP (and TLS) handshake per call.
+	transport.MaxIdleConnsPerHost = max(transport.MaxIdleConnsPerHost, ec.Endpoint.Concurrency)
+	transport.MaxIdleConns = max(transport.MaxIdleConns, 4*ec.Endpoint.Concurrency)
+	engine := delivery.New(ec, delivery.Deps{Service: svc, Queue: store, Transport: transport,
 		Metrics: delivery.NewMetrics(reg, store), Log: log})
 	if len(allow) > 0 {
 		log.Warn("SSRF guard opened for some networks", "allow", fmt.Sprint(cfg.allowNetworks))

@@ -36,6 +36,7 @@ Usage:
                            create an admin of the web UI (password on stdin)
   herald send --type TYPE --data @event.json [--url URL] [--api-key K]
                            send an event to a running herald (--data @- reads stdin)
+  herald bench   [flags]   measure ingest and delivery on this machine
   herald version           print the version
 
 Run 'herald COMMAND --help' for a command's flags. Every flag can also be
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return usageError{"usage: herald user create --email E [--workspace default] (password on stdin)"}
 		}
 		return runUserCreate(ctx, rest[1:], getenv, stdin, stdout, stderr)
+	case "bench":
+		return runBench(ctx, rest, getenv, stdout, stderr)
 	case "send":
 		return runSend(ctx, rest, getenv, stdin, stdout, stderr)
 	case "version", "--version", "-v":

@@ -27,6 +27,8 @@ type serveConfig struct {
 	maxBodyBytes  int64
 	shutdownGrace time.Duration
 	engine        delivery.Config
+	noDeliver     bool
+	debugAddr     string
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -40,9 +42,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.Int64Var(&cfg.maxBodyBytes, "max-body-bytes", 1<<20, "largest request body accepted")
 	fs.DurationVar(&cfg.shutdownGrace, "shutdown-grace", 15*time.Second, "how long shutdown waits for requests and attempts in flight")
 	fs.DurationVar(&cfg.engine.DefaultTimeout, "attempt-timeout", 15*time.Second, "timeout of one delivery attempt (a webhook may set its own)")
+	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
+	fs.BoolVar(&cfg.noDeliver, "no-deliver", false, "accept events but deliver nothing (an ingest-only process beside delivering ones on PostgreSQL)")
 	fs.DurationVar(&cfg.engine.Lease, "lease", 3*time.Minute, "how long a claimed delivery stays with this process before another may take it over (must exceed every attempt timeout)")
-	fs.IntVar(&cfg.engine.MaxInFlight, "max-in-flight", 256, "delivery attempts in flight at once in this process")
-	fs.IntVar(&cfg.engine.Endpoint.Concurrency, "endpoint-concurrency", 64, "delivery attempts in flight at once to one endpoint (scheme, host, port)")
+	fs.IntVar(&cfg.engine.MaxInFlight, "max-in-flight", 2048, "deliveries in hand at once in this process (in flight, or waiting for a busy endpoint)")
+	fs.IntVar(&cfg.engine.Endpoint.Concurrency, "endpoint-concurrency", 256, "delivery attempts in flight at once to one endpoint (scheme, host, port)")
 	fs.Float64Var(&cfg.engine.Endpoint.RatePerSecond, "endpoint-rate", 0, "most attempts per second to one endpoint (0: no limit)")
 	fs.DurationVar(&cfg.engine.DisableAfter, "disable-after", 5*24*time.Hour, "unpublish a webhook whose deliveries have failed this long without a success")
 	fs.DurationVar(&cfg.engine.Retention, "retention", 30*24*time.Hour, "purge attempts and delivered events older than this")
@@ -105,7 +109,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fmt.Fprintf(stdout, "herald listening on %s\n", url)
 	ui.announce(stdout, url)
 
-	engine.Start()
+	if !cfg.noDeliver {
+		engine.Start()
+	}
+	if cfg.debugAddr != "" {
+		go serveDebug(cfg.debugAddr, log)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

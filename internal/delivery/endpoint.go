@@ -23,8 +23,11 @@ type EndpointLimits struct {
 // circuit breaker. An endpoint is "scheme://host:port".
 type endpoints struct {
 	limits EndpointLimits
-	mu     sync.Mutex
-	m      map[string]*endpoint
+	// maxWaiting bounds the workers waiting for one endpoint's slots, so
+	// one endpoint never holds all of the process's workers.
+	maxWaiting int
+	mu         sync.Mutex
+	m          map[string]*endpoint
 }
 
 type endpoint struct {
@@ -83,7 +86,7 @@ func (e *endpoints) acquire(key string, now time.Time, done <-chan struct{}) adm
 	default:
 	}
 	e.mu.Lock()
-	if ep.waiting >= cap(ep.slots) {
+	if ep.waiting >= max(cap(ep.slots), e.maxWaiting) {
 		e.mu.Unlock()
 		e.undo(key, adm.probe)
 		return admission{deferUntil: now.Add(250 * time.Millisecond), reason: "endpoint at its concurrency limit"}

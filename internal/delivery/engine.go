@@ -29,7 +29,7 @@ type Config struct {
 	DefaultTimeout    time.Duration // per attempt, unless the webhook sets one (15 s)
 	MaxResponseBytes  int           // response body kept in the log (64 KiB)
 	Schedule          []time.Duration
-	Endpoint          EndpointLimits // defaults: 64 in flight, no rate limit, breaker after 20 failures for 30 s (up to 10 min)
+	Endpoint          EndpointLimits // defaults: 256 in flight, no rate limit, breaker after 20 failures for 30 s (up to 10 min)
 	DisableAfter      time.Duration  // unpublish a webhook failing this long without a success (5 days)
 	FailingAlertAfter time.Duration  // raise herald.webhook.failing after failing this long (1 h)
 	SecretOverlap     time.Duration  // a rotated-out signing secret still signs this long (24 h)
@@ -45,7 +45,7 @@ func (c *Config) defaults() {
 		}
 	}
 	if c.MaxInFlight <= 0 {
-		c.MaxInFlight = 256
+		c.MaxInFlight = 2048
 	}
 	if c.ClaimBatch <= 0 {
 		c.ClaimBatch = 256
@@ -60,7 +60,7 @@ func (c *Config) defaults() {
 		c.Schedule = DefaultSchedule
 	}
 	if c.Endpoint.Concurrency == 0 {
-		c.Endpoint.Concurrency = 64
+		c.Endpoint.Concurrency = 256
 	}
 	if c.Endpoint.BreakerThreshold == 0 {
 		c.Endpoint.BreakerThreshold = 20
@@ -148,6 +148,7 @@ func New(cfg Config, d Deps) *Engine {
 	e.client = &http.Client{Transport: d.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	e.cache.Location = cfg.Location
 	e.eps.limits = cfg.Endpoint
+	e.eps.maxWaiting = cfg.MaxInFlight / 2
 	e.workCtx, e.cancelWork = context.WithCancel(context.Background())
 	return e
 }

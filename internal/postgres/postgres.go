@@ -52,7 +52,12 @@ func Open(ctx context.Context, url string, cipher herald.Cipher) (*sqlstore.Stor
 		db.Close()
 		return nil, fmt.Errorf("migrate postgres: %w", err)
 	}
-	return sqlstore.New(db, db, Dialect(), cipher), nil
+	s := sqlstore.New(db, db, Dialect(), cipher)
+	if err := s.Prepare(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // mapError turns constraint violations (by SQLSTATE) into herald errors.

@@ -76,7 +76,12 @@ func Open(ctx context.Context, path string, cipher herald.Cipher) (*sqlstore.Sto
 	}
 	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)*2))
 	read.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)*2))
-	return sqlstore.New(write, read, Dialect(), cipher), nil
+	s := sqlstore.New(write, read, Dialect(), cipher)
+	if err := s.Prepare(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // syncPragma: FULL fsyncs the WAL at every commit; NORMAL leaves it to

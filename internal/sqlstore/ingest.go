@@ -122,16 +122,14 @@ func (s *Store) ingestTx(ctx context.Context, reqs []*herald.IngestRequest) erro
 		return fmt.Errorf("begin ingest: %w", err)
 	}
 	defer tx.Close()
-	insEvent, err := tx.PrepareContext(ctx, s.q(`INSERT INTO events (id, workspace_id, type, occurred_at, received_at, data, idempotency_key, deliveries, is_test) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`))
+	insEvent, err := s.txStmt(ctx, tx, qInsertEvent)
 	if err != nil {
-		return s.mapErr(err)
+		return err
 	}
-	defer insEvent.Close()
-	insDelivery, err := tx.PrepareContext(ctx, s.q(`INSERT INTO deliveries (id, workspace_id, event_id, event_type, webhook_id, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)`))
+	insDelivery, err := s.txStmt(ctx, tx, qInsertDelivery)
 	if err != nil {
-		return s.mapErr(err)
+		return err
 	}
-	defer insDelivery.Close()
 
 	hooks := map[wsType][]publishedHook{}
 	seenKeys := map[wsType]*herald.IngestRequest{}
@@ -230,7 +228,11 @@ func (s *Store) checkIdempotency(ctx context.Context, tx *txConn, ev *herald.Eve
 }
 
 func (s *Store) publishedHooks(ctx context.Context, tx *txConn, workspaceID, eventType string) ([]publishedHook, error) {
-	rows, err := tx.QueryContext(ctx, s.q(`SELECT id, ordered FROM webhooks WHERE workspace_id = ? AND event = ? AND status = 'published' ORDER BY id`), workspaceID, eventType)
+	st, err := s.txStmt(ctx, tx, qPublishedHooks)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, workspaceID, eventType)
 	if err != nil {
 		return nil, fmt.Errorf("published webhooks: %w", s.mapErr(err))
 	}

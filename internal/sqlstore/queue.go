@@ -46,15 +46,17 @@ func newToken() string {
 // UPDATE … RETURNING is atomic by itself.
 func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*herald.Claim, error) {
 	token := newToken()
-	query := `UPDATE deliveries SET next_attempt_at = ?, claim_token = ?, updated_at = ?
-		WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?` + s.dialect.SkipLocked + `)
-		RETURNING ` + deliveryColumns
+	query := s.claimQuery()
 	tx, err := s.begin(ctx, Relaxed)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
 	defer tx.Close()
-	rows, err := tx.QueryContext(ctx, s.q(query), micros(now.Add(lease)), token, micros(now), micros(now), limit)
+	st, err := s.txStmt(ctx, tx, query)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, micros(now.Add(lease)), token, micros(now), micros(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", s.mapErr(err))
 	}
@@ -87,12 +89,10 @@ func (s *Store) RecordOutcomes(ctx context.Context, recs []*herald.OutcomeRecord
 		return fmt.Errorf("begin outcomes: %w", err)
 	}
 	defer tx.Close()
-	upd, err := tx.PrepareContext(ctx, s.q(`UPDATE deliveries SET status = ?, status_reason = ?, attempts = attempts + ?, next_attempt_at = ?, claim_token = NULL,
-		last_status = ?, last_error = ?, updated_at = ? WHERE id = ? AND claim_token = ?`))
+	upd, err := s.txStmt(ctx, tx, qRecordOutcome)
 	if err != nil {
-		return s.mapErr(err)
+		return err
 	}
-	defer upd.Close()
 	var ins *sql.Stmt
 	health := map[string]bool{} // webhook id → last counted attempt succeeded
 	var healthOrder []string
@@ -112,11 +112,9 @@ func (s *Store) RecordOutcomes(ctx context.Context, recs []*herald.OutcomeRecord
 		n, _ := res.RowsAffected()
 		if r.Attempt != nil {
 			if ins == nil {
-				if ins, err = tx.PrepareContext(ctx, s.q(`INSERT INTO attempts (id, workspace_id, delivery_id, webhook_id, event_id, number, started_at, duration_us, outcome, error_class, error,
-					request_method, request_url, request_headers, request_body, response_status, response_headers, response_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)); err != nil {
-					return s.mapErr(err)
+				if ins, err = s.txStmt(ctx, tx, qInsertAttempt); err != nil {
+					return err
 				}
-				defer ins.Close()
 			}
 			a := r.Attempt
 			reqHeaders, _ := json.Marshal(nonNil(a.RequestHeaders))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -20,6 +21,7 @@ type Store struct {
 	dialect Dialect
 	cipher  herald.Cipher
 	rb      rebinder
+	stmts   sync.Map // stmtKey → *sql.Stmt
 	committer
 }
 
@@ -37,6 +39,7 @@ func (s *Store) DB() *sql.DB { return s.write }
 
 // Close commits what ingest has queued, then closes both pools.
 func (s *Store) Close() error {
+	defer s.stmts.Range(func(k, v any) bool { v.(*sql.Stmt).Close(); return true })
 	s.closeOnce.Do(func() {
 		close(s.closing)
 		s.ingestOnce.Do(func() {}) // no committer may start after this
@@ -160,8 +163,11 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*herald.APIKey, 
 	var k herald.APIKey
 	var scopes string
 	var created int64
-	err := s.read.QueryRowContext(ctx, s.q(`SELECT id, workspace_id, name, prefix, hash, scopes, created_at FROM api_keys WHERE hash = ? AND revoked_at IS NULL`), hash).
-		Scan(&k.ID, &k.WorkspaceID, &k.Name, &k.Prefix, &k.Hash, &scopes, &created)
+	st, err := s.prepared(ctx, s.read, `SELECT id, workspace_id, name, prefix, hash, scopes, created_at FROM api_keys WHERE hash = ? AND revoked_at IS NULL`)
+	if err != nil {
+		return nil, err
+	}
+	err = st.QueryRowContext(ctx, hash).Scan(&k.ID, &k.WorkspaceID, &k.Name, &k.Prefix, &k.Hash, &scopes, &created)
 	if err != nil {
 		return nil, s.mapErr(err)
 	}

@@ -62,3 +62,66 @@ func (s *Store) begin(ctx context.Context, d Durability) (*txConn, error) {
 	}
 	return &txConn{Tx: tx, conn: conn}, nil
 }
+
+// prepared returns a statement prepared once on db for query (rebound),
+// so hot queries are not parsed again on every call.
+func (s *Store) prepared(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
+	key := stmtKey{db, query}
+	if st, ok := s.stmts.Load(key); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.PrepareContext(ctx, s.q(query))
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	if prev, loaded := s.stmts.LoadOrStore(key, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// txStmt returns query prepared for use inside tx. Only queries prepared
+// when the store opened (hotWrites) are reused: preparing on the write
+// pool now would wait for the connection this transaction holds.
+func (s *Store) txStmt(ctx context.Context, tx *txConn, query string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(stmtKey{s.write, query}); ok {
+		return tx.StmtContext(ctx, st.(*sql.Stmt)), nil
+	}
+	st, err := tx.PrepareContext(ctx, s.q(query))
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	return st, nil
+}
+
+// The statements of the hot write paths (ingest, claim, outcomes).
+const (
+	qInsertEvent    = `INSERT INTO events (id, workspace_id, type, occurred_at, received_at, data, idempotency_key, deliveries, is_test) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertDelivery = `INSERT INTO deliveries (id, workspace_id, event_id, event_type, webhook_id, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)`
+	qPublishedHooks = `SELECT id, ordered FROM webhooks WHERE workspace_id = ? AND event = ? AND status = 'published' ORDER BY id`
+	qRecordOutcome  = `UPDATE deliveries SET status = ?, status_reason = ?, attempts = attempts + ?, next_attempt_at = ?, claim_token = NULL, last_status = ?, last_error = ?, updated_at = ? WHERE id = ? AND claim_token = ?`
+	qInsertAttempt  = `INSERT INTO attempts (id, workspace_id, delivery_id, webhook_id, event_id, number, started_at, duration_us, outcome, error_class, error, request_method, request_url, request_headers, request_body, response_status, response_headers, response_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+func (s *Store) claimQuery() string {
+	return `UPDATE deliveries SET next_attempt_at = ?, claim_token = ?, updated_at = ?
+		WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?` + s.dialect.SkipLocked + `)
+		RETURNING ` + deliveryColumns
+}
+
+// Prepare readies the hot write statements; call it once the schema is
+// migrated and before the store is used.
+func (s *Store) Prepare(ctx context.Context) error {
+	for _, q := range []string{qInsertEvent, qInsertDelivery, qPublishedHooks, qRecordOutcome, qInsertAttempt, s.claimQuery()} {
+		if _, err := s.prepared(ctx, s.write, q); err != nil {
+			return fmt.Errorf("prepare %q: %w", q[:min(len(q), 40)], err)
+		}
+	}
+	return nil
+}
+
+type stmtKey struct {
+	db    *sql.DB
+	query string
+}

@@ -1,0 +1,439 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald/internal/secrets"
+)
+
+// benchConfig is `herald bench`.
+type benchConfig struct {
+	events      int
+	rate        float64
+	fanout      int
+	batch       int
+	concurrency int
+	db          string
+	backlog     bool
+	timeout     time.Duration
+	keep        bool
+	serveArgs   string
+}
+
+// runBench starts `herald serve` as a child process on a temporary
+// database, a receiver on 127.0.0.1 in this process, and drives events
+// into herald over HTTP; it prints ingest and delivery rates,
+// ingest-to-receipt latency and herald's peak RSS.
+func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var c benchConfig
+	fs := newFlagSet("bench", stderr)
+	fs.IntVar(&c.events, "events", 20000, "events to send")
+	fs.Float64Var(&c.rate, "rate", 0, "events per second (0: as fast as herald takes them)")
+	fs.IntVar(&c.fanout, "fanout", 1, "published webhooks per event (deliveries per event)")
+	fs.IntVar(&c.batch, "batch", 1, "events per request (1: POST /events; more: POST /events/batch)")
+	fs.IntVar(&c.concurrency, "concurrency", 64, "concurrent client connections")
+	fs.StringVar(&c.db, "db", "", "database (default: a new SQLite file in a temporary folder; a postgres:// URL runs on PostgreSQL)")
+	fs.BoolVar(&c.backlog, "backlog", false, "ingest everything first with delivery off, then measure how the backlog drains")
+	fs.DurationVar(&c.timeout, "timeout", 30*time.Minute, "give up after this long")
+	fs.BoolVar(&c.keep, "keep", false, "keep the temporary folder")
+	fs.StringVar(&c.serveArgs, "serve-args", "", "extra flags for the herald serve child, space-separated")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if c.events <= 0 || c.fanout <= 0 || c.batch <= 0 || c.concurrency <= 0 || c.batch > 1000 {
+		return usageError{"herald bench: --events, --fanout, --concurrency must be positive and --batch 1..1000"}
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "herald-bench-")
+	if err != nil {
+		return err
+	}
+	if !c.keep {
+		defer os.RemoveAll(dir)
+	}
+	keyFile := filepath.Join(dir, "herald.key")
+	if _, _, err := secrets.LoadOrCreateKeyFile(keyFile); err != nil {
+		return err
+	}
+	db := c.db
+	if db == "" {
+		db = filepath.Join(dir, "herald.db")
+	}
+	vars := map[string]string{"HERALD_DB": db, "HERALD_SECRET_KEY_FILE": keyFile}
+	var keyOut, keyErr bytes.Buffer
+	if err := run(ctx, []string{"apikey", "create", "--name", "bench"}, func(k string) string { return vars[k] }, nil, &keyOut, &keyErr); err != nil {
+		return fmt.Errorf("create api key: %w: %s", err, keyErr.String())
+	}
+	apiKey := strings.TrimSpace(keyOut.String())
+
+	rc := newBenchReceiver(c.events * c.fanout)
+	if err := rc.listen(); err != nil {
+		return err
+	}
+	defer rc.close()
+
+	extra := strings.Fields(c.serveArgs)
+	serveArgs := append([]string{"--db", db, "--secret-key-file", keyFile, "--allow-network", "127.0.0.0/8", "--log-level", "warn"}, extra...)
+	if c.backlog {
+		serveArgs = append(serveArgs, "--no-deliver")
+	}
+	h, err := startBenchChild(ctx, serveArgs, stderr)
+	if err != nil {
+		return err
+	}
+	defer h.stop()
+	for i := 0; i < c.fanout; i++ {
+		if err := benchWebhook(ctx, h.url, apiKey, rc.url+"/hook/"+strconv.Itoa(i)); err != nil {
+			return err
+		}
+	}
+	kind := "sqlite"
+	if isPostgres(db) {
+		kind = "postgres"
+	}
+	rateText := "flat out"
+	if c.rate > 0 {
+		rateText = fmt.Sprintf("%.0f events/s", c.rate)
+	}
+	fmt.Fprintf(stdout, "herald bench: %s, %d events, fan-out %d, %d per request, %d connections, %s\n", kind, c.events, c.fanout, c.batch, c.concurrency, rateText)
+
+	start := time.Now()
+	rc.begin(start)
+	sent, err := drive(ctx, h.url, apiKey, c)
+	if err != nil {
+		return err
+	}
+	ingestDur := time.Since(start)
+	fmt.Fprintf(stdout, "ingest:     %d events in %s = %.0f events/s (every one answered 202)\n", sent, ingestDur.Round(time.Millisecond), float64(sent)/ingestDur.Seconds())
+	if c.backlog {
+		peak := h.peakRSS()
+		h.stop()
+		fmt.Fprintf(stdout, "backlog:    %d pending deliveries; ingest-only herald peaked at %s\n", c.events*c.fanout, mb(peak))
+		serveArgs = serveArgs[:len(serveArgs)-1] // drop --no-deliver
+		if h, err = startBenchChild(ctx, serveArgs, stderr); err != nil {
+			return err
+		}
+		defer h.stop()
+		start = time.Now()
+		rc.begin(start)
+	}
+	sampler := h.sampleRSS()
+	if err := rc.wait(ctx); err != nil {
+		return fmt.Errorf("%w (%d of %d deliveries received)", err, rc.received.Load(), c.events*c.fanout)
+	}
+	total := time.Since(start)
+	peak := sampler()
+	n := c.events * c.fanout
+	what := "first event sent → last delivery received"
+	if c.backlog {
+		what = "drain of the backlog, from the delivering process's start"
+	}
+	fmt.Fprintf(stdout, "deliveries: %d in %s = %.0f deliveries/s (%s)\n", n, total.Round(time.Millisecond), float64(n)/total.Seconds(), what)
+	if !c.backlog {
+		p := rc.percentiles()
+		fmt.Fprintf(stdout, "latency:    ingest→receipt p50 %s, p95 %s, p99 %s, max %s\n", p[0], p[1], p[2], p[3])
+	}
+	fmt.Fprintf(stdout, "peak RSS:   %s (the herald process)\n", mb(peak))
+	fmt.Fprintf(stdout, "receipts:   %d, duplicates %d\n", rc.received.Load(), rc.duplicates.Load())
+	return nil
+}
+
+func mb(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/(1<<20)) }
+
+// drive sends the events, flat out or at a fixed rate, and returns how
+// many were acknowledged.
+func drive(ctx context.Context, url, key string, c benchConfig) (int, error) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: c.concurrency, MaxIdleConnsPerHost: c.concurrency, MaxConnsPerHost: c.concurrency}, Timeout: time.Minute}
+	requests := (c.events + c.batch - 1) / c.batch
+	var next atomic.Int64
+	var acked atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var ticker <-chan time.Time
+	if c.rate > 0 {
+		interval := time.Duration(float64(time.Second) * float64(c.batch) / c.rate)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		ticks := make(chan time.Time)
+		go func() {
+			defer close(ticks)
+			for i := 0; i < requests; i++ {
+				select {
+				case tm := <-t.C:
+					ticks <- tm
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		ticker = ticks
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < c.concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf bytes.Buffer
+			for ctx.Err() == nil {
+				if ticker != nil {
+					if _, ok := <-ticker; !ok {
+						return
+					}
+				}
+				r := int(next.Add(1)) - 1
+				if r >= requests {
+					return
+				}
+				first, last := r*c.batch, min((r+1)*c.batch, c.events)
+				buf.Reset()
+				path := "/api/v1/events"
+				if c.batch > 1 {
+					path = "/api/v1/events/batch"
+					buf.WriteString(`{"events": [`)
+				}
+				for i := first; i < last; i++ {
+					if i > first {
+						buf.WriteByte(',')
+					}
+					fmt.Fprintf(&buf, `{"type": "member.verified", "data": {"n": %d, "t": %d}}`, i, time.Now().UnixNano())
+				}
+				if c.batch > 1 {
+					buf.WriteString(`]}`)
+				}
+				req, _ := http.NewRequestWithContext(ctx, "POST", url+path, bytes.NewReader(buf.Bytes()))
+				req.Header.Set("Authorization", "Bearer "+key)
+				req.Header.Set("Content-Type", "application/json")
+				res, err := client.Do(req)
+				if err == nil {
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode != http.StatusAccepted {
+						err = fmt.Errorf("herald answered %d", res.StatusCode)
+					}
+				}
+				if err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				acked.Add(int64(last - first))
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return int(acked.Load()), fmt.Errorf("send events: %w", firstErr)
+	}
+	return int(acked.Load()), ctx.Err()
+}
+
+func benchWebhook(ctx context.Context, url, key, target string) error {
+	body, _ := json.Marshal(map[string]any{"name": "bench", "event": "member.verified", "endpoint_url": target, "method": "POST",
+		"payload_type": "JSON", "payload": `{"n": {{ n }}, "t": {{ t }}}`, "log_only_errors": true})
+	do := func(method, path string, body []byte) (map[string]any, error) {
+		req, _ := http.NewRequestWithContext(ctx, method, url+path, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer res.Body.Close()
+		var out map[string]any
+		json.NewDecoder(res.Body).Decode(&out)
+		if res.StatusCode >= 300 {
+			return nil, fmt.Errorf("%s %s: %d %v", method, path, res.StatusCode, out)
+		}
+		return out, nil
+	}
+	wh, err := do("POST", "/api/v1/webhooks", body)
+	if err != nil {
+		return err
+	}
+	_, err = do("POST", "/api/v1/webhooks/"+wh["id"].(string)+"/publish", nil)
+	return err
+}
+
+// benchReceiver counts deliveries and their ingest-to-receipt latency.
+type benchReceiver struct {
+	srv        *http.Server
+	url        string
+	want       int
+	received   atomic.Int64
+	duplicates atomic.Int64
+	start      atomic.Int64
+	mu         sync.Mutex
+	latencies  []time.Duration
+	seen       map[string]bool
+	done       chan struct{}
+	doneOnce   sync.Once
+}
+
+func newBenchReceiver(want int) *benchReceiver {
+	return &benchReceiver{want: want, latencies: make([]time.Duration, 0, want), seen: make(map[string]bool, want), done: make(chan struct{})}
+}
+
+func (rc *benchReceiver) listen() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	rc.url = "http://" + ln.Addr().String()
+	rc.srv = &http.Server{Handler: http.HandlerFunc(rc.serve)}
+	go rc.srv.Serve(ln)
+	return nil
+}
+
+func (rc *benchReceiver) begin(t time.Time) { rc.start.Store(t.UnixNano()) }
+
+func (rc *benchReceiver) serve(w http.ResponseWriter, r *http.Request) {
+	var body struct{ N, T int64 }
+	json.NewDecoder(r.Body).Decode(&body)
+	now := time.Now()
+	id := r.Header.Get("webhook-id")
+	rc.mu.Lock()
+	dup := rc.seen[id]
+	rc.seen[id] = true
+	if !dup {
+		rc.latencies = append(rc.latencies, now.Sub(time.Unix(0, body.T)))
+	}
+	rc.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+	if dup {
+		rc.duplicates.Add(1)
+		return
+	}
+	if rc.received.Add(1) == int64(rc.want) {
+		rc.doneOnce.Do(func() { close(rc.done) })
+	}
+}
+
+func (rc *benchReceiver) wait(ctx context.Context) error {
+	select {
+	case <-rc.done:
+		return nil
+	case <-ctx.Done():
+		return errors.New("timed out waiting for deliveries")
+	}
+}
+
+func (rc *benchReceiver) percentiles() [4]time.Duration {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	l := append([]time.Duration(nil), rc.latencies...)
+	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+	at := func(p float64) time.Duration {
+		if len(l) == 0 {
+			return 0
+		}
+		return l[min(len(l)-1, int(p*float64(len(l))))].Round(100 * time.Microsecond)
+	}
+	return [4]time.Duration{at(0.50), at(0.95), at(0.99), at(1)}
+}
+
+func (rc *benchReceiver) close() { rc.srv.Close() }
+
+// benchChild is the herald process under test.
+type benchChild struct {
+	cmd  *exec.Cmd
+	url  string
+	once sync.Once
+}
+
+func startBenchChild(ctx context.Context, serveArgs []string, stderr io.Writer) (*benchChild, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"serve", "--addr", "127.0.0.1:0"}, serveArgs...)
+	cmd := exec.Command(exe, args...)
+	if testArgs := os.Getenv("HERALD_TEST_CHILD_ARGS"); testArgs != "" || strings.HasSuffix(exe, ".test") {
+		// Under `go test` the executable is the test binary (see TestMain).
+		a, _ := json.Marshal(args)
+		cmd = exec.Command(exe, "-test.run=^$")
+		cmd.Env = append(os.Environ(), "HERALD_TEST_CHILD_ARGS="+string(a))
+	}
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start herald serve: %w", err)
+	}
+	c := &benchChild{cmd: cmd}
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "herald listening on "); ok {
+				urlc <- u
+			}
+		}
+		close(urlc)
+	}()
+	select {
+	case u, ok := <-urlc:
+		if !ok {
+			cmd.Wait()
+			return nil, errors.New("herald serve exited before listening")
+		}
+		c.url = u
+	case <-time.After(60 * time.Second):
+		c.stop()
+		return nil, errors.New("herald serve did not start within 60 s")
+	case <-ctx.Done():
+		c.stop()
+		return nil, ctx.Err()
+	}
+	return c, nil
+}
+
+// peakRSS reads the child's high-water mark of resident memory.
+func (c *benchChild) peakRSS() int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// sampleRSS returns a func that reports the peak RSS seen so far.
+func (c *benchChild) sampleRSS() func() int64 { return c.peakRSS }
+
+func (c *benchChild) stop() {
+	c.once.Do(func() {
+		c.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { c.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			c.cmd.Process.Kill()
+			<-done
+		}
+	})
+}
