@@ -122,14 +122,9 @@ func (s *Store) ingestTx(ctx context.Context, reqs []*herald.IngestRequest) erro
 		return fmt.Errorf("begin ingest: %w", err)
 	}
 	defer tx.Close()
-	insEvent, err := s.txStmt(ctx, tx, qInsertEvent)
-	if err != nil {
-		return err
-	}
-	insDelivery, err := s.txStmt(ctx, tx, qInsertDelivery)
-	if err != nil {
-		return err
-	}
+	events := s.newRowBuffer(tx, qInsertEvent, 9)
+	deliveries := s.newRowBuffer(tx, qInsertDelivery, 8)
+	deliveries.parent = events
 
 	hooks := map[wsType][]publishedHook{}
 	seenKeys := map[wsType]*herald.IngestRequest{}
@@ -172,8 +167,8 @@ func (s *Store) ingestTx(ctx context.Context, reqs []*herald.IngestRequest) erro
 		if ev.IdempotencyKey != "" {
 			idem = sql.NullString{String: ev.IdempotencyKey, Valid: true}
 		}
-		if _, err := insEvent.ExecContext(ctx, ev.ID, ev.WorkspaceID, ev.Type, micros(ev.OccurredAt), micros(ev.ReceivedAt), string(ev.RawData), idem, len(list), ev.Test); err != nil {
-			return fmt.Errorf("insert event: %w", s.mapErr(err))
+		if err := events.add(ctx, ev.ID, ev.WorkspaceID, ev.Type, micros(ev.OccurredAt), micros(ev.ReceivedAt), string(ev.RawData), idem, len(list), ev.Test); err != nil {
+			return fmt.Errorf("insert events: %w", err)
 		}
 		now := micros(ev.ReceivedAt)
 		for _, h := range list {
@@ -192,11 +187,18 @@ func (s *Store) ingestTx(ctx context.Context, reqs []*herald.IngestRequest) erro
 					busy[h.id] = true
 				}
 			}
-			if _, err := insDelivery.ExecContext(ctx, herald.NewID(), ev.WorkspaceID, ev.ID, ev.Type, h.id, due, now, now); err != nil {
-				return fmt.Errorf("insert delivery: %w", s.mapErr(err))
+			if err := deliveries.add(ctx, herald.NewID(), ev.WorkspaceID, ev.ID, ev.Type, h.id, due, now, now); err != nil {
+				return fmt.Errorf("insert deliveries: %w", err)
 			}
 		}
 		r.Result = herald.IngestResult{EventID: ev.ID, Deliveries: len(list)}
+	}
+	// Events first: deliveries refer to them.
+	if err := events.flush(ctx); err != nil {
+		return fmt.Errorf("insert events: %w", err)
+	}
+	if err := deliveries.flush(ctx); err != nil {
+		return fmt.Errorf("insert deliveries: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit ingest: %w", s.mapErr(err))

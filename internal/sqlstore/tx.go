@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 )
 
 // Durability says how a transaction's commit must reach the disk.
@@ -110,10 +111,80 @@ func (s *Store) claimQuery() string {
 		RETURNING ` + deliveryColumns
 }
 
+// multiRows is how many rows one multi-row INSERT carries.
+const multiRows = 64
+
+// multiInsert repeats the VALUES group of a one-row INSERT n times.
+func multiInsert(one string, n int) string {
+	i := strings.Index(one, "VALUES ")
+	group := one[i+len("VALUES "):]
+	return one[:i+len("VALUES ")] + strings.TrimSuffix(strings.Repeat(group+", ", n), ", ")
+}
+
+// rowBuffer batches the rows of one table into multi-row INSERTs: one
+// statement per 64 rows instead of one per row.
+type rowBuffer struct {
+	s          *Store
+	tx         *txConn
+	one, many  string
+	cols, rows int
+	args       []any
+	// parent holds rows that this table's rows refer to; it is flushed
+	// first so a foreign key never points at a row not yet inserted.
+	parent *rowBuffer
+}
+
+func (s *Store) newRowBuffer(tx *txConn, one string, cols int) *rowBuffer {
+	return &rowBuffer{s: s, tx: tx, one: one, many: multiInsert(one, multiRows), cols: cols}
+}
+
+func (b *rowBuffer) add(ctx context.Context, vals ...any) error {
+	b.args = append(b.args, vals...)
+	b.rows++
+	if b.rows < multiRows {
+		return nil
+	}
+	if b.parent != nil {
+		if err := b.parent.flush(ctx); err != nil {
+			return err
+		}
+	}
+	st, err := b.s.txStmt(ctx, b.tx, b.many)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, b.args...)
+	b.args, b.rows = b.args[:0], 0
+	return b.s.mapErr(err)
+}
+
+func (b *rowBuffer) flush(ctx context.Context) error {
+	if b.rows == 0 {
+		return nil
+	}
+	if b.parent != nil {
+		if err := b.parent.flush(ctx); err != nil {
+			return err
+		}
+	}
+	st, err := b.s.txStmt(ctx, b.tx, b.one)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < b.rows; i++ {
+		if _, err := st.ExecContext(ctx, b.args[i*b.cols:(i+1)*b.cols]...); err != nil {
+			return b.s.mapErr(err)
+		}
+	}
+	b.args, b.rows = b.args[:0], 0
+	return nil
+}
+
 // Prepare readies the hot write statements; call it once the schema is
 // migrated and before the store is used.
 func (s *Store) Prepare(ctx context.Context) error {
-	for _, q := range []string{qInsertEvent, qInsertDelivery, qPublishedHooks, qRecordOutcome, qInsertAttempt, s.claimQuery()} {
+	for _, q := range []string{qInsertEvent, qInsertDelivery, multiInsert(qInsertEvent, multiRows), multiInsert(qInsertDelivery, multiRows),
+		qPublishedHooks, qRecordOutcome, qInsertAttempt, s.claimQuery()} {
 		if _, err := s.prepared(ctx, s.write, q); err != nil {
 			return fmt.Errorf("prepare %q: %w", q[:min(len(q), 40)], err)
 		}

@@ -27,6 +27,7 @@ func RunQueue(t *testing.T, open func(t testing.TB) QueueStore, openTwo func(t t
 		{"IngestFansOutToPublishedWebhooks", testIngestFanOut},
 		{"IngestIdempotency", testIngestIdempotency},
 		{"IngestConcurrentGroupCommit", testIngestConcurrent},
+		{"IngestFanOutTen", testIngestFanOutTen},
 		{"ClaimLeaseAndTakeOver", testClaimLease},
 		{"OutcomesAndAttempts", testOutcomes},
 		{"OrderedWebhookHoldsLaterDeliveries", testOrdered},
@@ -500,5 +501,28 @@ func testDisjointClaims(t *testing.T, a, b QueueStore) {
 		if n != 1 {
 			t.Fatalf("delivery %s claimed %d times", id, n)
 		}
+	}
+}
+
+// testIngestFanOutTen ingests a batch whose deliveries outnumber its
+// events (ten webhooks): every delivery lands and refers to its event.
+func testIngestFanOutTen(t *testing.T, s QueueStore) {
+	ws := workspace(t, s, "default")
+	for i := 0; i < 10; i++ {
+		publishedWebhook(t, s, ws, "member.verified", false)
+	}
+	at := now()
+	var evs []*herald.Event
+	for i := 0; i < 150; i++ {
+		evs = append(evs, newEvent(ws, "member.verified", "", at))
+	}
+	for _, r := range ingest(t, s, evs...) {
+		if r.Deliveries != 10 {
+			t.Fatalf("result %+v", r)
+		}
+	}
+	claims, err := s.ClaimDeliveries(ctx, at, time.Minute, 2000)
+	if err != nil || len(claims) != 1500 {
+		t.Fatalf("claimed %d, %v; want 1500", len(claims), err)
 	}
 }
