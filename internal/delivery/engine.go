@@ -106,6 +106,7 @@ type Engine struct {
 
 	wake     chan struct{}
 	outcomes chan *herald.OutcomeRecord
+	jobs     chan *job // to idle workers
 	inflight atomic.Int64
 
 	workCtx    context.Context // canceled when shutdown's grace ends
@@ -144,7 +145,7 @@ func New(cfg Config, d Deps) *Engine {
 		d.Transport = http.DefaultTransport
 	}
 	e := &Engine{cfg: cfg, svc: d.Service, store: d.Service.Store, queue: d.Queue, clock: d.Clock, policy: d.Policy, metrics: d.Metrics, log: d.Log,
-		wake: make(chan struct{}, 1), outcomes: make(chan *herald.OutcomeRecord, 4096), writerDone: make(chan struct{})}
+		wake: make(chan struct{}, 1), outcomes: make(chan *herald.OutcomeRecord, 4096), jobs: make(chan *job), writerDone: make(chan struct{})}
 	e.client = &http.Client{Transport: d.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	e.cache.Location = cfg.Location
 	e.eps.limits = cfg.Endpoint
@@ -300,12 +301,35 @@ func (e *Engine) dispatch(claims []*herald.Claim) {
 		}
 		e.inflight.Add(1)
 		e.workers.Add(1)
-		go func() {
-			defer e.finished()
-			e.emit(e.attempt(j, false))
-		}()
+		select {
+		case e.jobs <- j: // an idle worker takes it
+		default:
+			go e.worker(j)
+		}
 	}
 }
+
+// worker runs jobs until it has been idle for a while. Reusing
+// goroutines keeps their grown stacks: a fresh goroutine per delivery
+// spends measurable time growing its stack for the HTTP call.
+func (e *Engine) worker(j *job) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		e.emit(e.attempt(j, false))
+		e.finished()
+		idle.Reset(workerIdle)
+		select {
+		case j = <-e.jobs:
+		case <-idle.C:
+			return
+		case <-e.workCtx.Done(): // stopped
+			return
+		}
+	}
+}
+
+const workerIdle = 10 * time.Second
 
 // finished frees a worker slot and wakes the claim loop when a good
 // share of slots is free again (not after every single completion, which

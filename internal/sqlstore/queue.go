@@ -96,20 +96,21 @@ func (s *Store) RecordOutcomes(ctx context.Context, recs []*herald.OutcomeRecord
 	var ins *sql.Stmt
 	health := map[string]bool{} // webhook id → last counted attempt succeeded
 	var healthOrder []string
+	// Plain successes of one claim are the common case: they are marked
+	// in one statement per (claim, status code) instead of one per row.
+	type successKey struct {
+		token  string
+		status int
+	}
+	successes := map[successKey][]string{}
+	var successOrder []successKey
 	for _, r := range recs {
-		var next sql.NullInt64
-		if r.Status == herald.DeliveryPending {
-			next = sql.NullInt64{Int64: micros(r.NextAttemptAt), Valid: true}
-		}
-		counted := 0
 		if r.Counted {
-			counted = 1
+			if _, seen := health[r.WebhookID]; !seen {
+				healthOrder = append(healthOrder, r.WebhookID)
+			}
+			health[r.WebhookID] = r.LastStatus >= 200 && r.LastStatus < 300
 		}
-		res, err := upd.ExecContext(ctx, string(r.Status), r.Reason, counted, next, r.LastStatus, truncate(r.LastError, 1000), micros(r.At), r.DeliveryID, r.Token)
-		if err != nil {
-			return fmt.Errorf("record outcome of %s: %w", r.DeliveryID, s.mapErr(err))
-		}
-		n, _ := res.RowsAffected()
 		if r.Attempt != nil {
 			if ins == nil {
 				if ins, err = s.txStmt(ctx, tx, qInsertAttempt); err != nil {
@@ -125,18 +126,46 @@ func (s *Store) RecordOutcomes(ctx context.Context, recs []*herald.OutcomeRecord
 				return fmt.Errorf("insert attempt: %w", s.mapErr(err))
 			}
 		}
-		if n == 0 {
-			continue // the claim was lost: another worker owns the delivery now
-		}
-		if r.Counted {
-			if _, seen := health[r.WebhookID]; !seen {
-				healthOrder = append(healthOrder, r.WebhookID)
+		if r.Status == herald.DeliverySucceeded && r.Counted && !r.Ordered && r.Reason == "" && r.LastError == "" {
+			k := successKey{r.Token, r.LastStatus}
+			if _, ok := successes[k]; !ok {
+				successOrder = append(successOrder, k)
 			}
-			health[r.WebhookID] = r.LastStatus >= 200 && r.LastStatus < 300
+			successes[k] = append(successes[k], r.DeliveryID)
+			continue
+		}
+		var next sql.NullInt64
+		if r.Status == herald.DeliveryPending {
+			next = sql.NullInt64{Int64: micros(r.NextAttemptAt), Valid: true}
+		}
+		counted := 0
+		if r.Counted {
+			counted = 1
+		}
+		res, err := upd.ExecContext(ctx, string(r.Status), r.Reason, counted, next, r.LastStatus, truncate(r.LastError, 1000), micros(r.At), r.DeliveryID, r.Token)
+		if err != nil {
+			return fmt.Errorf("record outcome of %s: %w", r.DeliveryID, s.mapErr(err))
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			continue // the claim was lost: another worker owns the delivery now
 		}
 		if r.Ordered && r.Status != herald.DeliveryPending {
 			if err := s.releaseHeld(ctx, tx, r.WebhookID, r.At); err != nil {
 				return err
+			}
+		}
+	}
+	at := micros(recs[len(recs)-1].At)
+	for _, k := range successOrder {
+		ids := successes[k]
+		for len(ids) > 0 {
+			chunk := ids[:min(len(ids), 500)]
+			ids = ids[len(chunk):]
+			marks, args := inList(chunk)
+			args = append([]any{k.status, at, k.token}, args...)
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE deliveries SET status = 'succeeded', status_reason = '', attempts = attempts + 1, next_attempt_at = NULL,
+				claim_token = NULL, last_status = ?, last_error = '', updated_at = ? WHERE claim_token = ? AND id IN (`+marks+`)`), args...); err != nil {
+				return fmt.Errorf("record successes: %w", s.mapErr(err))
 			}
 		}
 	}
