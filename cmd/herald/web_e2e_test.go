@@ -236,19 +236,25 @@ func (b *browser) waitLoaded() {
 	b.waitFor(`document.readyState === "complete" && document.documentElement.dataset.old === undefined`)
 }
 
-// waitFor polls a JavaScript condition for up to 10 s.
+// waitFor polls a JavaScript condition for up to 10 s. Each poll has its
+// own short timeout and errors count as "not yet": an evaluation that
+// meets a navigation may never answer.
 func (b *browser) waitFor(cond string) {
 	b.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
+	var lastErr error
 	for {
-		ok := eval[bool](b, "!!("+cond+")")
-		if ok {
+		ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+cond+")"))
+		cancel()
+		if err == nil && ok {
 			return
 		}
+		lastErr = err
 		if time.Now().After(deadline) {
-			b.t.Fatalf("waited 10 s at %s for %s\n%s", b.location(), cond, b.mainText())
+			b.t.Fatalf("waited 10 s at %s for %s (last error %v)\n%s", b.location(), cond, lastErr, b.mainText())
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(30 * time.Millisecond)
 	}
 }
 
