@@ -4,12 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,6 +80,18 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	db := c.db
 	if db == "" {
 		db = filepath.Join(dir, "herald.db")
+	}
+	if isPostgres(db) {
+		// A fresh schema per run: earlier runs' webhooks (sealed under
+		// their own temporary keys) must not join in.
+		fresh, drop, err := freshSchema(ctx, db)
+		if err != nil {
+			return err
+		}
+		if !c.keep {
+			defer drop()
+		}
+		db = fresh
 	}
 	vars := map[string]string{"HERALD_DB": db, "HERALD_SECRET_KEY_FILE": keyFile}
 	var keyOut, keyErr bytes.Buffer
@@ -154,6 +170,34 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fmt.Fprintf(stdout, "peak RSS:   %s (the herald process)\n", mb(peak))
 	fmt.Fprintf(stdout, "receipts:   %d, duplicates %d\n", rc.received.Load(), rc.duplicates.Load())
 	return nil
+}
+
+// freshSchema creates a schema named herald_bench_<random> and returns
+// the URL that uses it and a func that drops it.
+func freshSchema(ctx context.Context, db string) (string, func(), error) {
+	conn, err := sql.Open("pgx", db)
+	if err != nil {
+		return "", nil, err
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	schema := "herald_bench_" + hex.EncodeToString(b[:])
+	if _, err := conn.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		conn.Close()
+		return "", nil, fmt.Errorf("create schema for the benchmark: %w", err)
+	}
+	u, err := url.Parse(db)
+	if err != nil {
+		conn.Close()
+		return "", nil, err
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), func() {
+		conn.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		conn.Close()
+	}, nil
 }
 
 func mb(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/(1<<20)) }

@@ -250,8 +250,29 @@ type job struct {
 }
 
 // dispatch loads the events, webhooks and authorizations of a batch of
-// claims in three queries and starts one worker per claim.
+// claims in three queries and starts one worker per claim. If the batch
+// cannot be loaded (say, one webhook's secret does not decrypt), each
+// claim is loaded alone, so one broken row holds back only its own
+// deliveries: they wait a minute, with the reason on the delivery.
 func (e *Engine) dispatch(claims []*herald.Claim) {
+	events, hooks, auths, err := e.load(claims)
+	if err != nil {
+		if len(claims) == 1 {
+			e.log.Error("load claimed delivery; it waits a minute", "delivery", claims[0].ID, "err", err)
+			rec := deferral(claims[0], nil, e.clock.Now().Add(time.Minute))
+			rec.LastError = "cannot load the delivery: " + err.Error()
+			e.emit(rec)
+			return
+		}
+		for _, c := range claims {
+			e.dispatch([]*herald.Claim{c})
+		}
+		return
+	}
+	e.start(claims, events, hooks, auths)
+}
+
+func (e *Engine) load(claims []*herald.Claim) (map[string]*herald.Event, map[string]*herald.Webhook, map[string]*herald.Authorization, error) {
 	ctx := context.Background()
 	evIDs, hookIDs := make([]string, 0, len(claims)), make([]string, 0, 4)
 	seenEv, seenHook := map[string]bool{}, map[string]bool{}
@@ -266,27 +287,28 @@ func (e *Engine) dispatch(claims []*herald.Claim) {
 		}
 	}
 	events, err := e.queue.EventsByID(ctx, evIDs)
-	var hooks map[string]*herald.Webhook
-	if err == nil {
-		hooks, err = e.queue.WebhooksByID(ctx, hookIDs)
-	}
-	var auths map[string]*herald.Authorization
-	if err == nil {
-		var authIDs []string
-		for _, w := range hooks {
-			if w.AuthorizationEnabled {
-				authIDs = append(authIDs, w.AuthorizationID)
-			}
-		}
-		auths, err = e.queue.AuthorizationsByID(ctx, authIDs)
-	}
 	if err != nil {
-		e.log.Error("load claimed deliveries; handing them back", "err", err, "count", len(claims))
-		for _, c := range claims {
-			e.emit(deferral(c, nil, e.clock.Now().Add(time.Second)))
-		}
-		return
+		return nil, nil, nil, err
 	}
+	hooks, err := e.queue.WebhooksByID(ctx, hookIDs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var authIDs []string
+	for _, w := range hooks {
+		if w.AuthorizationEnabled {
+			authIDs = append(authIDs, w.AuthorizationID)
+		}
+	}
+	auths, err := e.queue.AuthorizationsByID(ctx, authIDs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return events, hooks, auths, nil
+}
+
+// start hands each claim to a worker.
+func (e *Engine) start(claims []*herald.Claim, events map[string]*herald.Event, hooks map[string]*herald.Webhook, auths map[string]*herald.Authorization) {
 	varsOf := make(map[string]map[string]any, len(events))
 	for _, c := range claims {
 		j := &job{claim: c, event: events[c.EventID], hook: hooks[c.WebhookID]}

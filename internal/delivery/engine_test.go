@@ -587,3 +587,36 @@ func asErr(err error, target **herald.Error) bool {
 	}
 	return ok
 }
+
+// A webhook whose signing secret cannot be decrypted holds back only its
+// own deliveries.
+func TestUnreadableWebhookDoesNotBlockOthers(t *testing.T) {
+	store := storetest.OpenSQLite(t)
+	e := setup(t, envOpts{store: store})
+	rc := newReceiver(t, nil)
+	good := e.webhook(herald.WebhookSpec{Name: "good", EndpointURL: rc.URL + "/good"})
+	bad := e.webhook(herald.WebhookSpec{Name: "bad", EndpointURL: rc.URL + "/bad"})
+	if _, err := store.DB().ExecContext(ctx, `UPDATE webhooks SET signing_secret = X'0102' WHERE id = ?`, bad.ID); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		e.send("member.verified", memberData)
+	}
+	for i := 0; i < 5; i++ {
+		if r := rc.next(t, 5*time.Second); r.path != "/good" {
+			t.Fatalf("request to %s", r.path)
+		}
+	}
+	e.waitDelivery(good.ID, herald.DeliverySucceeded, 5*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		list, _, _ := store.ListDeliveries(ctx, e.ws, bad.ID, herald.DeliveryFilter{})
+		if len(list) == 5 && list[0].Status == herald.DeliveryPending && strings.Contains(list[0].LastError, "cannot load") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bad webhook's deliveries: %+v", list)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
