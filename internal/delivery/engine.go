@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/payload"
 )
 
@@ -82,7 +83,7 @@ func (c *Config) defaults() {
 type Deps struct {
 	Service   *herald.Service
 	Queue     herald.Queue
-	Transport http.RoundTripper // the SSRF-guarded transport (netguard)
+	Transport http.RoundTripper // default: netguard's transport with no allow-list
 	Clock     Clock
 	Policy    RetryPolicy
 	Metrics   *Metrics
@@ -142,7 +143,7 @@ func New(cfg Config, d Deps) *Engine {
 		d.Log = slog.Default()
 	}
 	if d.Transport == nil {
-		d.Transport = http.DefaultTransport
+		d.Transport = netguard.New(nil).Transport() // safe by default: no internal addresses
 	}
 	e := &Engine{cfg: cfg, svc: d.Service, store: d.Service.Store, queue: d.Queue, clock: d.Clock, policy: d.Policy, metrics: d.Metrics, log: d.Log,
 		wake: make(chan struct{}, 1), outcomes: make(chan *herald.OutcomeRecord, 4096), jobs: make(chan *job), writerDone: make(chan struct{})}

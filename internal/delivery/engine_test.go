@@ -1,9 +1,11 @@
 package delivery
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/storetest"
 )
 
@@ -618,5 +621,78 @@ func TestUnreadableWebhookDoesNotBlockOthers(t *testing.T) {
 			t.Fatalf("bad webhook's deliveries: %+v", list)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestEndpointRateLimit(t *testing.T) {
+	eps := endpoints{limits: EndpointLimits{Concurrency: 100, RatePerSecond: 2}}
+	now := time.Unix(1000, 0)
+	admitted := 0
+	var wait time.Time
+	for i := 0; i < 5; i++ {
+		a := eps.acquire1("k", now)
+		if a.ok {
+			admitted++
+			eps.release("k", now, false, true, true)
+		} else {
+			wait = a.deferUntil
+		}
+	}
+	if admitted != 2 || !wait.After(now) || wait.After(now.Add(time.Second)) {
+		t.Fatalf("admitted %d at once (want the burst of 2), next at %v", admitted, wait.Sub(now))
+	}
+	if a := eps.acquire1("k", now.Add(500*time.Millisecond)); !a.ok {
+		t.Fatal("a token did not come back after 1/rate seconds")
+	}
+}
+
+// Stop lets attempts in flight finish within the grace period, and hands
+// back (uncounted, due at once) those that would not finish in time.
+func TestGracefulStop(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		grace  time.Duration
+		status herald.DeliveryStatus
+		tries  int
+	}{
+		{"finishes within grace", 3 * time.Second, herald.DeliverySucceeded, 1},
+		{"hands back after grace", 100 * time.Millisecond, herald.DeliveryPending, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			store := storetest.OpenSQLite(t)
+			svc := herald.NewService(store, nil)
+			loopback := netguard.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}).Transport()
+			e := New(Config{PollInterval: 20 * time.Millisecond}, Deps{Service: svc, Queue: store, Log: discardLog(), Transport: loopback})
+			e.Start()
+			started := make(chan struct{}, 1)
+			rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+				started <- struct{}{}
+				select {
+				case <-time.After(time.Second):
+				case <-r.Context().Done():
+				}
+			})
+			ws, _ := store.EnsureWorkspace(ctx, herald.DefaultWorkspace)
+			w, _, err := svc.CreateWebhook(ctx, ws.ID, herald.WebhookSpec{Name: "slow", Event: "member.verified", EndpointURL: rc.URL, Method: "POST",
+				PayloadType: herald.PayloadPlain, Payload: "x"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc.PublishWebhook(ctx, ws.ID, w.ID)
+			if _, err := e.Ingest(ctx, ws.ID, []herald.EventInput{{Type: "member.verified"}}); err != nil {
+				t.Fatal(err)
+			}
+			<-started
+			sctx, cancel := context.WithTimeout(ctx, c.grace)
+			e.Stop(sctx)
+			cancel()
+			list, _, _ := store.ListDeliveries(ctx, ws.ID, w.ID, herald.DeliveryFilter{})
+			if len(list) != 1 || list[0].Status != c.status || list[0].Attempts != c.tries {
+				t.Fatalf("after Stop: %+v", list[0])
+			}
+			if c.status == herald.DeliveryPending && (list[0].NextAttemptAt == nil || time.Until(*list[0].NextAttemptAt) > time.Second) {
+				t.Fatalf("handed back delivery not due at once: %v", list[0].NextAttemptAt)
+			}
+		})
 	}
 }

@@ -197,3 +197,5 @@ func (rc *receiver) count() int {
 	defer rc.mu.Unlock()
 	return len(rc.requests)
 }
+
+func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
