@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -96,17 +97,13 @@ func (s *Server) createAuthorization(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getAuthorization(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	a, err := s.store.Authorization(r.Context(), workspaceOf(r), id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, viewAuthorization(a))
+	s.byID(w, r, http.StatusOK, func(ctx context.Context, ws, id string) (any, error) {
+		a, err := s.store.Authorization(ctx, ws, id)
+		if err != nil {
+			return nil, err
+		}
+		return viewAuthorization(a), nil
+	})
 }
 
 // authorizationPatch accepts what GET returns, so a client can send back
@@ -196,16 +193,9 @@ func isMask(s string) bool {
 }
 
 func (s *Server) deleteAuthorization(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.svc.DeleteAuthorization(r.Context(), workspaceOf(r), id); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.byID(w, r, http.StatusNoContent, func(ctx context.Context, ws, id string) (any, error) {
+		return nil, s.svc.DeleteAuthorization(ctx, ws, id)
+	})
 }
 
 // pathID returns the {id} path value if it is a well-formed id.

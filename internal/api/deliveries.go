@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -70,17 +71,9 @@ func (s *Server) getAttempt(w http.ResponseWriter, r *http.Request) {
 	if s.engineMissing(w) {
 		return
 	}
-	id, err := pathID(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	a, err := s.delivery.Reader.Attempt(r.Context(), workspaceOf(r), id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, a)
+	s.byID(w, r, http.StatusOK, func(ctx context.Context, ws, id string) (any, error) {
+		return s.delivery.Reader.Attempt(ctx, ws, id)
+	})
 }
 
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
@@ -118,17 +111,9 @@ func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request) {
 	if s.engineMissing(w) {
 		return
 	}
-	id, err := pathID(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	d, err := s.delivery.Control.RetryDelivery(r.Context(), workspaceOf(r), id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, d)
+	s.byID(w, r, http.StatusOK, func(ctx context.Context, ws, id string) (any, error) {
+		return s.delivery.Control.RetryDelivery(ctx, ws, id)
+	})
 }
 
 func (s *Server) replayWebhook(w http.ResponseWriter, r *http.Request) {
@@ -175,17 +160,9 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
 	if s.engineMissing(w) {
 		return
 	}
-	id, err := pathID(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	a, err := s.delivery.Control.SendTest(r.Context(), workspaceOf(r), id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, a)
+	s.byID(w, r, http.StatusOK, func(ctx context.Context, ws, id string) (any, error) {
+		return s.delivery.Control.SendTest(ctx, ws, id)
+	})
 }
 
 func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) {

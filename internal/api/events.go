@@ -130,17 +130,9 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) {
 	if s.engineMissing(w) {
 		return
 	}
-	id, err := pathID(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	ev, err := s.delivery.Reader.Event(r.Context(), workspaceOf(r), id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, ev)
+	s.byID(w, r, http.StatusOK, func(ctx context.Context, ws, id string) (any, error) {
+		return s.delivery.Reader.Event(ctx, ws, id)
+	})
 }
 
 func (s *Server) resendEvent(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -91,6 +92,25 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	return s.observe(mux)
+}
+
+// byID answers a route that is one call on the {id} path value: the
+// call's result as JSON with status, or its error as a problem. A nil
+// result answers 204.
+func (s *Server) byID(w http.ResponseWriter, r *http.Request, status int, call func(ctx context.Context, workspaceID, id string) (any, error)) {
+	id, err := pathID(r)
+	if err == nil {
+		var v any
+		if v, err = call(r.Context(), workspaceOf(r), id); err == nil {
+			if v == nil {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			writeJSON(w, status, v)
+			return
+		}
+	}
+	s.writeError(w, r, err)
 }
 
 // bind turns a method expression into a handler on s.

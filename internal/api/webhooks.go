@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -53,17 +54,9 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	wh, err := s.store.Webhook(r.Context(), workspaceOf(r), id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, webhookView{Webhook: wh})
+	s.byID(w, r, http.StatusOK, func(ctx context.Context, ws, id string) (any, error) {
+		return s.viewOf(s.store.Webhook(ctx, ws, id))
+	})
 }
 
 // webhookPatch accepts what GET returns: read-only fields are ignored,
@@ -105,25 +98,20 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.svc.DeleteWebhook(r.Context(), workspaceOf(r), id); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.byID(w, r, http.StatusNoContent, func(ctx context.Context, ws, id string) (any, error) {
+		return nil, s.svc.DeleteWebhook(ctx, ws, id)
+	})
 }
 
 func (s *Server) publishWebhook(w http.ResponseWriter, r *http.Request) {
-	s.lifecycle(w, r, func(ws, id string) (*herald.Webhook, error) { return s.svc.PublishWebhook(r.Context(), ws, id) })
+	s.byID(w, r, http.StatusOK, func(ctx context.Context, ws, id string) (any, error) {
+		return s.viewOf(s.svc.PublishWebhook(ctx, ws, id))
+	})
 }
 
 func (s *Server) unpublishWebhook(w http.ResponseWriter, r *http.Request) {
-	s.lifecycle(w, r, func(ws, id string) (*herald.Webhook, error) {
-		return s.svc.UnpublishWebhook(r.Context(), ws, id, "unpublished by "+apiKeyFrom(r.Context()).Name)
+	s.byID(w, r, http.StatusOK, func(ctx context.Context, ws, id string) (any, error) {
+		return s.viewOf(s.svc.UnpublishWebhook(ctx, ws, id, "unpublished by "+apiKeyFrom(ctx).Name))
 	})
 }
 
@@ -142,18 +130,12 @@ func (s *Server) duplicateWebhook(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, webhookView{Webhook: wh})
 }
 
-func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, act func(ws, id string) (*herald.Webhook, error)) {
-	id, err := pathID(r)
+// viewOf wraps a webhook (or its error) for the answer.
+func (s *Server) viewOf(wh *herald.Webhook, err error) (any, error) {
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, err
 	}
-	wh, err := act(workspaceOf(r), id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, webhookView{Webhook: wh})
+	return webhookView{Webhook: wh}, nil
 }
 
 func (s *Server) webhookSecret(w http.ResponseWriter, r *http.Request) {
