@@ -11,6 +11,18 @@ import (
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
+// writeList answers one page of a list, or the error that prevented it.
+func writeList[T any](s *Server, w http.ResponseWriter, r *http.Request, list []T, next string, err error) {
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []T{}
+	}
+	writeJSON(w, http.StatusOK, listResponse[T]{Data: list, NextCursor: next})
+}
+
 // webhookOf checks that {id} is a webhook of the caller's workspace.
 func (s *Server) webhookOf(r *http.Request) (*herald.Webhook, error) {
 	id, err := pathID(r)
@@ -57,14 +69,7 @@ func (s *Server) listAttempts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, next, err := s.delivery.Reader.ListAttempts(r.Context(), workspaceOf(r), hook.ID, f)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if list == nil {
-		list = []*herald.Attempt{}
-	}
-	writeJSON(w, http.StatusOK, listResponse[*herald.Attempt]{Data: list, NextCursor: next})
+	writeList(s, w, r, list, next, err)
 }
 
 func (s *Server) getAttempt(w http.ResponseWriter, r *http.Request) {
@@ -97,14 +102,7 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, next, err := s.delivery.Reader.ListDeliveries(r.Context(), workspaceOf(r), hook.ID, f)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if list == nil {
-		list = []*herald.Delivery{}
-	}
-	writeJSON(w, http.StatusOK, listResponse[*herald.Delivery]{Data: list, NextCursor: next})
+	writeList(s, w, r, list, next, err)
 }
 
 func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request) {
