@@ -109,6 +109,8 @@ type Server struct {
 
 	setupMu   sync.Mutex
 	setupHash []byte // SHA-256 of the setup token; nil once used or when none
+
+	throttle signInThrottle
 }
 
 // New parses the templates and returns the UI.

@@ -210,6 +210,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnprocessableEntity, "login", &view{Title: "Sign in", Errors: errs, FormError: "Enter your email and password.", D: d})
 		return
 	}
+	keys := []string{"email:" + email, "addr:" + clientAddr(r)}
+	if blocked, until := s.throttle.blocked(s.now(), keys...); blocked {
+		s.log.WarnContext(r.Context(), "ui: sign-in throttled", "remote", r.RemoteAddr)
+		mins := int(until.Sub(s.now()).Minutes()) + 1
+		s.render(w, r, http.StatusTooManyRequests, "login", &view{Title: "Sign in",
+			FormError: fmt.Sprintf("Too many failed sign-ins. Try again in %d minutes.", mins), D: d})
+		return
+	}
 	u, err := s.users.UserByEmail(r.Context(), email)
 	if err != nil && herald.ErrorCodeOf(err) != herald.ENotFound {
 		s.fail(w, r, err)
@@ -220,10 +228,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		hash = u.PasswordHash
 	}
 	if !checkPassword(hash, password) {
+		s.throttle.fail(s.now(), keys...)
 		s.log.WarnContext(r.Context(), "ui: sign-in failed", "remote", r.RemoteAddr)
 		s.render(w, r, http.StatusUnauthorized, "login", &view{Title: "Sign in", FormError: "The email or the password is not right.", D: d})
 		return
 	}
+	s.throttle.succeed(keys[0])
 	if err := s.startSession(w, r, u); err != nil {
 		s.fail(w, r, err)
 		return

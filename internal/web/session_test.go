@@ -338,3 +338,24 @@ func TestTooLargeForm(t *testing.T) {
 	e.status(res, http.StatusRequestEntityTooLarge)
 	contains(t, body, "larger than")
 }
+
+// Password guessing is throttled: after 5 failures in 15 minutes, even the
+// right password waits.
+func TestSignInThrottle(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	if _, err := web.CreateUser(context.Background(), e.store, e.ws, adminEmail, adminPassword, bcrypt.MinCost); err != nil {
+		t.Fatal(err)
+	}
+	e.get("/login")
+	for i := 0; i < 5; i++ {
+		res, _ := e.post("/login", url.Values{"email": {adminEmail}, "password": {"guess"}})
+		e.status(res, http.StatusUnauthorized)
+	}
+	res, body := e.post("/login", url.Values{"email": {adminEmail}, "password": {adminPassword}})
+	e.status(res, http.StatusTooManyRequests)
+	contains(t, body, "Too many failed sign-ins. Try again in 15 minutes.")
+	// The address is throttled too, whatever the email.
+	res, _ = e.post("/login", url.Values{"email": {"other@example.com"}, "password": {"x"}})
+	e.status(res, http.StatusTooManyRequests)
+}
