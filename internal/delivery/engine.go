@@ -589,7 +589,7 @@ func webhookInfo(w *herald.Webhook) map[string]any {
 func (e *Engine) alert(ctx context.Context, workspaceID, typ string, data map[string]any) {
 	raw, err := json.Marshal(data)
 	if err == nil {
-		_, err = e.Ingest(ctx, workspaceID, []herald.EventInput{{Type: typ, Data: raw}})
+		_, err = e.ingest(ctx, workspaceID, []herald.EventInput{{Type: typ, Data: raw}}, true)
 	}
 	if err != nil {
 		e.log.Error("raise alert", "type", typ, "err", err)
@@ -618,8 +618,13 @@ func (e *Engine) janitor(ctx context.Context) {
 const MaxBatchEvents = 1000
 
 // Ingest validates events and stores them with their deliveries; when it
-// returns nil they are on disk.
+// returns nil they are on disk. herald's own event types (herald.…) are
+// refused: only herald raises them.
 func (e *Engine) Ingest(ctx context.Context, workspaceID string, inputs []herald.EventInput) ([]herald.IngestResult, error) {
+	return e.ingest(ctx, workspaceID, inputs, false)
+}
+
+func (e *Engine) ingest(ctx context.Context, workspaceID string, inputs []herald.EventInput, internal bool) ([]herald.IngestResult, error) {
 	var v herald.Validation
 	if len(inputs) > MaxBatchEvents {
 		v.Add("events", "at most %d events per batch", MaxBatchEvents)
@@ -640,6 +645,8 @@ func (e *Engine) Ingest(ctx context.Context, workspaceID string, inputs []herald
 			v.Add(prefix+"type", "is required")
 		case !known:
 			v.Add(prefix+"type", "unknown event type %q; known types: %s", ev.Type, e.knownTypes(ctx, workspaceID))
+		case strings.HasPrefix(ev.Type, "herald.") && !internal:
+			v.Add(prefix+"type", "%q is one of herald's own alerts; only herald raises them", ev.Type)
 		}
 		data := bytes.TrimSpace(in.Data)
 		switch {

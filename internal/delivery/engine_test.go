@@ -576,6 +576,10 @@ func TestIngestValidationAndIdempotency(t *testing.T) {
 	if !asErr(err, &he) || len(he.Fields) != 2 || he.Fields[0].Field != "events[0].data" || he.Fields[1].Field != "events[1].type" {
 		t.Fatalf("batch errors: %v", err)
 	}
+	_, err = e.engine.Ingest(ctx, e.ws, []herald.EventInput{{Type: "herald.webhook.disabled", Data: []byte(`{}`)}})
+	if !asErr(err, &he) || !strings.Contains(he.Fields[0].Message, "only herald raises them") {
+		t.Fatalf("a platform raised a herald alert: %v", err)
+	}
 	a, _ := e.engine.Ingest(ctx, e.ws, []herald.EventInput{{Type: "member.verified", Data: []byte(`{}`), ID: "platform-42"}})
 	b, _ := e.engine.Ingest(ctx, e.ws, []herald.EventInput{{Type: "member.verified", Data: []byte(`{}`), ID: "platform-42"}})
 	if a[0].EventID != b[0].EventID || !b[0].Duplicate {
