@@ -117,6 +117,7 @@ type Engine struct {
 	loops      sync.WaitGroup
 	writerDone chan struct{}
 	started    atomic.Bool
+	stopping   atomic.Bool
 
 	disabling sync.Map // webhook id → struct{}: an auto-disable in progress
 	alerted   sync.Map // webhook id → struct{}: failing alert raised
@@ -194,6 +195,7 @@ func (e *Engine) Stop(ctx context.Context) {
 		e.cancelWork()
 		<-done
 	}
+	e.stopping.Store(true)
 	close(e.outcomes)
 	<-e.writerDone
 	e.cancelWork()
@@ -530,9 +532,16 @@ func (e *Engine) writeLoop() {
 				break fill
 			}
 		}
-		for wait := 100 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
+		for try, wait := 1, 100*time.Millisecond; ; try, wait = try+1, min(2*wait, 10*time.Second) {
 			err := e.queue.RecordOutcomes(context.Background(), batch)
 			if err == nil {
+				break
+			}
+			if e.stopping.Load() && try >= 5 {
+				// Shutting down with the database away: these deliveries
+				// are still pending under their lease and go out again
+				// after it (at least once, never lost).
+				e.log.Error("record delivery outcomes; giving up at shutdown, the deliveries will be retried after their lease", "err", err, "count", len(batch))
 				break
 			}
 			e.log.Error("record delivery outcomes; retrying", "err", err, "count", len(batch))
