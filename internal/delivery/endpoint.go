@@ -181,11 +181,3 @@ func (e *endpoints) release(key string, now time.Time, probe, success, counted b
 		}
 	}
 }
-
-// open reports whether the endpoint's circuit is open (for metrics/tests).
-func (e *endpoints) open(key string, now time.Time) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	ep := e.get(key)
-	return e.limits.BreakerThreshold > 0 && ep.failures >= e.limits.BreakerThreshold && now.Before(ep.openUntil)
-}

@@ -541,6 +541,9 @@ func TestSendTestAndSecretRotation(t *testing.T) {
 		t.Fatalf("test attempt %+v", a)
 	}
 	r := rc.next(t, time.Second)
+	if n := len(strings.Fields(r.header.Get("webhook-signature"))); n != 1 {
+		t.Fatalf("%d signatures before any rotation, want 1", n)
+	}
 	old, _ := e.store.Webhook(ctx, e.ws, w.ID)
 	rotated, err := e.engine.RotateSecret(ctx, e.ws, w.ID)
 	if err != nil || rotated.SigningSecret == old.SigningSecret || rotated.PreviousSigningSecret != old.SigningSecret {

@@ -211,6 +211,7 @@ func TestTransportSettings(t *testing.T) {
 	if tr.Proxy != nil {
 		t.Error("Transport.Proxy is set; a proxy would bypass the guard")
 	}
+	//lint:ignore SA1019 the deprecated hooks must stay unset, or they would bypass the guard
 	if tr.DialContext == nil || tr.DialTLSContext != nil || tr.Dial != nil || tr.DialTLS != nil {
 		t.Error("Transport must dial only through the guard's DialContext")
 	}

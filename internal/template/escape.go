@@ -302,17 +302,6 @@ func appendXMLEscaped(dst []byte, s string, attr bool) []byte {
 	return append(dst, s[start:]...)
 }
 
-// appendXMLCharsOnly copies s with characters XML forbids replaced.
-func appendXMLCharsOnly(dst []byte, s string) []byte {
-	for _, r := range s { // invalid UTF-8 decodes as U+FFFD
-		if !isXMLChar(r) {
-			r = utf8.RuneError
-		}
-		dst = utf8.AppendRune(dst, r)
-	}
-	return dst
-}
-
 const cdataSplit = "]]><![CDATA["
 
 func hasSuffixByte(dst []byte, c byte) bool { return len(dst) > 0 && dst[len(dst)-1] == c }
