@@ -152,6 +152,7 @@ func TestSignInAndOut(t *testing.T) {
 	res, _ = e.post("/logout", url.Values{})
 	e.status(res, http.StatusSeeOther)
 	res, body = e.follow(res)
+	e.status(res, http.StatusOK)
 	contains(t, body, "You are signed out.")
 	if _, err := e.store.Session(context.Background(), herald.HashSessionToken(sessionCookie)); herald.ErrorCodeOf(err) != herald.ENotFound {
 		t.Fatalf("session still stored after sign-out: %v", err)

@@ -53,6 +53,7 @@ func TestWebhookLifecycle(t *testing.T) {
 
 		auth := e.createAuth("https://api.crm.example.com")
 		res, body = e.get("/webhooks")
+		e.status(res, http.StatusOK)
 		contains(t, body, "Add your first webhook")
 		lacks(t, body, "add an authorization</a> first")
 
