@@ -33,7 +33,7 @@ func newWebUI(ctx context.Context, store *sqlstore.Store, svc *herald.Service, l
 	if n == 0 {
 		ui.setupToken = web.NewSetupToken()
 	}
-	deps := web.Deps{Service: svc, Users: store, Deliveries: store, Control: control, Previewer: payload.Previewer{}, Log: log}
+	deps := web.Deps{Service: svc, Users: store, Deliveries: store, Control: control, Previewer: payload.Previewer{}, Events: store, Log: log}
 	if rotate != nil {
 		deps.Secrets = rotate
 	}

@@ -167,3 +167,16 @@ type Previewer interface {
 	// malformed body returns an EInvalid *Error with line/column.
 	Preview(payloadType PayloadType, src string, et *EventType, vars map[string]any) (body []byte, warnings []FieldError, err error)
 }
+
+// EventFilter narrows a list of events.
+type EventFilter struct {
+	TypePrefix string    // e.g. "herald." for herald's own alerts
+	Since      time.Time // received at or after
+	Limit      int
+}
+
+// EventLister lists a workspace's events, newest first (the admin UI's
+// alerts panel).
+type EventLister interface {
+	ListEvents(ctx context.Context, workspaceID string, f EventFilter) ([]*Event, error)
+}

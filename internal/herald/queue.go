@@ -63,6 +63,7 @@ type OutcomeRecord struct {
 // for SQLite and PostgreSQL and checked by the conformance suite.
 type Queue interface {
 	DeliveryReader
+	EventLister
 	// Ingest stores each event and one pending delivery per published
 	// webhook of its type, all in one transaction (concurrent calls are
 	// grouped into one commit), and fills each request's Result. When it

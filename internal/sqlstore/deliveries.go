@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -130,5 +131,36 @@ func (s *Store) AttemptStats(ctx context.Context, workspaceID, webhookID string,
 		out = append(out, *st)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Hour.Before(out[j].Hour) })
+	return out, s.mapErr(rows.Err())
+}
+
+var _ herald.EventLister = (*Store)(nil)
+
+// ListEvents returns the workspace's newest events matching f.
+func (s *Store) ListEvents(ctx context.Context, workspaceID string, f herald.EventFilter) ([]*herald.Event, error) {
+	query := `SELECT id, workspace_id, type, occurred_at, received_at, data, idempotency_key, is_test FROM events WHERE workspace_id = ?`
+	args := []any{workspaceID}
+	if f.TypePrefix != "" {
+		query += ` AND type LIKE ? ESCAPE '\'`
+		args = append(args, strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.TypePrefix)+"%")
+	}
+	if !f.Since.IsZero() {
+		query += ` AND received_at >= ?`
+		args = append(args, micros(f.Since))
+	}
+	query += fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, pageLimit(f.Limit))
+	rows, err := s.read.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", s.mapErr(err))
+	}
+	defer rows.Close()
+	var out []*herald.Event
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			return nil, s.mapErr(err)
+		}
+		out = append(out, ev)
+	}
 	return out, s.mapErr(rows.Err())
 }

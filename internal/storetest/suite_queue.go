@@ -33,6 +33,7 @@ func RunQueue(t *testing.T, open func(t testing.TB) QueueStore, openTwo func(t t
 		{"OrderedWebhookHoldsLaterDeliveries", testOrdered},
 		{"ManualControls", testManualControls},
 		{"StatsAndPurge", testStatsAndPurge},
+		{"ListEvents", testListEvents},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -524,5 +525,22 @@ func testIngestFanOutTen(t *testing.T, s QueueStore) {
 	claims, err := s.ClaimDeliveries(ctx, at, time.Minute, 2000)
 	if err != nil || len(claims) != 1500 {
 		t.Fatalf("claimed %d, %v; want 1500", len(claims), err)
+	}
+}
+
+func testListEvents(t *testing.T, s QueueStore) {
+	ws := workspace(t, s, "default")
+	other := workspace(t, s, "other")
+	at := now()
+	ingest(t, s, newEvent(ws, "member.verified", "", at.Add(-48*time.Hour)), newEvent(ws, "herald.webhook.disabled", "", at.Add(-48*time.Hour)))
+	recent := newEvent(ws, "herald.delivery.exhausted", "", at)
+	ingest(t, s, recent, newEvent(other, "herald.webhook.disabled", "", at), newEvent(ws, "heraldXwebhook", "", at))
+	list, err := s.ListEvents(ctx, ws, herald.EventFilter{TypePrefix: "herald.", Since: at.Add(-time.Hour)})
+	if err != nil || len(list) != 1 || list[0].ID != recent.ID {
+		t.Fatalf("recent alerts: %v %v", list, err)
+	}
+	all, _ := s.ListEvents(ctx, ws, herald.EventFilter{TypePrefix: "herald."})
+	if len(all) != 2 || all[0].ID != recent.ID {
+		t.Fatalf("alerts newest first: %d", len(all))
 	}
 }

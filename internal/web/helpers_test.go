@@ -73,6 +73,9 @@ func setup(t *testing.T, opts ...options) *env {
 	}
 	e := &env{t: t, store: st, svc: herald.NewService(st, nil), ws: ws.ID, rotator: &fakeRotator{store: st}}
 	deps := web.Deps{Service: e.svc, Users: st, Secrets: e.rotator}
+	if ev, ok := st.(herald.EventLister); ok {
+		deps.Events = ev
+	}
 	if !o.noPreview {
 		deps.Previewer = fakePreviewer{}
 	}

@@ -70,6 +70,8 @@ type Deps struct {
 	Control herald.DeliveryControl
 	// Previewer renders payload templates for the live preview.
 	Previewer herald.Previewer
+	// Events lists herald's own alerts for the Webhooks tab; may be nil.
+	Events herald.EventLister
 	// Secrets rotates signing secrets; if nil, Service is used when it
 	// implements SecretRotator.
 	Secrets SecretRotator
@@ -100,6 +102,7 @@ type Server struct {
 	reader  herald.DeliveryReader
 	control herald.DeliveryControl
 	preview herald.Previewer
+	events  herald.EventLister
 	rotator SecretRotator
 	log     *slog.Logger
 	pages   map[string]*template.Template
@@ -137,7 +140,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, svc: deps.Service, store: deps.Service.Store, users: deps.Users, reader: deps.Deliveries,
-		control: deps.Control, preview: deps.Previewer, rotator: deps.Secrets, log: deps.Log, now: time.Now}
+		control: deps.Control, preview: deps.Previewer, events: deps.Events, rotator: deps.Secrets, log: deps.Log, now: time.Now}
 	if s.rotator == nil {
 		if r, ok := any(deps.Service).(SecretRotator); ok {
 			s.rotator = r

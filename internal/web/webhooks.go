@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
@@ -25,6 +26,53 @@ type webhookListData struct {
 	Filtered   bool
 	Next       string // URL of the next page, if any
 	AnyAuth    bool   // at least one authorization exists (for the empty state)
+	Alerts     []alertView
+}
+
+// alertView is one of herald's own alerts (D9) as the Webhooks tab shows it.
+type alertView struct {
+	At        time.Time
+	Title     string // the alert type's display name
+	WebhookID string
+	Webhook   string
+	Detail    string
+}
+
+// alertWindow is how far back the Webhooks tab shows alerts.
+const alertWindow = 7 * 24 * time.Hour
+
+// recentAlerts reads herald's alerts of the last week, newest first.
+func (s *Server) recentAlerts(r *http.Request, ws string, names map[string]string) ([]alertView, error) {
+	if s.events == nil {
+		return nil, nil
+	}
+	evs, err := s.events.ListEvents(r.Context(), ws, herald.EventFilter{TypePrefix: "herald.", Since: s.now().Add(-alertWindow), Limit: 5})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]alertView, 0, len(evs))
+	for _, ev := range evs {
+		a := alertView{At: ev.ReceivedAt, Title: names[ev.Type]}
+		if a.Title == "" {
+			a.Title = ev.Type
+		}
+		if wh, ok := ev.Data["webhook"].(map[string]any); ok {
+			a.WebhookID, _ = wh["id"].(string)
+			a.Webhook, _ = wh["name"].(string)
+		}
+		switch {
+		case ev.Data["reason"] != nil:
+			a.Detail = fmt.Sprint(ev.Data["reason"])
+		case ev.Data["delivery"] != nil:
+			if d, ok := ev.Data["delivery"].(map[string]any); ok {
+				a.Detail = fmt.Sprintf("%v event, %v attempts: %v", d["event_type"], d["attempts"], d["last_error"])
+			}
+		case ev.Data["failing_since"] != nil:
+			a.Detail = fmt.Sprintf("failing since %v", ev.Data["failing_since"])
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
@@ -50,6 +98,10 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
 	}
 	d := webhookListData{Webhooks: list, EventNames: eventNames(types), EventTypes: types, Filter: f,
 		Filtered: f.Name != "" || f.Event != "" || f.Status != "" || f.Endpoint != ""}
+	if d.Alerts, err = s.recentAlerts(r, ws, d.EventNames); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	if next != "" {
 		nq := url.Values{}
 		for _, k := range []string{"name", "event", "status", "endpoint"} {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/storetest"
@@ -391,4 +392,26 @@ func TestNoPreviewer(t *testing.T) {
 	e := signedIn(t, options{noPreview: true})
 	_, body := e.get("/webhooks/new")
 	lacks(t, body, `value="preview"`, "data-preview")
+}
+
+// herald's own alerts (D9) show on the Webhooks tab.
+func TestAlertsOnWebhooksTab(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t)
+	res, body := e.get("/webhooks")
+	e.status(res, http.StatusOK)
+	lacks(t, body, "Alerts of the last 7 days")
+	q, ok := e.store.(herald.Queue)
+	if !ok {
+		t.Skip("SKIP: store is not a queue")
+	}
+	data := `{"webhook": {"id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "name": "CRM sync"}, "reason": "unpublished: the receiver answered 410 Gone"}`
+	now := time.Now().UTC()
+	ev := &herald.Event{ID: herald.NewID(), WorkspaceID: e.ws, Type: "herald.webhook.disabled", OccurredAt: now, ReceivedAt: now, RawData: []byte(data)}
+	if err := q.Ingest(context.Background(), []*herald.IngestRequest{{Event: ev}}); err != nil {
+		t.Fatal(err)
+	}
+	res, body = e.get("/webhooks")
+	e.status(res, http.StatusOK)
+	contains(t, body, "Alerts of the last 7 days", "herald - Webhook Disabled", `href="/webhooks/01ARZ3NDEKTSV4RRFFQ69G5FAV">CRM sync</a>`, "the receiver answered 410 Gone")
 }
