@@ -33,7 +33,7 @@ func newEngine(cfg serveConfig, svc *herald.Service, store *sqlstore.Store, log 
 	transport.MaxIdleConnsPerHost = max(transport.MaxIdleConnsPerHost, ec.Endpoint.Concurrency)
 	transport.MaxIdleConns = max(transport.MaxIdleConns, 4*ec.Endpoint.Concurrency)
 	engine := delivery.New(ec, delivery.Deps{Service: svc, Queue: store, Transport: transport,
-		Metrics: delivery.NewMetrics(reg, store), Log: log})
+		Metrics: delivery.NewMetrics(reg, store), Log: log, Listen: store.ListenForWork})
 	if len(allow) > 0 {
 		log.Warn("SSRF guard opened for some networks", "allow", fmt.Sprint(cfg.allowNetworks))
 	}

@@ -88,6 +88,9 @@ type Deps struct {
 	Policy    RetryPolicy
 	Metrics   *Metrics
 	Log       *slog.Logger
+	// Listen, if set, wakes the claim loop when other processes queue
+	// work (PostgreSQL LISTEN/NOTIFY), instead of waiting for the poll.
+	Listen func(ctx context.Context, wake func()) error
 }
 
 // Engine ingests events and delivers them. It implements herald.Ingester
@@ -102,6 +105,7 @@ type Engine struct {
 	policy  RetryPolicy
 	metrics *Metrics
 	log     *slog.Logger
+	listen  func(ctx context.Context, wake func()) error
 	cache   payload.Cache
 	eps     endpoints
 
@@ -146,7 +150,7 @@ func New(cfg Config, d Deps) *Engine {
 	if d.Transport == nil {
 		d.Transport = netguard.New(nil).Transport() // safe by default: no internal addresses
 	}
-	e := &Engine{cfg: cfg, svc: d.Service, store: d.Service.Store, queue: d.Queue, clock: d.Clock, policy: d.Policy, metrics: d.Metrics, log: d.Log,
+	e := &Engine{cfg: cfg, svc: d.Service, store: d.Service.Store, queue: d.Queue, clock: d.Clock, policy: d.Policy, metrics: d.Metrics, log: d.Log, listen: d.Listen,
 		wake: make(chan struct{}, 1), outcomes: make(chan *herald.OutcomeRecord, 4096), jobs: make(chan *job), writerDone: make(chan struct{})}
 	e.client = &http.Client{Transport: d.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	e.cache.Location = cfg.Location
@@ -175,6 +179,15 @@ func (e *Engine) Start() {
 	e.loops.Add(2)
 	go func() { defer e.loops.Done(); e.claimLoop(ctx) }()
 	go func() { defer e.loops.Done(); e.janitor(ctx) }()
+	if e.listen != nil {
+		e.loops.Add(1)
+		go func() {
+			defer e.loops.Done()
+			if err := e.listen(ctx, e.Wake); err != nil {
+				e.log.Warn("listening for other processes' work failed; polling instead", "err", err)
+			}
+		}()
+	}
 	go e.writeLoop()
 }
 

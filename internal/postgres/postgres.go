@@ -10,7 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
@@ -31,8 +34,51 @@ func Dialect() sqlstore.Dialect {
 	if err != nil {
 		panic(err)
 	}
-	return sqlstore.Dialect{Name: "postgres", DollarPlaceholders: true, Migrations: sub, MapError: mapError, SkipLocked: " FOR UPDATE SKIP LOCKED", RelaxTx: "SET LOCAL synchronous_commit = off",
+	return sqlstore.Dialect{Name: "postgres", DollarPlaceholders: true, Migrations: sub, MapError: mapError, SkipLocked: " FOR UPDATE SKIP LOCKED", RelaxTx: "SET LOCAL synchronous_commit = off", NotifyWork: "NOTIFY " + workChannel,
 		MigrationLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockKey)}
+}
+
+// workChannel is the NOTIFY channel ingest signals on.
+const workChannel = "herald_work"
+
+// listener returns a ListenWork for the database at url: a dedicated pgx
+// connection that LISTENs and calls wake on each notification,
+// reconnecting with backoff until ctx ends.
+func listener(url string) func(ctx context.Context, wake func()) error {
+	return func(ctx context.Context, wake func()) error {
+		backoff := 100 * time.Millisecond
+		for ctx.Err() == nil {
+			err := listenOnce(ctx, url, wake)
+			if ctx.Err() != nil {
+				return nil
+			}
+			slog.Default().Warn("postgres LISTEN connection lost; polling until it is back", "err", err, "retry_in", backoff)
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 10*time.Second)
+		}
+		return nil
+	}
+}
+
+func listenOnce(ctx context.Context, url string, wake func()) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+workChannel); err != nil {
+		return err
+	}
+	wake() // work may have arrived while we were not listening
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		wake()
+	}
 }
 
 // Open connects to the database at url (postgres://…), applies pending
@@ -52,7 +98,9 @@ func Open(ctx context.Context, url string, cipher herald.Cipher) (*sqlstore.Stor
 		db.Close()
 		return nil, fmt.Errorf("migrate postgres: %w", err)
 	}
-	s := sqlstore.New(db, db, Dialect(), cipher)
+	d := Dialect()
+	d.ListenWork = listener(url)
+	s := sqlstore.New(db, db, d, cipher)
 	if err := s.Prepare(ctx); err != nil {
 		s.Close()
 		return nil, err

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"io/fs"
 	"strconv"
 	"strings"
@@ -26,6 +27,12 @@ type Dialect struct {
 	// RelaxTx, if set, runs first inside a relaxed transaction
 	// (PostgreSQL: SET LOCAL synchronous_commit = off).
 	RelaxTx string
+	// NotifyWork, if set, runs in every ingest transaction to tell other
+	// processes that deliveries are due (PostgreSQL: NOTIFY).
+	NotifyWork string
+	// ListenWork, if set, calls wake whenever another process's ingest
+	// committed, until ctx ends (PostgreSQL: LISTEN on its own connection).
+	ListenWork func(ctx context.Context, wake func()) error
 	// MigrationLock, if set, runs first in the migration transaction so
 	// that concurrent processes migrate one at a time.
 	MigrationLock string

@@ -193,6 +193,11 @@ func (s *Store) ingestTx(ctx context.Context, reqs []*herald.IngestRequest) erro
 		}
 		r.Result = herald.IngestResult{EventID: ev.ID, Deliveries: len(list)}
 	}
+	if s.dialect.NotifyWork != "" {
+		if _, err := tx.ExecContext(ctx, s.dialect.NotifyWork); err != nil {
+			return fmt.Errorf("notify: %w", s.mapErr(err))
+		}
+	}
 	// Events first: deliveries refer to them.
 	if err := events.flush(ctx); err != nil {
 		return fmt.Errorf("insert events: %w", err)

@@ -34,6 +34,16 @@ func New(write, read *sql.DB, d Dialect, cipher herald.Cipher) *Store {
 
 var _ herald.Store = (*Store)(nil)
 
+// ListenForWork calls wake whenever another process commits new events,
+// until ctx ends; it returns at once on databases with a single writer
+// (SQLite), where this process sees all work itself.
+func (s *Store) ListenForWork(ctx context.Context, wake func()) error {
+	if s.dialect.ListenWork == nil {
+		return nil
+	}
+	return s.dialect.ListenWork(ctx, wake)
+}
+
 // DB returns the write pool, for the dialect packages' own queries.
 func (s *Store) DB() *sql.DB { return s.write }
 
