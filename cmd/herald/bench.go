@@ -39,6 +39,7 @@ type benchConfig struct {
 	timeout     time.Duration
 	keep        bool
 	serveArgs   string
+	slow        time.Duration
 }
 
 // runBench starts `herald serve` as a child process on a temporary
@@ -57,6 +58,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&c.backlog, "backlog", false, "ingest everything first with delivery off, then measure how the backlog drains")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Minute, "give up after this long")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary folder")
+	fs.DurationVar(&c.slow, "slow-receiver", 0, "also publish one webhook to a receiver that hangs this long on every request (e.g. 10s): the others must keep their pace")
 	fs.StringVar(&c.serveArgs, "serve-args", "", "extra flags for the herald serve child, space-separated")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -121,6 +123,18 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 	}
+	if c.slow > 0 {
+		// Its own listener: isolation is per endpoint (scheme, host, port),
+		// so the hanging receiver is another endpoint, as in real life.
+		rc.slow = c.slow
+		slowURL, err := rc.listenSlow()
+		if err != nil {
+			return err
+		}
+		if err := benchWebhook(ctx, h.url, apiKey, slowURL+"/slow"); err != nil {
+			return err
+		}
+	}
 	kind := "sqlite"
 	if isPostgres(db) {
 		kind = "postgres"
@@ -128,6 +142,9 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	rateText := "flat out"
 	if c.rate > 0 {
 		rateText = fmt.Sprintf("%.0f events/s", c.rate)
+	}
+	if c.slow > 0 {
+		rateText += fmt.Sprintf(", plus one webhook whose receiver hangs %s (not counted)", c.slow)
 	}
 	fmt.Fprintf(stdout, "herald bench: %s, %d events, fan-out %d, %d per request, %d connections, %s\n", kind, c.events, c.fanout, c.batch, c.concurrency, rateText)
 
@@ -169,6 +186,9 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fmt.Fprintf(stdout, "peak RSS:   %s (the herald process)\n", mb(peak))
 	fmt.Fprintf(stdout, "receipts:   %d, duplicates %d\n", rc.received.Load(), rc.duplicates.Load())
+	if c.slow > 0 {
+		fmt.Fprintf(stdout, "slow:       the hanging receiver got %d requests meanwhile (held to the endpoint's concurrency limit)\n", rc.slowHits.Load())
+	}
 	return nil
 }
 
@@ -328,10 +348,14 @@ type benchReceiver struct {
 	seen       map[string]bool
 	done       chan struct{}
 	doneOnce   sync.Once
+	slow       time.Duration // how long /slow hangs
+	slowSrv    *http.Server
+	slowHits   atomic.Int64
+	closed     chan struct{}
 }
 
 func newBenchReceiver(want int) *benchReceiver {
-	return &benchReceiver{want: want, latencies: make([]time.Duration, 0, want), seen: make(map[string]bool, want), done: make(chan struct{})}
+	return &benchReceiver{want: want, latencies: make([]time.Duration, 0, want), seen: make(map[string]bool, want), done: make(chan struct{}), closed: make(chan struct{})}
 }
 
 func (rc *benchReceiver) listen() error {
@@ -345,9 +369,30 @@ func (rc *benchReceiver) listen() error {
 	return nil
 }
 
+// listenSlow serves the hanging endpoint on a second port.
+func (rc *benchReceiver) listenSlow() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	rc.slowSrv = &http.Server{Handler: http.HandlerFunc(rc.serve)}
+	go rc.slowSrv.Serve(ln)
+	return "http://" + ln.Addr().String(), nil
+}
+
 func (rc *benchReceiver) begin(t time.Time) { rc.start.Store(t.UnixNano()) }
 
 func (rc *benchReceiver) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/slow" {
+		rc.slowHits.Add(1)
+		select {
+		case <-time.After(rc.slow):
+		case <-r.Context().Done():
+		case <-rc.closed:
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	var body struct{ N, T int64 }
 	json.NewDecoder(r.Body).Decode(&body)
 	now := time.Now()
@@ -392,7 +437,13 @@ func (rc *benchReceiver) percentiles() [4]time.Duration {
 	return [4]time.Duration{at(0.50), at(0.95), at(0.99), at(1)}
 }
 
-func (rc *benchReceiver) close() { rc.srv.Close() }
+func (rc *benchReceiver) close() {
+	close(rc.closed)
+	rc.srv.Close()
+	if rc.slowSrv != nil {
+		rc.slowSrv.Close()
+	}
+}
 
 // benchChild is the herald process under test.
 type benchChild struct {

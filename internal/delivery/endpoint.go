@@ -38,8 +38,11 @@ type endpoint struct {
 	openUntil time.Time
 	cooldown  time.Duration
 	probing   bool // a half-open probe is in flight
-	tokens    float64
-	last      time.Time
+	// saturatedUntil: a worker waited maxSlotWait in vain; until then the
+	// claim loop leaves this endpoint's deliveries in the queue.
+	saturatedUntil time.Time
+	tokens         float64
+	last           time.Time
 }
 
 // admission is the answer to acquire: go (release must be called), or
@@ -87,9 +90,11 @@ func (e *endpoints) acquire(key string, now time.Time, done <-chan struct{}) adm
 	}
 	e.mu.Lock()
 	if ep.waiting >= max(cap(ep.slots), e.maxWaiting) {
+		ep.saturatedUntil = later(ep.saturatedUntil, now.Add(time.Second))
+		until := ep.saturatedUntil
 		e.mu.Unlock()
 		e.undo(key, adm.probe)
-		return admission{deferUntil: now.Add(250 * time.Millisecond), reason: "endpoint at its concurrency limit"}
+		return admission{deferUntil: until, reason: "endpoint at its concurrency limit"}
 	}
 	ep.waiting++
 	e.mu.Unlock()
@@ -104,12 +109,37 @@ func (e *endpoints) acquire(key string, now time.Time, done <-chan struct{}) adm
 	}
 	e.mu.Lock()
 	ep.waiting--
+	if !got {
+		// No slot came free in maxSlotWait: the endpoint is slow. Its
+		// deliveries stay in the queue for a while instead of cycling
+		// through claims and hand-backs.
+		ep.saturatedUntil = later(ep.saturatedUntil, now.Add(maxSlotWait+saturatedFor))
+	}
+	until := ep.saturatedUntil
 	e.mu.Unlock()
 	if !got {
 		e.undo(key, adm.probe)
-		return admission{deferUntil: now.Add(maxSlotWait + 250*time.Millisecond), reason: "endpoint at its concurrency limit"}
+		return admission{deferUntil: until, reason: "endpoint at its concurrency limit"}
 	}
 	return adm
+}
+
+// saturatedFor is how long a slow endpoint's deliveries are left alone.
+const saturatedFor = 5 * time.Second
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// saturated reports whether the endpoint's deliveries should stay queued.
+func (e *endpoints) saturated(key string, now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ep, ok := e.m[key]
+	return ok && now.Before(ep.saturatedUntil)
 }
 
 // undo reverses check's bookkeeping for an attempt that did not start.

@@ -123,8 +123,9 @@ type Engine struct {
 	started    atomic.Bool
 	stopping   atomic.Bool
 
-	disabling sync.Map // webhook id → struct{}: an auto-disable in progress
-	alerted   sync.Map // webhook id → struct{}: failing alert raised
+	hookEndpoint sync.Map // webhook id → endpoint key of its last attempt
+	disabling    sync.Map // webhook id → struct{}: an auto-disable in progress
+	alerted      sync.Map // webhook id → struct{}: failing alert raised
 }
 
 var (
@@ -219,7 +220,7 @@ func (e *Engine) claimLoop(ctx context.Context) {
 		free := e.cfg.MaxInFlight - int(e.inflight.Load())
 		want := min(free, e.cfg.ClaimBatch)
 		if want > 0 {
-			claims, err := e.queue.ClaimDeliveries(ctx, e.clock.Now(), e.cfg.Lease, want)
+			claims, err := e.queue.ClaimDeliveriesExcept(ctx, e.clock.Now(), e.cfg.Lease, want, e.saturatedHooks())
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -245,6 +246,21 @@ func (e *Engine) claimLoop(ctx context.Context) {
 		}
 		timer.Stop()
 	}
+}
+
+// saturatedHooks lists webhooks whose endpoint is saturated, so the claim
+// leaves their deliveries queued (at most 500: a longer list would cost
+// more than it saves).
+func (e *Engine) saturatedHooks() []string {
+	var out []string
+	now := e.clock.Now()
+	e.hookEndpoint.Range(func(k, v any) bool {
+		if e.eps.saturated(v.(string), now) {
+			out = append(out, k.(string))
+		}
+		return len(out) < 500
+	})
+	return out
 }
 
 func sleep(ctx context.Context, d time.Duration) {
@@ -437,6 +453,7 @@ func (e *Engine) attempt(j *job, test bool) *herald.OutcomeRecord {
 		}
 	}
 	key := endpointKey(req.URL)
+	e.hookEndpoint.Store(w.ID, key)
 	adm := e.eps.acquire(key, now, e.workCtx.Done())
 	if !adm.ok {
 		e.metrics.Deliveries.WithLabelValues("deferred").Inc()

@@ -45,8 +45,20 @@ func newToken() string {
 // database never claim the same row; SQLite has a single writer, so the
 // UPDATE … RETURNING is atomic by itself.
 func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*herald.Claim, error) {
+	return s.ClaimDeliveriesExcept(ctx, now, lease, limit, nil)
+}
+
+// ClaimDeliveriesExcept is ClaimDeliveries skipping some webhooks.
+func (s *Store) ClaimDeliveriesExcept(ctx context.Context, now time.Time, lease time.Duration, limit int, skipWebhooks []string) ([]*herald.Claim, error) {
 	token := newToken()
 	query := s.claimQuery()
+	args := []any{micros(now.Add(lease)), token, micros(now), micros(now)}
+	if len(skipWebhooks) > 0 {
+		marks, skip := inList(skipWebhooks)
+		query = strings.Replace(query, "ORDER BY next_attempt_at", "AND webhook_id NOT IN ("+marks+") ORDER BY next_attempt_at", 1)
+		args = append(args, skip...)
+	}
+	args = append(args, limit)
 	tx, err := s.begin(ctx, Relaxed)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
@@ -56,7 +68,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
-	rows, err := st.QueryContext(ctx, micros(now.Add(lease)), token, micros(now), micros(now), limit)
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", s.mapErr(err))
 	}

@@ -112,7 +112,8 @@ func testSessions(t *testing.T, s UsersStore) {
 	}
 	// A session must expire after it starts (CHECK constraint).
 	_, badHash := herald.NewSessionToken()
-	err = s.CreateSession(ctx, &herald.Session{TokenHash: badHash, UserID: u.ID, WorkspaceID: ws, CreatedAt: now(), ExpiresAt: now()})
+	t0 := now()
+	err = s.CreateSession(ctx, &herald.Session{TokenHash: badHash, UserID: u.ID, WorkspaceID: ws, CreatedAt: t0, ExpiresAt: t0})
 	wantCode(t, err, herald.EInvalid)
 	if err := s.DeleteSession(ctx, hash); err != nil {
 		t.Fatal(err)
