@@ -134,12 +134,16 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-// saturated reports whether the endpoint's deliveries should stay queued.
-func (e *endpoints) saturated(key string, now time.Time) bool {
+// saturation reports until when the endpoint's deliveries should stay
+// queued, if they should.
+func (e *endpoints) saturation(key string, now time.Time) (time.Time, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ep, ok := e.m[key]
-	return ok && now.Before(ep.saturatedUntil)
+	if !ok || !now.Before(ep.saturatedUntil) {
+		return time.Time{}, false
+	}
+	return ep.saturatedUntil, true
 }
 
 // undo reverses check's bookkeeping for an attempt that did not start.

@@ -124,6 +124,7 @@ type Engine struct {
 	stopping   atomic.Bool
 
 	hookEndpoint sync.Map // webhook id → endpoint key of its last attempt
+	postponed    sync.Map // webhook id → the saturation end its deliveries were postponed to
 	disabling    sync.Map // webhook id → struct{}: an auto-disable in progress
 	alerted      sync.Map // webhook id → struct{}: failing alert raised
 }
@@ -220,7 +221,8 @@ func (e *Engine) claimLoop(ctx context.Context) {
 		free := e.cfg.MaxInFlight - int(e.inflight.Load())
 		want := min(free, e.cfg.ClaimBatch)
 		if want > 0 {
-			claims, err := e.queue.ClaimDeliveriesExcept(ctx, e.clock.Now(), e.cfg.Lease, want, e.saturatedHooks())
+			e.postponeSaturated(ctx)
+			claims, err := e.queue.ClaimDeliveries(ctx, e.clock.Now(), e.cfg.Lease, want)
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -248,19 +250,38 @@ func (e *Engine) claimLoop(ctx context.Context) {
 	}
 }
 
-// saturatedHooks lists webhooks whose endpoint is saturated, so the claim
-// leaves their deliveries queued (at most 500: a longer list would cost
-// more than it saves).
-func (e *Engine) saturatedHooks() []string {
-	var out []string
+// postponeSaturated moves the queued deliveries of webhooks whose
+// endpoint is saturated past the saturation, in one statement per newly
+// saturated endpoint, so claims stop picking deliveries that would only
+// wait and be handed back — a hanging receiver then costs almost nothing.
+func (e *Engine) postponeSaturated(ctx context.Context) {
 	now := e.clock.Now()
+	var hooks []string
+	var until time.Time
 	e.hookEndpoint.Range(func(k, v any) bool {
-		if e.eps.saturated(v.(string), now) {
-			out = append(out, k.(string))
+		u, ok := e.eps.saturation(v.(string), now)
+		if !ok {
+			return true
 		}
-		return len(out) < 500
+		if done, seen := e.postponed.Load(k); seen && !done.(time.Time).Before(u) {
+			return true // already postponed for this saturation
+		}
+		e.postponed.Store(k, u)
+		hooks = append(hooks, k.(string))
+		until = later(until, u)
+		return len(hooks) < 500
 	})
-	return out
+	if len(hooks) == 0 {
+		return
+	}
+	n, err := e.queue.PostponeDue(ctx, hooks, now, until)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("postpone deliveries of a saturated endpoint", "err", err)
+		}
+		return
+	}
+	e.metrics.Deliveries.WithLabelValues("deferred").Add(float64(n))
 }
 
 func sleep(ctx context.Context, d time.Duration) {

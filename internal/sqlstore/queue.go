@@ -45,20 +45,9 @@ func newToken() string {
 // database never claim the same row; SQLite has a single writer, so the
 // UPDATE … RETURNING is atomic by itself.
 func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*herald.Claim, error) {
-	return s.ClaimDeliveriesExcept(ctx, now, lease, limit, nil)
-}
-
-// ClaimDeliveriesExcept is ClaimDeliveries skipping some webhooks.
-func (s *Store) ClaimDeliveriesExcept(ctx context.Context, now time.Time, lease time.Duration, limit int, skipWebhooks []string) ([]*herald.Claim, error) {
 	token := newToken()
 	query := s.claimQuery()
-	args := []any{micros(now.Add(lease)), token, micros(now), micros(now)}
-	if len(skipWebhooks) > 0 {
-		marks, skip := inList(skipWebhooks)
-		query = strings.Replace(query, "ORDER BY next_attempt_at", "AND webhook_id NOT IN ("+marks+") ORDER BY next_attempt_at", 1)
-		args = append(args, skip...)
-	}
-	args = append(args, limit)
+	args := []any{micros(now.Add(lease)), token, micros(now), micros(now), limit}
 	tx, err := s.begin(ctx, Relaxed)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
@@ -89,6 +78,27 @@ func (s *Store) ClaimDeliveriesExcept(ctx context.Context, now time.Time, lease 
 		return nil, fmt.Errorf("commit claim: %w", s.mapErr(err))
 	}
 	return claims, nil
+}
+
+// PostponeDue moves due, unclaimed deliveries of the webhooks to until.
+func (s *Store) PostponeDue(ctx context.Context, webhookIDs []string, now, until time.Time) (int, error) {
+	if len(webhookIDs) == 0 {
+		return 0, nil
+	}
+	tx, err := s.begin(ctx, Relaxed)
+	if err != nil {
+		return 0, fmt.Errorf("postpone deliveries: %w", err)
+	}
+	defer tx.Close()
+	marks, args := inList(webhookIDs)
+	args = append([]any{micros(until), micros(now)}, append(args, micros(now))...)
+	res, err := tx.ExecContext(ctx, s.q(`UPDATE deliveries SET next_attempt_at = ?, updated_at = ?
+		WHERE webhook_id IN (`+marks+`) AND status = 'pending' AND claim_token IS NULL AND next_attempt_at <= ?`), args...)
+	if err != nil {
+		return 0, fmt.Errorf("postpone deliveries: %w", s.mapErr(err))
+	}
+	n, _ := res.RowsAffected()
+	return int(n), s.mapErr(tx.Commit())
 }
 
 // RecordOutcomes applies a batch of worker reports in one transaction.

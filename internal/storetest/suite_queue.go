@@ -34,6 +34,7 @@ func RunQueue(t *testing.T, open func(t testing.TB) QueueStore, openTwo func(t t
 		{"ManualControls", testManualControls},
 		{"StatsAndPurge", testStatsAndPurge},
 		{"ListEvents", testListEvents},
+		{"PostponeDue", testPostponeDue},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -543,4 +544,44 @@ func testListEvents(t *testing.T, s QueueStore) {
 	if len(all) != 2 || all[0].ID != recent.ID {
 		t.Fatalf("alerts newest first: %d", len(all))
 	}
+}
+
+func testPostponeDue(t *testing.T, s QueueStore) {
+	ws := workspace(t, s, "default")
+	slow := publishedWebhook(t, s, ws, "member.verified", false)
+	fast := publishedWebhook(t, s, ws, "member.verified", false)
+	at := now()
+	ingest(t, s, newEvent(ws, "member.verified", "", at), newEvent(ws, "member.verified", "", at))
+	// One of the slow webhook's deliveries is in flight: it stays with its worker.
+	inFlight, err := s.ClaimDeliveries(ctx, at, time.Minute, 1)
+	if err != nil || len(inFlight) != 1 {
+		t.Fatal(err)
+	}
+	n, err := s.PostponeDue(ctx, []string{slow.ID}, at, at.Add(7*time.Second))
+	wantMoved := 2
+	if inFlight[0].WebhookID == slow.ID {
+		wantMoved = 1
+	}
+	if err != nil || n != wantMoved {
+		t.Fatalf("postponed %d, %v; want %d", n, err, wantMoved)
+	}
+	claims := claimAll(t, s, at)
+	for _, c := range claims {
+		if c.WebhookID == slow.ID {
+			t.Fatal("a postponed delivery was claimed before its time")
+		}
+	}
+	if len(claims) != 2-boolInt(inFlight[0].WebhookID == fast.ID) {
+		t.Fatalf("claimed %d of the fast webhook's deliveries", len(claims))
+	}
+	if later := claimAll(t, s, at.Add(7*time.Second)); len(later) != wantMoved {
+		t.Fatalf("after the postponement %d claimable, want %d", len(later), wantMoved)
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
