@@ -281,3 +281,27 @@ func TestWrongKeyIsAnError(t *testing.T) {
 		t.Fatalf("wrong key: %d %v", code, body)
 	}
 }
+
+// --time-zone sets where templates read date-only values.
+func TestTimeZoneFlag(t *testing.T) {
+	_, _, err := runHerald(t, env(nil), "serve", "--time-zone", "Mars/Olympus")
+	if exitCode(err) != 2 || !strings.Contains(err.Error(), "IANA") {
+		t.Fatalf("bad zone: %v", err)
+	}
+	db := filepath.Join(t.TempDir(), "herald.db")
+	vars := env(map[string]string{"HERALD_DB": db})
+	key, _, err := runHerald(t, vars, "apikey", "create", "--name", "tz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, vars, "--time-zone", "Europe/Ljubljana")
+	code, res := call(t, "POST", s.url+"/api/v1/templates/render", strings.TrimSpace(key), map[string]any{
+		"payload_type": "PLAIN", "template": "{{ member.param.birth_date | date('U') }} {{ event.created_at | date('U') }}",
+		"data": map[string]any{"member": map[string]any{"param": map[string]any{"birth_date": "1990-04-15"}}},
+		"event": map[string]any{"created_at": "2025-05-12T12:34:56Z"}})
+	// Midnight in Ljubljana (CEST, UTC+2) is 22:00 UTC the day before; a
+	// full timestamp is unaffected.
+	if code != 200 || res["body"] != "640130400 1747053296" {
+		t.Fatalf("render: %d %v", code, res)
+	}
+}

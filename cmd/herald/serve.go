@@ -29,6 +29,7 @@ type serveConfig struct {
 	engine        delivery.Config
 	noDeliver     bool
 	debugAddr     string
+	timeZone      string
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -42,6 +43,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.Int64Var(&cfg.maxBodyBytes, "max-body-bytes", 1<<20, "largest request body accepted")
 	fs.DurationVar(&cfg.shutdownGrace, "shutdown-grace", 15*time.Second, "how long shutdown waits for requests and attempts in flight")
 	fs.DurationVar(&cfg.engine.DefaultTimeout, "attempt-timeout", 15*time.Second, "timeout of one delivery attempt (a webhook may set its own)")
+	fs.StringVar(&cfg.timeZone, "time-zone", "UTC", "IANA time zone in which templates read date-only values such as 1990-04-15 (e.g. Europe/Ljubljana)")
 	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
 	fs.BoolVar(&cfg.noDeliver, "no-deliver", false, "accept events but deliver nothing (an ingest-only process beside delivering ones on PostgreSQL)")
 	fs.DurationVar(&cfg.engine.Lease, "lease", 3*time.Minute, "how long a claimed delivery stays with this process before another may take it over (must exceed every attempt timeout)")
@@ -59,6 +61,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if _, err := netguard.ParseAllowList(cfg.allowNetworks); err != nil {
 		return usageError{fmt.Sprintf("--allow-network: %v (e.g. 127.0.0.0/8)", err)}
 	}
+	loc, err := time.LoadLocation(cfg.timeZone)
+	if err != nil {
+		return usageError{fmt.Sprintf("--time-zone %q is not an IANA time zone name (e.g. UTC, Europe/Ljubljana)", cfg.timeZone)}
+	}
+	cfg.engine.Location = loc
 	log, err := newLogger(stderr, cfg.logFormat, cfg.logLevel)
 	if err != nil {
 		return err
@@ -71,15 +78,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if _, err := store.EnsureWorkspace(ctx, herald.DefaultWorkspace); err != nil {
 		return fmt.Errorf("create default workspace: %w", err)
 	}
-	svc := herald.NewService(store, payload.Checker{})
+	svc := herald.NewService(store, payload.Checker{Location: loc})
+	preview := payload.Previewer{Location: loc}
 	svc.Canceler = store
 	engine, metrics, err := newEngine(cfg, svc, store, log)
 	if err != nil {
 		return err
 	}
-	apiServer := api.New(api.Config{MaxBodyBytes: cfg.maxBodyBytes}, svc, payload.Previewer{}, log).
+	apiServer := api.New(api.Config{MaxBodyBytes: cfg.maxBodyBytes}, svc, preview, log).
 		WithDelivery(api.Delivery{Ingester: engine, Control: engine, Reader: store, Rotate: engine.RotateSecret})
-	ui, err := newWebUI(ctx, store, svc, log, engine, engine.RotateSecret)
+	ui, err := newWebUI(ctx, store, svc, log, engine, engine.RotateSecret, preview)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 
 	"github.com/heraldhq/herald/internal/herald"
-	"github.com/heraldhq/herald/internal/payload"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/web"
 )
@@ -24,7 +23,7 @@ type webUI struct {
 // API uses) and, when the delivery engine runs, its controls. control and
 // rotate may be nil: the pages that need them say they are unavailable.
 func newWebUI(ctx context.Context, store *sqlstore.Store, svc *herald.Service, log *slog.Logger,
-	control herald.DeliveryControl, rotate web.RotateFunc) (*webUI, error) {
+	control herald.DeliveryControl, rotate web.RotateFunc, preview herald.Previewer) (*webUI, error) {
 	n, err := store.CountUsers(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("count admin users: %w", err)
@@ -33,7 +32,7 @@ func newWebUI(ctx context.Context, store *sqlstore.Store, svc *herald.Service, l
 	if n == 0 {
 		ui.setupToken = web.NewSetupToken()
 	}
-	deps := web.Deps{Service: svc, Users: store, Deliveries: store, Control: control, Previewer: payload.Previewer{}, Events: store, Log: log}
+	deps := web.Deps{Service: svc, Users: store, Deliveries: store, Control: control, Previewer: preview, Events: store, Log: log}
 	if rotate != nil {
 		deps.Secrets = rotate
 	}
