@@ -42,6 +42,11 @@ func fieldErrors(err error) (map[string]string, string, bool) {
 	m := map[string]string{}
 	for _, f := range e.Fields {
 		msg := f.Message
+		if strings.HasPrefix(f.Field, "retry_schedule[") { // one input holds the whole schedule
+			n, _ := strconv.Atoi(f.Field[len("retry_schedule["):strings.Index(f.Field, "]")])
+			msg = "entry " + strconv.Itoa(n+1) + " " + msg
+			f.Field = "retry_schedule"
+		}
 		if f.Line > 0 {
 			msg = fmt.Sprintf("line %d, column %d: %s", f.Line, f.Column, msg)
 		}

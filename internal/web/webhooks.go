@@ -242,6 +242,19 @@ func parseWebhookForm(form url.Values) (herald.WebhookSpec, int) {
 		EndpointURL: form.Get("endpoint_url"), Method: form.Get("method"), LogOnlyErrors: checked(form.Get("log_only_errors")),
 		PayloadType: herald.PayloadType(form.Get("payload_type")), Payload: strings.ReplaceAll(form.Get("payload"), "\r\n", "\n"),
 	}
+	spec.Ordered = checked(form.Get("ordered"))
+	if t := strings.TrimSpace(form.Get("timeout_seconds")); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil {
+			n = -1 // refused by validation with the allowed range
+		}
+		spec.TimeoutSeconds = n
+	}
+	for _, d := range strings.Split(form.Get("retry_schedule"), ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			spec.RetrySchedule = append(spec.RetrySchedule, d)
+		}
+	}
 	rows := map[int]*herald.Header{}
 	for key, vals := range form {
 		m := headerField.FindStringSubmatch(key)

@@ -415,3 +415,35 @@ func TestAlertsOnWebhooksTab(t *testing.T) {
 	e.status(res, http.StatusOK)
 	contains(t, body, "Alerts of the last 7 days", "herald - Webhook Disabled", `href="/webhooks/01ARZ3NDEKTSV4RRFFQ69G5FAV">CRM sync</a>`, "the receiver answered 410 Gone")
 }
+
+// The delivery settings (ordered, timeout, retry schedule) are on the
+// form, survive an edit in the UI, and are validated next to their field.
+func TestWebhookDeliverySettings(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t)
+	wh, _, err := e.svc.CreateWebhook(context.Background(), e.ws, herald.WebhookSpec{Name: "ordered", Event: "member.verified",
+		EndpointURL: "https://x.example.com", Method: "POST", PayloadType: herald.PayloadJSON, Payload: "{}",
+		Ordered: true, TimeoutSeconds: 30, RetrySchedule: []string{"0s", "1m", "1h"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, body := e.get("/webhooks/" + wh.ID + "/edit")
+	e.status(res, http.StatusOK)
+	contains(t, body, `id="f-ordered" name="ordered" value="on" role="switch" aria-describedby="f-ordered-hint" checked`,
+		`name="timeout_seconds" type="number" min="1" max="120" inputmode="numeric" value="30"`, `value="0s, 1m, 1h"`)
+	f := url.Values{"name": {"renamed"}, "event": {"member.verified"}, "endpoint_url": {"https://x.example.com"}, "method": {"POST"},
+		"payload_type": {"JSON"}, "payload": {"{}"}, "revision": {"1"}, "ordered": {"on"}, "timeout_seconds": {"30"}, "retry_schedule": {"0s, 1m, 1h"}}
+	res, _ = e.post("/webhooks/"+wh.ID, f)
+	e.status(res, http.StatusSeeOther)
+	got, _ := e.store.Webhook(context.Background(), e.ws, wh.ID)
+	if got.Name != "renamed" || !got.Ordered || got.TimeoutSeconds != 30 || strings.Join(got.RetrySchedule, ",") != "0s,1m,1h" {
+		t.Fatalf("after a UI edit: %+v", got.WebhookSpec)
+	}
+	f.Set("revision", "2")
+	f.Set("timeout_seconds", "500")
+	f.Set("retry_schedule", "0s, soon")
+	res, body = e.post("/webhooks/"+wh.ID, f)
+	e.status(res, http.StatusUnprocessableEntity)
+	fieldError(t, body, "timeout_seconds", "must be from 1 to 120")
+	fieldError(t, body, "retry_schedule", "entry 2 must be a duration")
+}
