@@ -81,6 +81,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	svc := herald.NewService(store, payload.Checker{Location: loc})
 	preview := payload.Previewer{Location: loc}
 	svc.Canceler = store
+	svc.Audit = store
 	engine, metrics, err := newEngine(cfg, svc, store, log)
 	if err != nil {
 		return err

@@ -50,7 +50,8 @@ func (s *Server) authenticate(need herald.Scope, next http.HandlerFunc) http.Han
 			s.writeError(w, r, herald.Errorf(herald.EForbidden, "this API key lacks the %q scope", need))
 			return
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), keyCtx, key)))
+		ctx := herald.WithActor(context.WithValue(r.Context(), keyCtx, key), "API key “"+key.Name+"”")
+		next(w, r.WithContext(ctx))
 	}
 }
 

@@ -62,6 +62,8 @@ var apiRoutes = []route{
 	{"POST", "/events/{id}/resend", herald.ScopeAdmin, (*Server).resendEvent},
 
 	{"POST", "/templates/render", herald.ScopeRead, (*Server).renderTemplate},
+
+	{"GET", "/audit-log", herald.ScopeRead, (*Server).listAudit},
 }
 
 func (s *Server) routes() http.Handler {
@@ -133,4 +135,20 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
+	if s.svc.Audit == nil {
+		writeProblem(w, problem{Type: "urn:herald:problem:not_implemented", Title: "Not implemented", Status: http.StatusNotImplemented,
+			Detail: "this server keeps no audit log"})
+		return
+	}
+	f := herald.AuditFilter{ObjectID: r.URL.Query().Get("object_id")}
+	var err error
+	if f.Cursor, f.Limit, err = pageParams(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	list, next, err := s.svc.Audit.ListAudit(r.Context(), workspaceOf(r), f)
+	writeList(s, w, r, list, next, err)
 }

@@ -610,7 +610,7 @@ func (e *Engine) disable(w *herald.Webhook, reason string) {
 	}
 	go func() {
 		defer e.disabling.Delete(w.ID)
-		ctx := context.Background()
+		ctx := herald.WithActor(context.Background(), "herald")
 		if _, err := e.svc.UnpublishWebhook(ctx, w.WorkspaceID, w.ID, reason); err != nil {
 			e.log.Error("auto-disable webhook", "webhook", w.ID, "err", err)
 			return
@@ -849,5 +849,6 @@ func (e *Engine) RotateSecret(ctx context.Context, workspaceID, webhookID string
 	if err := e.queue.SetSigningSecrets(ctx, workspaceID, webhookID, fresh, w.SigningSecret, expires); err != nil {
 		return nil, fmt.Errorf("rotate secret of %s: %w", webhookID, err)
 	}
+	e.svc.RecordAudit(ctx, workspaceID, "webhook.rotate_secret", "webhook", webhookID, "previous secret valid until "+expires.Format(time.RFC3339))
 	return e.store.Webhook(ctx, workspaceID, webhookID)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"time"
@@ -27,8 +28,24 @@ type Service struct {
 	Canceler interface {
 		CancelPending(ctx context.Context, webhookID, reason string, now time.Time) (int, error)
 	}
+	// Audit, if set, records every configuration change (who, what, when).
+	Audit   AuditLog
 	Now     func() time.Time
 	builtIn []*EventType
+}
+
+// RecordAudit notes a change made by ctx's actor. The change has already
+// happened, so a failure to record it is logged rather than returned
+// (a caller retrying would repeat the change).
+func (s *Service) RecordAudit(ctx context.Context, workspaceID, action, objectType, objectID, summary string) {
+	if s.Audit == nil {
+		return
+	}
+	e := &AuditEntry{ID: NewID(), WorkspaceID: workspaceID, At: s.now(), Actor: ActorFrom(ctx), Action: action,
+		ObjectType: objectType, ObjectID: objectID, Summary: summary}
+	if err := s.Audit.RecordAudit(ctx, e); err != nil {
+		slog.ErrorContext(ctx, "audit log: cannot record a change", "action", action, "object", objectID, "err", err)
+	}
 }
 
 // NewService returns a Service over store. checker may be nil.
@@ -107,6 +124,7 @@ func (s *Service) CreateEventType(ctx context.Context, workspaceID string, t *Ev
 		}
 		return fmt.Errorf("create event type %s: %w", t.Key, err)
 	}
+	s.RecordAudit(ctx, workspaceID, "event_type.create", "event_type", t.Key, t.DisplayName)
 	return nil
 }
 
@@ -121,6 +139,7 @@ func (s *Service) CreateAuthorization(ctx context.Context, workspaceID string, s
 	if err := s.Store.CreateAuthorization(ctx, a); err != nil {
 		return nil, fmt.Errorf("create authorization: %w", err)
 	}
+	s.RecordAudit(ctx, workspaceID, "authorization.create", "authorization", a.ID, a.Name)
 	return a, nil
 }
 
@@ -170,6 +189,7 @@ func (s *Service) UpdateAuthorization(ctx context.Context, workspaceID, id strin
 	if err := s.Store.UpdateAuthorization(ctx, a); err != nil {
 		return nil, fmt.Errorf("update authorization %s: %w", id, err)
 	}
+	s.RecordAudit(ctx, workspaceID, "authorization.update", "authorization", a.ID, changeSummary(&old, &a.AuthorizationSpec))
 	return a, nil
 }
 
@@ -202,7 +222,11 @@ func (s *Service) checkAuthorizationUsers(ctx context.Context, a *Authorization)
 
 // DeleteAuthorization deletes an authorization no webhook uses (else EConflict).
 func (s *Service) DeleteAuthorization(ctx context.Context, workspaceID, id string) error {
-	return s.Store.DeleteAuthorization(ctx, workspaceID, id)
+	if err := s.Store.DeleteAuthorization(ctx, workspaceID, id); err != nil {
+		return err
+	}
+	s.RecordAudit(ctx, workspaceID, "authorization.delete", "authorization", id, "")
+	return nil
 }
 
 // checkWebhook runs every save-time check and returns all field errors at
@@ -276,6 +300,7 @@ func (s *Service) CreateWebhook(ctx context.Context, workspaceID string, spec We
 	if err := s.Store.CreateWebhook(ctx, w); err != nil {
 		return nil, warnings, fmt.Errorf("create webhook: %w", err)
 	}
+	s.RecordAudit(ctx, workspaceID, "webhook.create", "webhook", w.ID, w.Name)
 	return w, warnings, nil
 }
 
@@ -298,12 +323,14 @@ func (s *Service) UpdateWebhook(ctx context.Context, workspaceID, id string, cha
 	if err != nil {
 		return nil, warnings, err
 	}
+	before := w.WebhookSpec
 	w.WebhookSpec = spec
 	w.Revision++
 	w.UpdatedAt = s.now()
 	if err := s.Store.UpdateWebhook(ctx, w); err != nil {
 		return nil, warnings, fmt.Errorf("update webhook %s: %w", id, err)
 	}
+	s.RecordAudit(ctx, workspaceID, "webhook.update", "webhook", w.ID, fmt.Sprintf("revision %d; %s", w.Revision, changeSummary(&before, &spec)))
 	return w, warnings, nil
 }
 
@@ -323,7 +350,11 @@ func (s *Service) PublishWebhook(ctx context.Context, workspaceID, id string) (*
 		}
 		return nil, err
 	}
-	return s.Store.SetWebhookStatus(ctx, workspaceID, id, Published, "")
+	w, err = s.Store.SetWebhookStatus(ctx, workspaceID, id, Published, "")
+	if err == nil {
+		s.RecordAudit(ctx, workspaceID, "webhook.publish", "webhook", id, w.Name)
+	}
+	return w, err
 }
 
 // UnpublishWebhook stops deliveries; reason is recorded for the admin, and
@@ -343,6 +374,7 @@ func (s *Service) UnpublishWebhook(ctx context.Context, workspaceID, id, reason 
 			return nil, fmt.Errorf("cancel deliveries of webhook %s: %w", id, err)
 		}
 	}
+	s.RecordAudit(ctx, workspaceID, "webhook.unpublish", "webhook", id, reason)
 	return w, nil
 }
 
@@ -362,6 +394,7 @@ func (s *Service) DuplicateWebhook(ctx context.Context, workspaceID, id string) 
 	if err := s.Store.CreateWebhook(ctx, c); err != nil {
 		return nil, fmt.Errorf("duplicate webhook %s: %w", id, err)
 	}
+	s.RecordAudit(ctx, workspaceID, "webhook.duplicate", "webhook", c.ID, "copy of "+id)
 	return c, nil
 }
 
@@ -375,7 +408,19 @@ func (s *Service) DeleteWebhook(ctx context.Context, workspaceID, id string) err
 			return fmt.Errorf("cancel deliveries of webhook %s: %w", id, err)
 		}
 	}
-	return s.Store.DeleteWebhook(ctx, workspaceID, id)
+	if err := s.Store.DeleteWebhook(ctx, workspaceID, id); err != nil {
+		return err
+	}
+	s.RecordAudit(ctx, workspaceID, "webhook.delete", "webhook", id, "")
+	return nil
+}
+
+// changeSummary names the fields that an update changed.
+func changeSummary(before, after any) string {
+	if f := changedFields(before, after); f != "" {
+		return "changed " + f
+	}
+	return "no change"
 }
 
 func truncate(s string, n int) string {

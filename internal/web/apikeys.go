@@ -76,6 +76,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.svc.RecordAudit(r.Context(), workspace(r), "api_key.create", "api_key", rec.ID, fmt.Sprintf("%s (%s…)", name, rec.Prefix))
 	d = &apiKeysData{NewKey: key, NewFor: name}
 	if err := s.apiKeysPage(r, d); err != nil {
 		s.fail(w, r, err)
@@ -129,6 +130,7 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.svc.RecordAudit(r.Context(), workspace(r), "api_key.revoke", "api_key", k.ID, k.Name)
 	setFlash(w, r, fmt.Sprintf("API key “%s” revoked.", k.Name), false)
 	redirect(w, r, "/settings/api-keys")
 }

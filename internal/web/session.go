@@ -164,7 +164,7 @@ func (s *Server) signedIn(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		requestFrom(r).session = sess
-		next(w, r)
+		next(w, r.WithContext(herald.WithActor(r.Context(), sess.Email)))
 	}
 }
 
