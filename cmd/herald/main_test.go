@@ -297,7 +297,7 @@ func TestTimeZoneFlag(t *testing.T) {
 	s := startServe(t, vars, "--time-zone", "Europe/Ljubljana")
 	code, res := call(t, "POST", s.url+"/api/v1/templates/render", strings.TrimSpace(key), map[string]any{
 		"payload_type": "PLAIN", "template": "{{ member.param.birth_date | date('U') }} {{ event.created_at | date('U') }}",
-		"data": map[string]any{"member": map[string]any{"param": map[string]any{"birth_date": "1990-04-15"}}},
+		"data":  map[string]any{"member": map[string]any{"param": map[string]any{"birth_date": "1990-04-15"}}},
 		"event": map[string]any{"created_at": "2025-05-12T12:34:56Z"}})
 	// Midnight in Ljubljana (CEST, UTC+2) is 22:00 UTC the day before; a
 	// full timestamp is unaffected.
