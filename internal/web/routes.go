@@ -57,6 +57,7 @@ func (s *Server) routes() http.Handler {
 
 	// Settings > API keys.
 	mux.HandleFunc("GET /settings/api-keys", in(s.listAPIKeys))
+	mux.HandleFunc("GET /settings/audit-log", in(s.auditLog))
 	mux.HandleFunc("POST /settings/api-keys", in(s.createAPIKey))
 	mux.HandleFunc("GET /settings/api-keys/{id}/revoke", in(s.confirmRevokeAPIKey))
 	mux.HandleFunc("POST /settings/api-keys/{id}/revoke", in(s.revokeAPIKey))

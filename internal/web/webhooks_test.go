@@ -447,3 +447,30 @@ func TestWebhookDeliverySettings(t *testing.T) {
 	fieldError(t, body, "timeout_seconds", "must be from 1 to 120")
 	fieldError(t, body, "retry_schedule", "entry 2 must be a duration")
 }
+
+// The audit log page lists the admin's changes.
+func TestAuditLogPage(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t)
+	res, body := e.get("/settings/audit-log")
+	e.status(res, http.StatusOK)
+	contains(t, body, "This server keeps no audit log.")
+	e.svc.Audit = e.store.(herald.AuditLog)
+	res, body = e.get("/settings/audit-log")
+	e.status(res, http.StatusOK)
+	contains(t, body, "No changes yet")
+	auth := e.createAuth("https://api.crm.example.com")
+	res, body = e.get("/settings/audit-log")
+	e.status(res, http.StatusOK)
+	contains(t, body, "authorization.create", adminEmail, auth.ID)
+	lacks(t, body, secretValue)
+	res, body = e.get("/settings/audit-log?object_id=" + auth.ID)
+	e.status(res, http.StatusOK)
+	contains(t, body, "Showing the changes of one object", "authorization.create")
+	// A change made in the UI names the admin who made it.
+	e.get("/settings/api-keys")
+	res, _ = e.post("/settings/api-keys", url.Values{"name": {"CRM sync"}, "scopes": {"read"}})
+	e.status(res, http.StatusCreated)
+	_, body = e.get("/settings/audit-log")
+	contains(t, body, "<td>"+adminEmail+"</td>", "api_key.create", "CRM sync (hrld_")
+}
