@@ -557,6 +557,12 @@ func TestAdminUIInBrowser(t *testing.T) {
 	key := eval[string](b, `document.querySelector("#new-key").value`)
 	b.checkA11y("API keys")
 	b.shot("api-keys")
+	// The audit log names who made each change.
+	b.open("/settings/audit-log")
+	b.see("Audit log", "api_key.create", "Loyalty platform", "webhook.publish", "authorization.create")
+	b.notSee(secret)
+	b.checkA11y("audit log")
+	b.shot("audit-log")
 	event := `{"type": "member.verified", "data": {"member": {"id": "m-42", "email": "eva@example.com", "tier": "silver"}}}`
 	req, _ := http.NewRequest("POST", srv.url+"/api/v1/events", strings.NewReader(event))
 	req.Header.Set("Authorization", "Bearer "+key)
