@@ -45,6 +45,7 @@ func runAPIKeyCreate(ctx context.Context, args []string, getenv func(string) str
 	if err := store.CreateAPIKey(ctx, rec); err != nil {
 		return fmt.Errorf("store api key: %w", err)
 	}
+	recordCLIAudit(ctx, store, ws.ID, "api_key.create", "api_key", rec.ID, fmt.Sprintf("%s (%s…)", name, rec.Prefix))
 	fmt.Fprintln(stdout, key)
 	fmt.Fprintf(stderr, "API key %q for workspace %q created; it is shown only this once.\n", name, workspace)
 	return nil

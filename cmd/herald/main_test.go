@@ -206,6 +206,13 @@ func TestServeOnSQLiteWalkThrough(t *testing.T) {
 	if err != nil || !strings.Contains(out, "up to date") {
 		t.Fatalf("migrate: %q %v", out, err)
 	}
+	// The audit log has the CLI's key and the API's changes, by actor.
+	code, audit := call(t, "GET", s.url+"/api/v1/audit-log", key, nil)
+	logged := toJSON(audit)
+	if code != 200 || !strings.Contains(logged, `"action":"api_key.create","actor":"herald CLI`) ||
+		!strings.Contains(logged, `"action":"webhook.create","actor":"API key “walkthrough”"`) || strings.Contains(logged, "very-secret-token") {
+		t.Fatalf("audit log: %d %s", code, logged)
+	}
 }
 
 func TestServeOnPostgres(t *testing.T) {

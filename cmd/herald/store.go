@@ -7,8 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os/user"
 	"strings"
+	"time"
 
+	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/postgres"
 	"github.com/heraldhq/herald/internal/secrets"
 	"github.com/heraldhq/herald/internal/sqlite"
@@ -79,4 +82,18 @@ func (f *storeFlags) open(ctx context.Context, log *slog.Logger) (*sqlstore.Stor
 		return postgres.Open(ctx, f.db, box)
 	}
 	return sqlite.Open(ctx, f.db, box)
+}
+
+// recordCLIAudit notes a change made from the command line in the audit
+// log, naming the operating-system user (best effort, like the service's).
+func recordCLIAudit(ctx context.Context, log herald.AuditLog, workspaceID, action, objectType, objectID, summary string) {
+	actor := "herald CLI"
+	if u, err := user.Current(); err == nil {
+		actor += " (" + u.Username + ")"
+	}
+	e := &herald.AuditEntry{ID: herald.NewID(), WorkspaceID: workspaceID, At: time.Now().UTC().Truncate(time.Microsecond), Actor: actor,
+		Action: action, ObjectType: objectType, ObjectID: objectID, Summary: summary}
+	if err := log.RecordAudit(ctx, e); err != nil {
+		slog.Default().Warn("audit log: cannot record a change", "action", action, "err", err)
+	}
 }

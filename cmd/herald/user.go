@@ -46,13 +46,15 @@ func runUserCreate(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return fmt.Errorf("workspace %s: %w", workspace, err)
 	}
-	if _, err := web.CreateUser(ctx, store, ws.ID, email, password, 0); err != nil {
+	u, err := web.CreateUser(ctx, store, ws.ID, email, password, 0)
+	if err != nil {
 		var e *herald.Error
 		if errors.As(err, &e) && e.Code == herald.EInvalid {
 			return usageError{"herald user create: " + e.Error()}
 		}
 		return err
 	}
+	recordCLIAudit(ctx, store, ws.ID, "user.create", "user", u.ID, email)
 	fmt.Fprintf(stdout, "admin %s created in workspace %q; sign in at /login\n", email, workspace)
 	return nil
 }
