@@ -231,25 +231,13 @@ func drive(ctx context.Context, url, key string, c benchConfig) (int, error) {
 	var acked atomic.Int64
 	var firstErr error
 	var once sync.Once
-	var ticker <-chan time.Time
+	// At a fixed rate, request r is sent at start + r×interval (not on a
+	// ticker, which drops ticks and drifts).
+	var interval time.Duration
 	if c.rate > 0 {
-		interval := time.Duration(float64(time.Second) * float64(c.batch) / c.rate)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		ticks := make(chan time.Time)
-		go func() {
-			defer close(ticks)
-			for i := 0; i < requests; i++ {
-				select {
-				case tm := <-t.C:
-					ticks <- tm
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-		ticker = ticks
+		interval = time.Duration(float64(time.Second) * float64(c.batch) / c.rate)
 	}
+	start := time.Now()
 	var wg sync.WaitGroup
 	for w := 0; w < c.concurrency; w++ {
 		wg.Add(1)
@@ -257,14 +245,14 @@ func drive(ctx context.Context, url, key string, c benchConfig) (int, error) {
 			defer wg.Done()
 			var buf bytes.Buffer
 			for ctx.Err() == nil {
-				if ticker != nil {
-					if _, ok := <-ticker; !ok {
-						return
-					}
-				}
 				r := int(next.Add(1)) - 1
 				if r >= requests {
 					return
+				}
+				if interval > 0 {
+					if wait := time.Until(start.Add(time.Duration(r) * interval)); wait > 0 {
+						time.Sleep(wait)
+					}
 				}
 				first, last := r*c.batch, min((r+1)*c.batch, c.events)
 				buf.Reset()
