@@ -82,6 +82,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	preview := payload.Previewer{Location: loc}
 	svc.Canceler = store
 	svc.Audit = store
+	svc.DefaultLocation = loc
 	engine, metrics, err := newEngine(cfg, svc, store, log)
 	if err != nil {
 		return err

@@ -92,7 +92,7 @@ func (s *Server) renderTemplate(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	vars["event"] = event
-	body, warnings, err := s.render.Preview(in.PayloadType, in.Template, et, vars)
+	body, warnings, err := s.render.Preview(in.PayloadType, in.Template, et, vars, s.svc.Location(r.Context(), workspaceOf(r)))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

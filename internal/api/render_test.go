@@ -104,3 +104,42 @@ func TestWebhookTemplatesCheckedOnSave(t *testing.T) {
 	}
 	_ = herald.PayloadJSON
 }
+
+// A workspace's time zone decides where date-only values are read.
+func TestWorkspaceTimeZone(t *testing.T) {
+	e := setupWithTemplates(t)
+	e.svc.Audit = e.store.(herald.AuditLog)
+	ws := e.do("GET", "/api/v1/workspace", nil).must(t, http.StatusOK).json(t)
+	if ws["name"] != "default" || ws["time_zone"] != "" {
+		t.Fatalf("workspace %v", ws)
+	}
+	render := func() string {
+		t.Helper()
+		return e.do("POST", "/api/v1/templates/render", map[string]any{"payload_type": "PLAIN", "template": "{{ d | date('U') }}",
+			"data": map[string]any{"d": "1990-04-15"}}).must(t, http.StatusOK).json(t)["body"].(string)
+	}
+	if got := render(); got != "640137600" {
+		t.Fatalf("UTC: %s", got)
+	}
+	res := e.do("PATCH", "/api/v1/workspace", map[string]any{"time_zone": "Mars/Olympus"}).must(t, http.StatusUnprocessableEntity)
+	if !strings.Contains(res.fieldErrors(t)["time_zone"], "IANA") {
+		t.Fatalf("bad zone: %s", res.body)
+	}
+	got := e.do("PATCH", "/api/v1/workspace", map[string]any{"time_zone": "Europe/Ljubljana"}).must(t, http.StatusOK).json(t)
+	if got["time_zone"] != "Europe/Ljubljana" {
+		t.Fatalf("after PATCH %v", got)
+	}
+	if got := render(); got != "640130400" { // midnight CEST = 22:00 UTC the day before
+		t.Fatalf("Europe/Ljubljana: %s", got)
+	}
+	e.do("PATCH", "/api/v1/workspace", map[string]any{"time_zone": ""}).must(t, http.StatusOK)
+	if got := render(); got != "640137600" {
+		t.Fatalf("back to the default: %s", got)
+	}
+	read := e.newKey(herald.DefaultWorkspace, herald.ScopeRead)
+	e.doKey(read, "PATCH", "/api/v1/workspace", map[string]any{"time_zone": "UTC"}).must(t, http.StatusForbidden)
+	log := string(e.do("GET", "/api/v1/audit-log", nil).must(t, http.StatusOK).body)
+	if !strings.Contains(log, `workspace.update`) || !strings.Contains(log, `Europe/Ljubljana`) {
+		t.Fatalf("audit: %s", log)
+	}
+}

@@ -64,6 +64,8 @@ var apiRoutes = []route{
 	{"POST", "/templates/render", herald.ScopeRead, (*Server).renderTemplate},
 
 	{"GET", "/audit-log", herald.ScopeRead, (*Server).listAudit},
+	{"GET", "/workspace", herald.ScopeRead, (*Server).getWorkspace},
+	{"PATCH", "/workspace", herald.ScopeAdmin, (*Server).updateWorkspace},
 }
 
 func (s *Server) routes() http.Handler {
@@ -151,4 +153,43 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	list, next, err := s.svc.Audit.ListAudit(r.Context(), workspaceOf(r), f)
 	writeList(s, w, r, list, next, err)
+}
+
+func (s *Server) getWorkspace(w http.ResponseWriter, r *http.Request) {
+	ws, err := s.store.WorkspaceByID(r.Context(), workspaceOf(r))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ws)
+}
+
+// updateWorkspace changes the workspace's settings: its time zone.
+func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		TimeZone *string `json:"time_zone"`
+		// read-only fields a client may send back from GET
+		ID        any `json:"id"`
+		Name      any `json:"name"`
+		CreatedAt any `json:"created_at"`
+	}
+	if err := s.decode(r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if body.TimeZone == nil {
+		ws, err := s.store.WorkspaceByID(r.Context(), workspaceOf(r))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, ws)
+		return
+	}
+	ws, err := s.svc.SetTimeZone(r.Context(), workspaceOf(r), *body.TimeZone)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ws)
 }

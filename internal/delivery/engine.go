@@ -455,7 +455,7 @@ func (e *Engine) attempt(j *job, test bool) *herald.OutcomeRecord {
 		e.disable(w, reason)
 		return final(c, w, herald.DeliveryCanceled, reason, now)
 	}
-	compiled, err := e.cache.Get(w)
+	compiled, err := e.cache.Get(w, e.svc.Location(context.Background(), w.WorkspaceID))
 	var req *payload.Request
 	if err == nil {
 		req, err = compiled.Render(j.vars)

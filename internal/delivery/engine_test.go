@@ -703,3 +703,17 @@ func TestGracefulStop(t *testing.T) {
 		})
 	}
 }
+
+// Deliveries render date-only values in the workspace's time zone.
+func TestDeliveryUsesWorkspaceTimeZone(t *testing.T) {
+	e := setup(t, envOpts{})
+	if _, err := e.svc.SetTimeZone(ctx, e.ws, "America/New_York"); err != nil {
+		t.Fatal(err)
+	}
+	rc := newReceiver(t, nil)
+	e.webhook(herald.WebhookSpec{EndpointURL: rc.URL, PayloadType: herald.PayloadPlain, Payload: "{{ member.param.birth_date | date('U') }}"})
+	e.send("member.verified", `{"member": {"param": {"birth_date": "1990-04-15"}}}`)
+	if r := rc.next(t, 5*time.Second); string(r.body) != "640152000" { // midnight EDT = 04:00 UTC
+		t.Fatalf("body %s", r.body)
+	}
+}

@@ -165,7 +165,8 @@ type Previewer interface {
 	// plus "event"); et, if set, is the event type whose variables are
 	// checked for warnings. A template that does not parse or renders a
 	// malformed body returns an EInvalid *Error with line/column.
-	Preview(payloadType PayloadType, src string, et *EventType, vars map[string]any) (body []byte, warnings []FieldError, err error)
+	// loc is where date-only values are read (the workspace's zone).
+	Preview(payloadType PayloadType, src string, et *EventType, vars map[string]any, loc *time.Location) (body []byte, warnings []FieldError, err error)
 }
 
 // EventFilter narrows a list of events.

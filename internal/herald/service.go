@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -15,7 +17,8 @@ import (
 // a variable the event type does not provide) are returned to the admin.
 // The template package implements it; a nil checker stores text unchecked.
 type TemplateChecker interface {
-	CheckWebhook(spec *WebhookSpec, et *EventType) (warnings []FieldError, err error)
+	// loc is where date-only values are read (the workspace's zone).
+	CheckWebhook(spec *WebhookSpec, et *EventType, loc *time.Location) (warnings []FieldError, err error)
 }
 
 // Service is the one place where configuration changes are validated and
@@ -29,9 +32,59 @@ type Service struct {
 		CancelPending(ctx context.Context, webhookID, reason string, now time.Time) (int, error)
 	}
 	// Audit, if set, records every configuration change (who, what, when).
-	Audit   AuditLog
-	Now     func() time.Time
-	builtIn []*EventType
+	Audit AuditLog
+	// DefaultLocation is the time zone of workspaces that set none (UTC if nil).
+	DefaultLocation *time.Location
+	Now             func() time.Time
+	builtIn         []*EventType
+	zones           sync.Map // workspace id → zoneEntry
+}
+
+type zoneEntry struct {
+	loc     *time.Location
+	fetched time.Time
+}
+
+// zoneTTL bounds how long a workspace's time zone is cached: a change made
+// by another process is seen within it.
+const zoneTTL = 10 * time.Second
+
+// Location returns the time zone in which the workspace's templates read
+// date-only values: its own, or the server's default.
+func (s *Service) Location(ctx context.Context, workspaceID string) *time.Location {
+	def := s.DefaultLocation
+	if def == nil {
+		def = time.UTC
+	}
+	if e, ok := s.zones.Load(workspaceID); ok && time.Since(e.(zoneEntry).fetched) < zoneTTL {
+		return e.(zoneEntry).loc
+	}
+	loc := def
+	if ws, err := s.Store.WorkspaceByID(ctx, workspaceID); err == nil && ws.TimeZone != "" {
+		if l, err := time.LoadLocation(ws.TimeZone); err == nil {
+			loc = l
+		}
+	}
+	s.zones.Store(workspaceID, zoneEntry{loc: loc, fetched: time.Now()})
+	return loc
+}
+
+// SetTimeZone sets the workspace's time zone (an IANA name such as
+// Europe/Ljubljana; "" for the server's default).
+func (s *Service) SetTimeZone(ctx context.Context, workspaceID, timeZone string) (*Workspace, error) {
+	timeZone = strings.TrimSpace(timeZone)
+	if timeZone != "" {
+		if _, err := time.LoadLocation(timeZone); err != nil || strings.EqualFold(timeZone, "local") {
+			return nil, &Error{Code: EInvalid, Message: "validation failed", Fields: []FieldError{{Field: "time_zone",
+				Message: fmt.Sprintf("%q is not an IANA time zone name (e.g. UTC, Europe/Ljubljana, America/New_York)", timeZone)}}}
+		}
+	}
+	if err := s.Store.SetWorkspaceTimeZone(ctx, workspaceID, timeZone); err != nil {
+		return nil, fmt.Errorf("set time zone: %w", err)
+	}
+	s.zones.Delete(workspaceID)
+	s.RecordAudit(ctx, workspaceID, "workspace.update", "workspace", workspaceID, "time_zone "+strconv.Quote(timeZone))
+	return s.Store.WorkspaceByID(ctx, workspaceID)
 }
 
 // RecordAudit notes a change made by ctx's actor. The change has already
@@ -274,7 +327,7 @@ func (s *Service) checkWebhook(ctx context.Context, workspaceID string, spec *We
 	}
 	var warnings []FieldError
 	if et != nil && s.Templates != nil && len(v.Fields) == 0 {
-		w, err := s.Templates.CheckWebhook(spec, et)
+		w, err := s.Templates.CheckWebhook(spec, et, s.Location(ctx, workspaceID))
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) {

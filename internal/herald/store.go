@@ -29,6 +29,8 @@ type Store interface {
 	// if it does not exist.
 	EnsureWorkspace(ctx context.Context, name string) (*Workspace, error)
 	WorkspaceByName(ctx context.Context, name string) (*Workspace, error)
+	WorkspaceByID(ctx context.Context, id string) (*Workspace, error)
+	SetWorkspaceTimeZone(ctx context.Context, id, timeZone string) error
 
 	CreateAPIKey(ctx context.Context, k *APIKey) error
 	// APIKeyByHash returns a key that is not revoked, or ENotFound.

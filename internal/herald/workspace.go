@@ -15,8 +15,11 @@ const DefaultWorkspace = "default"
 // Workspace is a tenant: one brand or one environment. Nothing crosses
 // workspaces.
 type Workspace struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// TimeZone is where templates read date-only values (IANA name);
+	// empty means the server's default.
+	TimeZone  string    `json:"time_zone"`
 	CreatedAt time.Time `json:"created_at"`
 }
 

@@ -153,8 +153,11 @@ type Checker struct {
 var _ herald.TemplateChecker = Checker{}
 
 // CheckWebhook implements herald.TemplateChecker.
-func (ch Checker) CheckWebhook(spec *herald.WebhookSpec, et *herald.EventType) ([]herald.FieldError, error) {
-	c, err := Compile(spec, ch.Location)
+func (ch Checker) CheckWebhook(spec *herald.WebhookSpec, et *herald.EventType, loc *time.Location) ([]herald.FieldError, error) {
+	if loc == nil {
+		loc = ch.Location
+	}
+	c, err := Compile(spec, loc)
 	if err != nil {
 		return nil, err
 	}
@@ -181,8 +184,11 @@ type Previewer struct {
 var _ herald.Previewer = Previewer{}
 
 // Preview implements herald.Previewer.
-func (p Previewer) Preview(payloadType herald.PayloadType, src string, et *herald.EventType, vars map[string]any) ([]byte, []herald.FieldError, error) {
-	t, err := template.Compile(src, template.Options{Format: formatOf(payloadType), Location: p.Location})
+func (p Previewer) Preview(payloadType herald.PayloadType, src string, et *herald.EventType, vars map[string]any, loc *time.Location) ([]byte, []herald.FieldError, error) {
+	if loc == nil {
+		loc = p.Location
+	}
+	t, err := template.Compile(src, template.Options{Format: formatOf(payloadType), Location: loc})
 	if err != nil {
 		return nil, nil, &herald.Error{Code: herald.EInvalid, Message: "the template does not compile", Fields: fieldErr("template", err)}
 	}
@@ -209,20 +215,29 @@ type Cache struct {
 type cacheKey struct {
 	id       string
 	revision int
+	zone     string
 }
 
 const maxCached = 4096
 
-// Get returns the compiled form of w, compiling it on first use.
-func (c *Cache) Get(w *herald.Webhook) (*Compiled, error) {
-	k := cacheKey{w.ID, w.Revision}
+// Get returns the compiled form of w for date-only values read in loc
+// (nil: the cache's Location), compiling it on first use.
+func (c *Cache) Get(w *herald.Webhook, loc *time.Location) (*Compiled, error) {
+	if loc == nil {
+		loc = c.Location
+	}
+	zone := ""
+	if loc != nil {
+		zone = loc.String()
+	}
+	k := cacheKey{w.ID, w.Revision, zone}
 	c.mu.Lock()
 	if v, ok := c.m[k]; ok {
 		c.mu.Unlock()
 		return v, nil
 	}
 	c.mu.Unlock()
-	compiled, err := Compile(&w.WebhookSpec, c.Location)
+	compiled, err := Compile(&w.WebhookSpec, loc)
 	if err != nil {
 		return nil, fmt.Errorf("compile webhook %s revision %d: %w", w.ID, w.Revision, err)
 	}

@@ -68,31 +68,31 @@ func TestRenderRequest(t *testing.T) {
 func TestCheckWebhook(t *testing.T) {
 	et := eventType(t, "member.verified")
 	ch := Checker{}
-	warnings, err := ch.CheckWebhook(spec("POST", herald.PayloadJSON, "https://a.example.com/{{ member.id }}", `{"a": "{{ member.param.first_name }}", "b": "{{ member.nope }}"}`), et)
+	warnings, err := ch.CheckWebhook(spec("POST", herald.PayloadJSON, "https://a.example.com/{{ member.id }}", `{"a": "{{ member.param.first_name }}", "b": "{{ member.nope }}"}`), et, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(warnings) != 1 || warnings[0].Field != "payload" || warnings[0].Line != 1 || !strings.Contains(warnings[0].Message, "member.nope") {
 		t.Fatalf("warnings %+v", warnings)
 	}
-	_, err = ch.CheckWebhook(spec("POST", herald.PayloadJSON, "https://a.example.com", "{\n\"a\": {{ member.id | dat('U') }}\n}"), et)
+	_, err = ch.CheckWebhook(spec("POST", herald.PayloadJSON, "https://a.example.com", "{\n\"a\": {{ member.id | dat('U') }}\n}"), et, nil)
 	var e *herald.Error
 	if !asError(err, &e) || len(e.Fields) == 0 || e.Fields[0].Field != "payload" || e.Fields[0].Line != 2 || e.Fields[0].Column == 0 || !strings.Contains(e.Fields[0].Message, `did you mean "date"`) {
 		t.Fatalf("unknown filter: %v", err)
 	}
-	_, err = ch.CheckWebhook(spec("POST", herald.PayloadJSON, "https://a.example.com", `{"a": {% raw %}`), et)
+	_, err = ch.CheckWebhook(spec("POST", herald.PayloadJSON, "https://a.example.com", `{"a": {% raw %}`), et, nil)
 	if err == nil {
 		t.Fatal("malformed template accepted")
 	}
-	_, err = ch.CheckWebhook(spec("POST", herald.PayloadJSON, "https://a.example.com", `{"a": 1,}`), et)
+	_, err = ch.CheckWebhook(spec("POST", herald.PayloadJSON, "https://a.example.com", `{"a": 1,}`), et, nil)
 	if !asError(err, &e) || e.Fields[0].Field != "payload" {
 		t.Fatalf("invalid JSON output: %v", err)
 	}
-	_, err = ch.CheckWebhook(spec("POST", herald.PayloadXML, "https://a.example.com", `<a><b></a>`), et)
+	_, err = ch.CheckWebhook(spec("POST", herald.PayloadXML, "https://a.example.com", `<a><b></a>`), et, nil)
 	if !asError(err, &e) || e.Fields[0].Field != "payload" {
 		t.Fatalf("malformed XML output: %v", err)
 	}
-	_, err = ch.CheckWebhook(spec("POST", herald.PayloadJSON, "https://a.example.com", `{}`, herald.Header{Name: "X", Value: "{{ member.id "}), et)
+	_, err = ch.CheckWebhook(spec("POST", herald.PayloadJSON, "https://a.example.com", `{}`, herald.Header{Name: "X", Value: "{{ member.id "}), et, nil)
 	if !asError(err, &e) || e.Fields[0].Field != "custom_headers[0].value" {
 		t.Fatalf("bad header template: %v", err)
 	}
@@ -101,13 +101,13 @@ func TestCheckWebhook(t *testing.T) {
 func TestCacheCompilesOncePerRevision(t *testing.T) {
 	var c Cache
 	w := &herald.Webhook{ID: herald.NewID(), Revision: 1, WebhookSpec: *spec("POST", herald.PayloadJSON, "https://a.example.com", `{"v": 1}`)}
-	a, _ := c.Get(w)
-	b, _ := c.Get(w)
+	a, _ := c.Get(w, nil)
+	b, _ := c.Get(w, nil)
 	if a != b {
 		t.Fatal("same revision compiled twice")
 	}
 	w.Revision, w.Payload = 2, `{"v": 2}`
-	n, _ := c.Get(w)
+	n, _ := c.Get(w, nil)
 	r, _ := n.Render(map[string]any{})
 	if n == a || string(r.Body) != `{"v": 2}` {
 		t.Fatalf("new revision not recompiled: %s", r.Body)

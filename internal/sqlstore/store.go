@@ -146,15 +146,30 @@ func (s *Store) EnsureWorkspace(ctx context.Context, name string) (*herald.Works
 
 // WorkspaceByName returns the named workspace or ENotFound.
 func (s *Store) WorkspaceByName(ctx context.Context, name string) (*herald.Workspace, error) {
+	return s.workspaceWhere(ctx, "name", name)
+}
+
+// WorkspaceByID returns the workspace with this id or ENotFound.
+func (s *Store) WorkspaceByID(ctx context.Context, id string) (*herald.Workspace, error) {
+	return s.workspaceWhere(ctx, "id", id)
+}
+
+func (s *Store) workspaceWhere(ctx context.Context, column, value string) (*herald.Workspace, error) {
 	var w herald.Workspace
 	var created int64
-	err := s.read.QueryRowContext(ctx, s.q(`SELECT id, name, created_at FROM workspaces WHERE name = ?`), name).
-		Scan(&w.ID, &w.Name, &created)
+	err := s.read.QueryRowContext(ctx, s.q(`SELECT id, name, time_zone, created_at FROM workspaces WHERE `+column+` = ?`), value).
+		Scan(&w.ID, &w.Name, &w.TimeZone, &created)
 	if err != nil {
 		return nil, s.mapErr(err)
 	}
 	w.CreatedAt = fromMicros(created)
 	return &w, nil
+}
+
+// SetWorkspaceTimeZone stores the workspace's time zone ("" = default).
+func (s *Store) SetWorkspaceTimeZone(ctx context.Context, id, timeZone string) error {
+	res, err := s.write.ExecContext(ctx, s.q(`UPDATE workspaces SET time_zone = ? WHERE id = ?`), timeZone, id)
+	return s.expectOne(res, err)
 }
 
 // CreateAPIKey stores a key's hash and metadata.

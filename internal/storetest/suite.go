@@ -87,6 +87,16 @@ func testWorkspaces(t *testing.T, s herald.Store) {
 	}
 	_, err = s.WorkspaceByName(ctx, "nope")
 	wantCode(t, err, herald.ENotFound)
+	if err := s.SetWorkspaceTimeZone(ctx, a.ID, "Europe/Ljubljana"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.WorkspaceByID(ctx, a.ID)
+	if err != nil || got.TimeZone != "Europe/Ljubljana" || got.Name != "default" {
+		t.Fatalf("by id: %+v %v", got, err)
+	}
+	_, err = s.WorkspaceByID(ctx, herald.NewID())
+	wantCode(t, err, herald.ENotFound)
+	wantCode(t, s.SetWorkspaceTimeZone(ctx, herald.NewID(), "UTC"), herald.ENotFound)
 }
 
 func testAPIKeys(t *testing.T, s herald.Store) {

@@ -222,7 +222,7 @@ func excerpt(body string) string {
 // {{ member.email }} and {{ event.type }} and fails on "{{ oops".
 type fakePreviewer struct{}
 
-func (fakePreviewer) Preview(pt herald.PayloadType, src string, et *herald.EventType, vars map[string]any) ([]byte, []herald.FieldError, error) {
+func (fakePreviewer) Preview(pt herald.PayloadType, src string, et *herald.EventType, vars map[string]any, loc *time.Location) ([]byte, []herald.FieldError, error) {
 	if i := strings.Index(src, "{{ oops"); i >= 0 {
 		return nil, nil, &herald.Error{Code: herald.EInvalid, Message: "template error",
 			Fields: []herald.FieldError{{Field: "template", Message: "unexpected end of template", Line: 1, Column: i + 1}}}

@@ -49,7 +49,7 @@ func (s *Server) buildPreview(r *http.Request, spec herald.WebhookSpec) *preview
 	if p.Method == "" {
 		p.Method = "POST"
 	}
-	body, warnings, err := s.preview.Preview(pt, spec.Payload, et, vars)
+	body, warnings, err := s.preview.Preview(pt, spec.Payload, et, vars, s.svc.Location(r.Context(), workspace(r)))
 	if err != nil {
 		p.Errors = messages("payload", err)
 	}
@@ -59,7 +59,7 @@ func (s *Server) buildPreview(r *http.Request, spec herald.WebhookSpec) *preview
 	p.Body = string(body)
 	p.URL = spec.EndpointURL
 	if hasTemplate(p.URL) {
-		if out, _, err := s.preview.Preview(herald.PayloadPlain, p.URL, et, vars); err == nil {
+		if out, _, err := s.preview.Preview(herald.PayloadPlain, p.URL, et, vars, s.svc.Location(r.Context(), workspace(r))); err == nil {
 			p.URL = string(out)
 		} else {
 			p.Errors = append(p.Errors, messages("endpoint_url", err)...)
@@ -84,7 +84,7 @@ func (s *Server) buildPreview(r *http.Request, spec herald.WebhookSpec) *preview
 	for i, h := range spec.CustomHeaders {
 		v := h.Value
 		if hasTemplate(v) {
-			out, _, err := s.preview.Preview(herald.PayloadPlain, v, et, vars)
+			out, _, err := s.preview.Preview(herald.PayloadPlain, v, et, vars, s.svc.Location(r.Context(), workspace(r)))
 			if err != nil {
 				p.Errors = append(p.Errors, messages(fmt.Sprintf("custom_headers[%d].value", i), err)...)
 			}
