@@ -90,20 +90,22 @@ func (s *Store) startCommitter() {
 }
 
 // commitGroup commits all batches in one transaction; if that fails, it
-// retries each batch alone, so one bad batch (say, a unique violation
-// from a concurrent process) fails only its own caller.
+// retries each batch alone (see below).
 func (s *Store) commitGroup(group []*ingestBatch) {
 	var all []*herald.IngestRequest
 	for _, b := range group {
 		all = append(all, b.reqs...)
 	}
 	err := s.ingestTx(context.Background(), all)
-	if err == nil || len(group) == 1 {
+	if err == nil {
 		for _, b := range group {
-			b.done <- err
+			b.done <- nil
 		}
 		return
 	}
+	// Retry each batch alone, once: a batch that raced another process
+	// on an idempotency key now finds the winner's event and answers with
+	// it, and a batch that is really at fault fails only its own caller.
 	for _, b := range group {
 		b.done <- s.ingestTx(context.Background(), b.reqs)
 	}

@@ -48,6 +48,11 @@ func RunQueue(t *testing.T, open func(t testing.TB) QueueStore, openTwo func(t t
 			a, b := openTwo(t)
 			testDisjointClaims(t, a, b)
 		})
+		t.Run("TwoProcessesRaceOnAnIdempotencyKey", func(t *testing.T) {
+			t.Parallel()
+			a, b := openTwo(t)
+			testIdempotencyRace(t, a, b)
+		})
 	}
 }
 
@@ -584,4 +589,33 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// testIdempotencyRace: two processes ingest the same key at once; both
+// answer with one event, and nothing fails.
+func testIdempotencyRace(t *testing.T, a, b QueueStore) {
+	ws := workspace(t, a, "default")
+	publishedWebhook(t, a, ws, "member.verified", false)
+	for round := 0; round < 20; round++ {
+		key := fmt.Sprintf("race-%d", round)
+		var wg sync.WaitGroup
+		results := make([]herald.IngestResult, 2)
+		errs := make([]error, 2)
+		for i, s := range []QueueStore{a, b} {
+			wg.Add(1)
+			go func(i int, s QueueStore) {
+				defer wg.Done()
+				req := &herald.IngestRequest{Event: newEvent(ws, "member.verified", key, now())}
+				errs[i] = s.Ingest(ctx, []*herald.IngestRequest{req})
+				results[i] = req.Result
+			}(i, s)
+		}
+		wg.Wait()
+		if errs[0] != nil || errs[1] != nil {
+			t.Fatalf("round %d: %v / %v", round, errs[0], errs[1])
+		}
+		if results[0].EventID != results[1].EventID || results[0].Duplicate == results[1].Duplicate {
+			t.Fatalf("round %d: %+v / %+v", round, results[0], results[1])
+		}
+	}
 }
