@@ -21,6 +21,9 @@ type Dialect struct {
 	// SkipLocked ends the claim's inner SELECT: " FOR UPDATE SKIP LOCKED"
 	// on PostgreSQL, "" on SQLite (one writer; the UPDATE is atomic).
 	SkipLocked string
+	// ForUpdate ends a SELECT that must lock its row until the transaction
+	// ends: " FOR UPDATE" on PostgreSQL, "" on SQLite (one writer).
+	ForUpdate string
 	// SyncPragma, if set, returns the statement run on a connection before
 	// a transaction to make its commit durable or relaxed (SQLite).
 	SyncPragma func(durable bool) string

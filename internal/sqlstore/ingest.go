@@ -257,7 +257,15 @@ func (s *Store) publishedHooks(ctx context.Context, tx *txConn, workspaceID, eve
 	return out, s.mapErr(rows.Err())
 }
 
+// hasPending reports whether an ordered webhook has a pending delivery.
+// It first locks the webhook's row, as releaseHeld does, so an ingest and
+// the outcome of the webhook's last pending delivery cannot interleave in
+// two processes (which could leave a new delivery held with nobody left
+// to release it).
 func (s *Store) hasPending(ctx context.Context, tx *txConn, webhookID string) (bool, error) {
+	if err := s.lockWebhook(ctx, tx, webhookID); err != nil {
+		return false, err
+	}
 	var n int
 	err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM deliveries WHERE webhook_id = ? AND status = 'pending'`), webhookID).Scan(&n)
 	return n > 0, s.mapErr(err)
@@ -270,4 +278,18 @@ type committer struct {
 	closing       chan struct{}
 	committerDone chan struct{}
 	closeOnce     sync.Once
+}
+
+// lockWebhook holds the webhook's row until tx ends (PostgreSQL; SQLite
+// has a single writer and needs no lock).
+func (s *Store) lockWebhook(ctx context.Context, tx *txConn, webhookID string) error {
+	if s.dialect.ForUpdate == "" {
+		return nil
+	}
+	var id string
+	err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM webhooks WHERE id = ?`+s.dialect.ForUpdate), webhookID).Scan(&id)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("lock webhook %s: %w", webhookID, s.mapErr(err))
+	}
+	return nil
 }

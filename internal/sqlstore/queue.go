@@ -210,6 +210,9 @@ func (s *Store) RecordOutcomes(ctx context.Context, recs []*herald.OutcomeRecord
 
 // releaseHeld makes the oldest held delivery of an ordered webhook due.
 func (s *Store) releaseHeld(ctx context.Context, tx *txConn, webhookID string, now time.Time) error {
+	if err := s.lockWebhook(ctx, tx, webhookID); err != nil {
+		return err
+	}
 	_, err := tx.ExecContext(ctx, s.q(`UPDATE deliveries SET next_attempt_at = ?, updated_at = ? WHERE id = (
 		SELECT id FROM deliveries WHERE webhook_id = ? AND status = 'pending' AND next_attempt_at = ? ORDER BY id LIMIT 1)`),
 		micros(now), micros(now), webhookID, micros(herald.HeldUntil))

@@ -48,6 +48,11 @@ func RunQueue(t *testing.T, open func(t testing.TB) QueueStore, openTwo func(t t
 			a, b := openTwo(t)
 			testDisjointClaims(t, a, b)
 		})
+		t.Run("OrderedWebhookAcrossProcesses", func(t *testing.T) {
+			t.Parallel()
+			a, b := openTwo(t)
+			testOrderedAcrossProcesses(t, a, b)
+		})
 		t.Run("TwoProcessesRaceOnAnIdempotencyKey", func(t *testing.T) {
 			t.Parallel()
 			a, b := openTwo(t)
@@ -616,6 +621,53 @@ func testIdempotencyRace(t *testing.T, a, b QueueStore) {
 		}
 		if results[0].EventID != results[1].EventID || results[0].Duplicate == results[1].Duplicate {
 			t.Fatalf("round %d: %+v / %+v", round, results[0], results[1])
+		}
+	}
+}
+
+// testOrderedAcrossProcesses: two processes ingest into one ordered
+// webhook while its deliveries complete; at every moment at most one of
+// its deliveries is claimable, and all arrive in the end.
+func testOrderedAcrossProcesses(t *testing.T, a, b QueueStore) {
+	ws := workspace(t, a, "default")
+	w := publishedWebhook(t, a, ws, "member.verified", true)
+	const perProcess = 30
+	var wg sync.WaitGroup
+	for _, s := range []QueueStore{a, b} {
+		wg.Add(1)
+		go func(s QueueStore) {
+			defer wg.Done()
+			for i := 0; i < perProcess; i++ {
+				if err := s.Ingest(ctx, []*herald.IngestRequest{{Event: newEvent(ws, "member.verified", "", now())}}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(s)
+	}
+	defer wg.Wait()
+	done := 0
+	deadline := time.Now().Add(30 * time.Second)
+	for done < 2*perProcess {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d deliveries of the ordered webhook finished: one is stuck held", done, 2*perProcess)
+		}
+		claims, err := a.ClaimDeliveries(ctx, now().Add(time.Hour), time.Minute, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(claims) > 1 {
+			t.Fatalf("%d deliveries of an ordered webhook claimable at once", len(claims))
+		}
+		for _, c := range claims {
+			rec := &herald.OutcomeRecord{DeliveryID: c.ID, WebhookID: w.ID, Token: c.Token, Status: herald.DeliverySucceeded, Counted: true, LastStatus: 200, Ordered: true, At: now()}
+			if err := b.RecordOutcomes(ctx, []*herald.OutcomeRecord{rec}); err != nil {
+				t.Fatal(err)
+			}
+			done++
+		}
+		if len(claims) == 0 {
+			time.Sleep(2 * time.Millisecond)
 		}
 	}
 }
