@@ -563,6 +563,9 @@ func TestAdminUIInBrowser(t *testing.T) {
 	b.notSee(secret)
 	b.checkA11y("audit log")
 	b.shot("audit-log")
+	b.open("/settings/workspace")
+	b.see("Time zone", "date-only values")
+	b.checkA11y("workspace settings")
 	event := `{"type": "member.verified", "data": {"member": {"id": "m-42", "email": "eva@example.com", "tier": "silver"}}}`
 	req, _ := http.NewRequest("POST", srv.url+"/api/v1/events", strings.NewReader(event))
 	req.Header.Set("Authorization", "Bearer "+key)

@@ -58,6 +58,8 @@ func (s *Server) routes() http.Handler {
 	// Settings > API keys.
 	mux.HandleFunc("GET /settings/api-keys", in(s.listAPIKeys))
 	mux.HandleFunc("GET /settings/audit-log", in(s.auditLog))
+	mux.HandleFunc("GET /settings/workspace", in(s.workspaceSettings))
+	mux.HandleFunc("POST /settings/workspace", in(s.saveWorkspaceSettings))
 	mux.HandleFunc("POST /settings/api-keys", in(s.createAPIKey))
 	mux.HandleFunc("GET /settings/api-keys/{id}/revoke", in(s.confirmRevokeAPIKey))
 	mux.HandleFunc("POST /settings/api-keys/{id}/revoke", in(s.revokeAPIKey))

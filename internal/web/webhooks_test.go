@@ -474,3 +474,21 @@ func TestAuditLogPage(t *testing.T) {
 	_, body = e.get("/settings/audit-log")
 	contains(t, body, "<td>"+adminEmail+"</td>", "api_key.create", "CRM sync (hrld_")
 }
+
+func TestWorkspaceSettingsPage(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t)
+	res, body := e.get("/settings/workspace")
+	e.status(res, http.StatusOK)
+	contains(t, body, `Workspace “default”`, `placeholder="UTC"`)
+	res, body = e.post("/settings/workspace", url.Values{"time_zone": {"Mars/Olympus"}})
+	e.status(res, http.StatusUnprocessableEntity)
+	fieldError(t, body, "time_zone", "is not an IANA time zone name")
+	res, _ = e.post("/settings/workspace", url.Values{"time_zone": {"Europe/Ljubljana"}})
+	e.status(res, http.StatusSeeOther)
+	_, body = e.follow(res)
+	contains(t, body, "Time zone saved: date-only values are read in Europe/Ljubljana.", `value="Europe/Ljubljana"`)
+	if loc := e.svc.Location(context.Background(), e.ws); loc.String() != "Europe/Ljubljana" {
+		t.Fatalf("location %v", loc)
+	}
+}
