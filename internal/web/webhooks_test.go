@@ -492,3 +492,34 @@ func TestWorkspaceSettingsPage(t *testing.T) {
 		t.Fatalf("location %v", loc)
 	}
 }
+
+func TestAddCustomEventType(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t)
+	res, body := e.get("/settings/workspace")
+	e.status(res, http.StatusOK)
+	contains(t, body, "Custom event types", "None yet.")
+	for _, c := range []struct {
+		form       url.Values
+		field, msg string
+	}{
+		{url.Values{"key": {"Bad Key"}, "display_name": {"x"}}, "key", "dot-separated"},
+		{url.Values{"key": {"member.birthday"}}, "display_name", "is required"},
+		{url.Values{"key": {"member.verified"}, "display_name": {"x"}}, "key", "built-in"},
+		{url.Values{"key": {"member.birthday"}, "display_name": {"x"}, "sample": {"[1, 2]"}}, "sample", "JSON object"},
+	} {
+		res, body = e.post("/settings/workspace/event-types", c.form)
+		if res.StatusCode != http.StatusUnprocessableEntity && res.StatusCode != http.StatusConflict {
+			t.Fatalf("%v: status %d", c.form, res.StatusCode)
+		}
+		fieldError(t, body, c.field, c.msg)
+	}
+	res, _ = e.post("/settings/workspace/event-types", url.Values{"key": {"member.birthday"}, "display_name": {"User - Birthday"},
+		"sample": {`{"member": {"id": "m-1", "email": "ana@example.com"}}`}})
+	e.status(res, http.StatusSeeOther)
+	_, body = e.follow(res)
+	contains(t, body, "Event type “User - Birthday” added", "<code>member.birthday</code>")
+	// The webhook form offers it.
+	_, body = e.get("/webhooks/new")
+	contains(t, body, "User - Birthday")
+}
