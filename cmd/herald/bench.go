@@ -168,12 +168,11 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		start = time.Now()
 		rc.begin(start)
 	}
-	sampler := h.sampleRSS()
 	if err := rc.wait(ctx); err != nil {
 		return fmt.Errorf("%w (%d of %d deliveries received)", err, rc.received.Load(), c.events*c.fanout)
 	}
 	total := time.Since(start)
-	peak := sampler()
+	peak := h.peakRSS()
 	n := c.events * c.fanout
 	what := "first event sent → last delivery received"
 	if c.backlog {
@@ -503,9 +502,6 @@ func (c *benchChild) peakRSS() int64 {
 	}
 	return 0
 }
-
-// sampleRSS returns a func that reports the peak RSS seen so far.
-func (c *benchChild) sampleRSS() func() int64 { return c.peakRSS }
 
 func (c *benchChild) stop() {
 	c.once.Do(func() {

@@ -3,6 +3,7 @@ package delivery
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,8 +27,11 @@ type endpoints struct {
 	// maxWaiting bounds the workers waiting for one endpoint's slots, so
 	// one endpoint never holds all of the process's workers.
 	maxWaiting int
-	mu         sync.Mutex
-	m          map[string]*endpoint
+	// lastSaturation is the latest saturatedUntil of any endpoint (Unix
+	// nanoseconds), so the claim loop skips looking when none is saturated.
+	lastSaturation atomic.Int64
+	mu             sync.Mutex
+	m              map[string]*endpoint
 }
 
 type endpoint struct {
@@ -92,6 +96,7 @@ func (e *endpoints) acquire(key string, now time.Time, done <-chan struct{}) adm
 	if ep.waiting >= max(cap(ep.slots), e.maxWaiting) {
 		ep.saturatedUntil = later(ep.saturatedUntil, now.Add(time.Second))
 		until := ep.saturatedUntil
+		e.noteSaturation(until)
 		e.mu.Unlock()
 		e.undo(key, adm.probe)
 		return admission{deferUntil: until, reason: "endpoint at its concurrency limit"}
@@ -114,6 +119,7 @@ func (e *endpoints) acquire(key string, now time.Time, done <-chan struct{}) adm
 		// deliveries stay in the queue for a while instead of cycling
 		// through claims and hand-backs.
 		ep.saturatedUntil = later(ep.saturatedUntil, now.Add(maxSlotWait+saturatedFor))
+		e.noteSaturation(ep.saturatedUntil)
 	}
 	until := ep.saturatedUntil
 	e.mu.Unlock()
@@ -132,6 +138,20 @@ func later(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+func (e *endpoints) noteSaturation(until time.Time) {
+	for {
+		cur := e.lastSaturation.Load()
+		if cur >= until.UnixNano() || e.lastSaturation.CompareAndSwap(cur, until.UnixNano()) {
+			return
+		}
+	}
+}
+
+// anySaturated reports whether some endpoint may still be saturated.
+func (e *endpoints) anySaturated(now time.Time) bool {
+	return now.UnixNano() < e.lastSaturation.Load()
 }
 
 // saturation reports until when the endpoint's deliveries should stay

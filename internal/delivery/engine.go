@@ -256,6 +256,9 @@ func (e *Engine) claimLoop(ctx context.Context) {
 // wait and be handed back — a hanging receiver then costs almost nothing.
 func (e *Engine) postponeSaturated(ctx context.Context) {
 	now := e.clock.Now()
+	if !e.eps.anySaturated(now) {
+		return // the common case: no walk over every webhook per claim
+	}
 	var hooks []string
 	var until time.Time
 	e.hookEndpoint.Range(func(k, v any) bool {

@@ -123,11 +123,6 @@ func (s *Service) EventTypes(ctx context.Context, workspaceID string) ([]*EventT
 // KnownEventType reports whether key is an event type of the workspace,
 // without a database read for built-in types (ingest asks this per event).
 func (s *Service) KnownEventType(ctx context.Context, workspaceID, key string) (bool, error) {
-	for _, t := range s.builtIn {
-		if t.Key == key {
-			return true, nil
-		}
-	}
 	_, err := s.EventType(ctx, workspaceID, key)
 	if ErrorCodeOf(err) == ENotFound {
 		return false, nil
@@ -137,6 +132,11 @@ func (s *Service) KnownEventType(ctx context.Context, workspaceID, key string) (
 
 // EventType returns one event type by key, or ENotFound.
 func (s *Service) EventType(ctx context.Context, workspaceID, key string) (*EventType, error) {
+	for _, t := range s.builtIn { // no database read for the built-in catalog
+		if t.Key == key {
+			return t, nil
+		}
+	}
 	types, err := s.EventTypes(ctx, workspaceID)
 	if err != nil {
 		return nil, err

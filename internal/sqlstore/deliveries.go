@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -142,7 +141,7 @@ func (s *Store) ListEvents(ctx context.Context, workspaceID string, f herald.Eve
 	args := []any{workspaceID}
 	if f.TypePrefix != "" {
 		query += ` AND type LIKE ? ESCAPE '\'`
-		args = append(args, strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.TypePrefix)+"%")
+		args = append(args, likeEscaper.Replace(f.TypePrefix)+"%")
 	}
 	if !f.Since.IsZero() {
 		query += ` AND received_at >= ?`

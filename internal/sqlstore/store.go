@@ -92,9 +92,11 @@ func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 // likePattern returns a case-insensitive substring pattern with LIKE's
 // wildcards escaped (used with ESCAPE '\').
 func likePattern(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(strings.ToLower(s)) + "%"
+	return "%" + likeEscaper.Replace(strings.ToLower(s)) + "%"
 }
+
+// likeEscaper escapes LIKE's wildcards (used with ESCAPE '\').
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 func pageLimit(n int) int {
 	switch {
