@@ -2,9 +2,13 @@ package delivery
 
 import (
 	"fmt"
+	"log/slog"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
 )
 
 // EndpointLimits isolate endpoints from each other.
@@ -30,6 +34,7 @@ type endpoints struct {
 	// lastSaturation is the latest saturatedUntil of any endpoint (Unix
 	// nanoseconds), so the claim loop skips looking when none is saturated.
 	lastSaturation atomic.Int64
+	log            *slog.Logger
 	mu             sync.Mutex
 	m              map[string]*endpoint
 }
@@ -42,6 +47,9 @@ type endpoint struct {
 	openUntil time.Time
 	cooldown  time.Duration
 	probing   bool // a half-open probe is in flight
+	// halfOpenSince is when the first claim found the circuit's cooldown
+	// over (zero while closed or open).
+	halfOpenSince time.Time
 	// saturatedUntil: a worker waited maxSlotWait in vain; until then the
 	// claim loop leaves this endpoint's deliveries in the queue.
 	saturatedUntil time.Time
@@ -82,8 +90,8 @@ func (e *endpoints) get(key string) *endpoint {
 
 // acquire admits an attempt to the endpoint, waiting up to maxSlotWait
 // (or until done closes) for a free slot when it is at its limit.
-func (e *endpoints) acquire(key string, now time.Time, done <-chan struct{}) admission {
-	adm, ep := e.check(key, now)
+func (e *endpoints) acquire(key string, now time.Time, retried bool, done <-chan struct{}) admission {
+	adm, ep := e.check(key, now, retried)
 	if !adm.ok || ep.slots == nil {
 		return adm
 	}
@@ -177,8 +185,16 @@ func (e *endpoints) undo(key string, probe bool) {
 	}
 }
 
+// probePreference is how long a half-open circuit waits for a delivery
+// that has failed before to probe with. A receiver that rejects every
+// first attempt (and accepts the retry) would otherwise fail every probe,
+// since most due deliveries are new ones, and the circuit would reopen
+// for ever longer.
+const probePreference = 2 * time.Second
+
 // check applies the breaker and the rate limit and counts the attempt.
-func (e *endpoints) check(key string, now time.Time) (admission, *endpoint) {
+// retried says whether the delivery has failed before.
+func (e *endpoints) check(key string, now time.Time, retried bool) (admission, *endpoint) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ep := e.get(key)
@@ -187,8 +203,15 @@ func (e *endpoints) check(key string, now time.Time) (admission, *endpoint) {
 		if now.Before(ep.openUntil) {
 			return admission{deferUntil: ep.openUntil, reason: fmt.Sprintf("circuit open after %d consecutive failures", ep.failures)}, ep
 		}
+		if ep.halfOpenSince.IsZero() {
+			ep.halfOpenSince = now
+			e.logger().Info("circuit half-open: probing the endpoint", "endpoint", key, "failures", ep.failures)
+		}
 		if ep.probing {
 			return admission{deferUntil: now.Add(time.Second), reason: "circuit half-open: waiting for the probe"}, ep
+		}
+		if !retried && now.Sub(ep.halfOpenSince) < probePreference {
+			return admission{deferUntil: now.Add(time.Second), reason: "circuit half-open: probing with a delivery that failed before"}, ep
 		}
 		probe = true
 	}
@@ -222,16 +245,65 @@ func (e *endpoints) release(key string, now time.Time, probe, success, counted b
 	}
 	switch {
 	case success:
-		ep.failures, ep.cooldown = 0, 0
+		if e.limits.BreakerThreshold > 0 && ep.failures >= e.limits.BreakerThreshold {
+			e.logger().Info("circuit closed: the endpoint answered again", "endpoint", key, "failures", ep.failures)
+		}
+		ep.failures, ep.cooldown, ep.halfOpenSince = 0, 0, time.Time{}
 	case counted:
 		ep.failures++
 		if e.limits.BreakerThreshold > 0 && ep.failures >= e.limits.BreakerThreshold {
-			if ep.cooldown == 0 {
+			opening := ep.cooldown == 0
+			if opening {
 				ep.cooldown = e.limits.BreakerCooldown
 			} else if probe {
 				ep.cooldown = min(2*ep.cooldown, e.limits.BreakerMax)
 			}
-			ep.openUntil = now.Add(ep.cooldown)
+			if opening || probe {
+				ep.openUntil, ep.halfOpenSince = now.Add(ep.cooldown), time.Time{}
+				e.logger().Warn("circuit open: deliveries to the endpoint wait", "endpoint", key, "failures", ep.failures, "for", ep.cooldown)
+			}
 		}
 	}
+}
+
+func (e *endpoints) logger() *slog.Logger {
+	if e.log == nil {
+		return slog.Default()
+	}
+	return e.log
+}
+
+// health reports one endpoint's circuit (closed if herald has not seen it).
+func (e *endpoints) health(key string, now time.Time) herald.EndpointHealth {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ep, ok := e.m[key]
+	if !ok {
+		return herald.EndpointHealth{Endpoint: key, State: herald.CircuitClosed}
+	}
+	return e.healthOf(key, ep, now)
+}
+
+func (e *endpoints) healthOf(key string, ep *endpoint, now time.Time) herald.EndpointHealth {
+	h := herald.EndpointHealth{Endpoint: key, State: herald.CircuitClosed, Failures: ep.failures, InFlight: ep.inflight}
+	if e.limits.BreakerThreshold > 0 && ep.failures >= e.limits.BreakerThreshold {
+		if now.Before(ep.openUntil) {
+			h.State, h.OpenUntil = herald.CircuitOpen, ep.openUntil
+		} else {
+			h.State = herald.CircuitHalfOpen
+		}
+	}
+	return h
+}
+
+// healths reports every endpoint herald has sent to, by key.
+func (e *endpoints) healths(now time.Time) []herald.EndpointHealth {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]herald.EndpointHealth, 0, len(e.m))
+	for k, ep := range e.m {
+		out = append(out, e.healthOf(k, ep, now))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Endpoint < out[j].Endpoint })
+	return out
 }

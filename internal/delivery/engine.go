@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -28,7 +27,12 @@ type Config struct {
 	Lease             time.Duration // how long a claim is held before others may take it over (3 min; longer than any timeout)
 	PollInterval      time.Duration // how often to look for work that other processes queued (250 ms)
 	DefaultTimeout    time.Duration // per attempt, unless the webhook sets one (15 s)
-	MaxResponseBytes  int           // response body kept in the log (64 KiB)
+	// LogBodyBytes is the most of each request and response body an
+	// attempt keeps (4 KiB; a webhook may set its own); successes keep at
+	// most LogSuccessBodyBytes (1 KiB). NoBodies keeps none.
+	LogBodyBytes        int
+	LogSuccessBodyBytes int
+	BodyTimeout         time.Duration // a response body must end this soon after its headers (5 s)
 	Schedule          []time.Duration
 	Endpoint          EndpointLimits // defaults: 256 in flight, no rate limit, breaker after 20 failures for 30 s (up to 10 min)
 	DisableAfter      time.Duration  // unpublish a webhook failing this long without a success (5 days)
@@ -54,9 +58,19 @@ func (c *Config) defaults() {
 	def(&c.Lease, 3*time.Minute)
 	def(&c.PollInterval, 250*time.Millisecond)
 	def(&c.DefaultTimeout, 15*time.Second)
-	if c.MaxResponseBytes <= 0 {
-		c.MaxResponseBytes = 64 << 10
+	switch {
+	case c.LogBodyBytes == 0:
+		c.LogBodyBytes = 4 << 10
+	case c.LogBodyBytes < 0:
+		c.LogBodyBytes = 0
 	}
+	switch {
+	case c.LogSuccessBodyBytes == 0:
+		c.LogSuccessBodyBytes = 1 << 10
+	case c.LogSuccessBodyBytes < 0:
+		c.LogSuccessBodyBytes = 0
+	}
+	def(&c.BodyTimeout, 5*time.Second)
 	if len(c.Schedule) == 0 {
 		c.Schedule = DefaultSchedule
 	}
@@ -76,6 +90,9 @@ func (c *Config) defaults() {
 		c.UserAgent = "herald"
 	}
 }
+
+// NoBodies, as LogBodyBytes or LogSuccessBodyBytes, keeps no body.
+const NoBodies = -1
 
 // Deps are the engine's collaborators; Clock, Policy, Metrics and Log
 // default to the real clock, JitteredSchedule(±20 %), unregistered
@@ -132,6 +149,7 @@ type Engine struct {
 var (
 	_ herald.Ingester        = (*Engine)(nil)
 	_ herald.DeliveryControl = (*Engine)(nil)
+	_ herald.EndpointMonitor = (*Engine)(nil)
 )
 
 // New returns an engine; Start begins delivering.
@@ -157,6 +175,7 @@ func New(cfg Config, d Deps) *Engine {
 	e.client = &http.Client{Transport: d.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	e.cache.Location = cfg.Location
 	e.eps.limits = cfg.Endpoint
+	e.eps.log = d.Log
 	e.eps.maxWaiting = cfg.MaxInFlight / 2
 	e.workCtx, e.cancelWork = context.WithCancel(context.Background())
 	return e
@@ -478,7 +497,7 @@ func (e *Engine) attempt(j *job, test bool) *herald.OutcomeRecord {
 	}
 	key := endpointKey(req.URL)
 	e.hookEndpoint.Store(w.ID, key)
-	adm := e.eps.acquire(key, now, e.workCtx.Done())
+	adm := e.eps.acquire(key, now, c.Attempts > 0, e.workCtx.Done())
 	if !adm.ok {
 		e.metrics.Deliveries.WithLabelValues("deferred").Inc()
 		rec := deferral(c, w, adm.deferUntil)
@@ -551,16 +570,12 @@ func (e *Engine) unsendable(j *job, class herald.ErrorClass, msg string, now tim
 }
 
 // endpointKey is scheme://host:port, the unit of isolation.
-func endpointKey(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
-	}
-	host, port := u.Hostname(), u.Port()
-	if port == "" {
-		port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
-	}
-	return u.Scheme + "://" + strings.ToLower(host) + ":" + port
+func endpointKey(raw string) string { return herald.EndpointKey(raw) }
+
+// EndpointHealth implements herald.EndpointMonitor: the endpoint's
+// circuit breaker in this process.
+func (e *Engine) EndpointHealth(endpoint string) herald.EndpointHealth {
+	return e.eps.health(herald.EndpointKey(endpoint), e.clock.Now())
 }
 
 // emit hands an outcome to the writer.
@@ -630,6 +645,8 @@ func (e *Engine) maybeFailingAlert(w *herald.Webhook, now time.Time) {
 	if _, done := e.alerted.LoadOrStore(w.ID, struct{}{}); done {
 		return
 	}
+	e.log.Warn("webhook failing: no delivery has succeeded for a while", "webhook", w.ID, "name", w.Name,
+		"failing_since", w.FailingSince.UTC().Format(time.RFC3339), "disabled_after", e.cfg.DisableAfter)
 	go e.alert(context.Background(), w.WorkspaceID, "herald.webhook.failing", map[string]any{"webhook": webhookInfo(w),
 		"failing_since": w.FailingSince.UTC().Format(time.RFC3339)})
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +13,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/netguard"
@@ -38,15 +39,20 @@ const redacted = "••••"
 
 // buildRequest adds herald's headers, the authorization and the Standard
 // Webhooks signature to a rendered request. It also returns the headers as
-// logged: secret values redacted.
-func (e *Engine) buildRequest(ctx context.Context, r *payload.Request, c *herald.Claim, w *herald.Webhook, auth *herald.Authorization, now time.Time) (*http.Request, []herald.Header, error) {
+// logged (secret values redacted) and the redactor for everything else
+// stored of the attempt.
+func (e *Engine) buildRequest(ctx context.Context, r *payload.Request, c *herald.Claim, w *herald.Webhook, auth *herald.Authorization, now time.Time) (*http.Request, []herald.Header, *redactor, error) {
 	var body io.Reader
 	if r.Body != nil {
 		body = bytes.NewReader(r.Body)
 	}
+	secretValues := []string{w.SigningSecret, strings.TrimPrefix(w.SigningSecret, "whsec_")}
+	if w.PreviousSigningSecret != "" {
+		secretValues = append(secretValues, w.PreviousSigningSecret, strings.TrimPrefix(w.PreviousSigningSecret, "whsec_"))
+	}
 	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, body)
 	if err != nil {
-		return nil, nil, fmt.Errorf("build request: %w", err)
+		return nil, nil, newRedactor(secretValues...), fmt.Errorf("build request: %w", err)
 	}
 	var logged []herald.Header
 	set := func(name, value, shown string) {
@@ -65,10 +71,16 @@ func (e *Engine) buildRequest(ctx context.Context, r *payload.Request, c *herald
 			shown := auth.Header.Value
 			if auth.Header.Visibility == herald.Secret {
 				shown = redacted
+				secretValues = append(secretValues, auth.Header.Value)
+				// "Bearer abc…" is often echoed as the token alone.
+				if _, token, ok := strings.Cut(auth.Header.Value, " "); ok && len(token) >= 8 {
+					secretValues = append(secretValues, token)
+				}
 			}
 			set(auth.Header.Key, auth.Header.Value, shown)
 		case herald.AuthBasic:
-			cred := base64.StdEncoding.EncodeToString([]byte(auth.Basic.Username + ":" + auth.Basic.Password))
+			cred := basicCredential(auth.Basic.Username, auth.Basic.Password)
+			secretValues = append(secretValues, auth.Basic.Password, cred)
 			set("Authorization", "Basic "+cred, "Basic "+redacted)
 		}
 	}
@@ -78,17 +90,34 @@ func (e *Engine) buildRequest(ctx context.Context, r *payload.Request, c *herald
 	if w.PreviousSigningSecret != "" && w.PreviousSecretExpiresAt != nil && now.Before(*w.PreviousSecretExpiresAt) {
 		keys = append(keys, w.PreviousSigningSecret)
 	}
+	red := newRedactor(secretValues...)
 	sig, err := secrets.SignatureHeader(c.ID, ts, r.Body, keys...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("sign request: %w", err)
+		return nil, nil, red, fmt.Errorf("sign request: %w", err)
 	}
 	set("webhook-id", c.ID, c.ID)
 	set("webhook-timestamp", strconv.FormatInt(ts, 10), strconv.FormatInt(ts, 10))
 	set("webhook-signature", sig, sig)
-	return req, logged, nil
+	red.headers(logged)
+	return req, logged, red, nil
 }
 
-// send makes one HTTP call and describes it as an attempt.
+// logCaps are the most bytes of the request and response bodies an
+// attempt keeps: the webhook's log_body_bytes or the server's default, and
+// no more than the smaller default for successes.
+func (e *Engine) logCap(w *herald.Webhook, success bool) int {
+	n := e.cfg.LogBodyBytes
+	if w.LogBodyBytes != nil {
+		n = *w.LogBodyBytes
+	}
+	if success {
+		n = min(n, e.cfg.LogSuccessBodyBytes)
+	}
+	return max(n, 0)
+}
+
+// send makes one HTTP call and describes it as an attempt. What is kept of
+// it is redacted (every secret sent, wherever it shows) and capped.
 func (e *Engine) send(ctx context.Context, r *payload.Request, c *herald.Claim, w *herald.Webhook, auth *herald.Authorization) *sent {
 	start := e.clock.Now()
 	timeout := e.cfg.DefaultTimeout
@@ -98,40 +127,74 @@ func (e *Engine) send(ctx context.Context, r *payload.Request, c *herald.Claim, 
 	// An attempt must end well before its claim's lease, or another
 	// process could take the delivery over while it is still in flight.
 	timeout = min(timeout, e.cfg.Lease*3/4)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
+	defer cancelTimeout()
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	a := &herald.Attempt{ID: herald.NewID(), WorkspaceID: c.WorkspaceID, DeliveryID: c.ID, WebhookID: c.WebhookID, EventID: c.EventID,
-		Number: c.Attempts + 1, StartedAt: start.UTC(), RequestMethod: r.Method, RequestURL: r.URL, RequestBody: string(r.Body)}
+		Number: c.Attempts + 1, StartedAt: start.UTC(), RequestMethod: r.Method}
 	out := &sent{attempt: a}
-	req, logged, err := e.buildRequest(ctx, r, c, w, auth, start)
+	req, logged, red, err := e.buildRequest(ctx, r, c, w, auth, start)
 	a.RequestHeaders = logged
+	a.RequestURL = red.string(r.URL)
+	keep := func(success bool) {
+		a.RequestBody, _ = capText(red.string(string(r.Body)), e.logCap(w, success))
+		a.RequestBodySize = len(r.Body)
+	}
 	if err != nil {
+		keep(false)
 		a.Outcome, a.ErrorClass, a.Error = herald.OutcomeFailure, herald.ErrClassNetwork, err.Error()
 		return out
 	}
 	wall := time.Now()
 	res, err := e.client.Do(req)
 	if err != nil {
+		keep(false)
 		a.DurationMS = float64(time.Since(wall).Microseconds()) / 1000
 		a.Outcome = herald.OutcomeFailure
 		a.ErrorClass, a.Error = classify(err, ctx)
+		a.Error = red.string(a.Error)
 		out.health = a.ErrorClass != herald.ErrClassBlocked
 		return out
 	}
 	defer res.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(res.Body, int64(e.cfg.MaxResponseBytes)))
-	// Read a little past the cap so the connection can be reused.
-	io.CopyN(io.Discard, res.Body, 64<<10)
+	success := res.StatusCode >= 200 && res.StatusCode < 300
+	limit := e.logCap(w, success)
+	// The body must end within BodyTimeout of the headers (and within the
+	// attempt's timeout): a body that never ends is a timeout, not a
+	// success that holds a slot for the whole timeout.
+	var bodyLate atomic.Bool
+	late := time.AfterFunc(e.cfg.BodyTimeout, func() { bodyLate.Store(true); cancel() })
+	body, size, readErr := readBody(res.Body, limit+red.longest()+utf8.UTFMax)
+	late.Stop()
 	a.DurationMS = float64(time.Since(wall).Microseconds()) / 1000
 	a.ResponseStatus = res.StatusCode
-	a.ResponseBody = strings.ToValidUTF8(string(body), "\uFFFD")
+	text := red.string(strings.ToValidUTF8(string(body), "\uFFFD"))
+	a.ResponseBody, _ = capText(text, limit)
+	a.ResponseBodySize = size
 	for name, values := range res.Header {
 		for _, v := range values {
-			a.ResponseHeaders = append(a.ResponseHeaders, herald.Header{Name: name, Value: v})
+			a.ResponseHeaders = append(a.ResponseHeaders, herald.Header{Name: name, Value: red.string(v)})
 		}
 	}
 	out.status = res.StatusCode
-	if res.StatusCode >= 200 && res.StatusCode < 300 {
+	if readErr != nil {
+		keep(false)
+		a.Outcome, a.ErrorClass = herald.OutcomeFailure, herald.ErrClassTimeout
+		switch {
+		case bodyLate.Load():
+			a.Error = fmt.Sprintf("the receiver answered %d but its body did not end within %s", res.StatusCode, e.cfg.BodyTimeout)
+		case ctx.Err() != nil:
+			a.Error = fmt.Sprintf("the receiver answered %d but its body did not end within the timeout (%s)", res.StatusCode, timeout)
+		default:
+			a.ErrorClass = herald.ErrClassNetwork
+			a.Error = red.string(fmt.Sprintf("the receiver answered %d but reading its body failed: %v", res.StatusCode, readErr))
+		}
+		out.health = true
+		return out
+	}
+	keep(success)
+	if success {
 		a.Outcome, out.success = herald.OutcomeSuccess, true
 		return out
 	}
@@ -143,6 +206,28 @@ func (e *Engine) send(ctx context.Context, r *payload.Request, c *herald.Claim, 
 	out.retryAfter = retryAfter(res, start)
 	out.health = res.StatusCode >= 500 || res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusRequestTimeout
 	return out
+}
+
+// maxDiscard is how much of a response body past what is kept is read
+// (so the connection can be reused); a larger body closes the connection.
+const maxDiscard = 1 << 20
+
+// readBody reads a response body to its end, keeping the first keep
+// bytes, and returns the bytes kept, the body's size (as far as it was
+// read) and the error that stopped it before its end.
+func readBody(body io.Reader, keep int) ([]byte, int, error) {
+	buf, err := io.ReadAll(io.LimitReader(body, int64(keep)))
+	size := len(buf)
+	if err != nil {
+		return buf, size, err
+	}
+	// Past maxDiscard (err == nil) reading stops and the connection closes.
+	n, err := io.CopyN(io.Discard, body, maxDiscard)
+	size += int(n)
+	if err == io.EOF {
+		err = nil
+	}
+	return buf, size, err
 }
 
 // classify names the kind of transport failure for the log.

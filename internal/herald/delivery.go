@@ -105,6 +105,11 @@ type Attempt struct {
 	ResponseStatus  int        `json:"response_status,omitempty"`
 	ResponseHeaders []Header   `json:"response_headers,omitempty"`
 	ResponseBody    string     `json:"response_body,omitempty"`
+	// RequestBodySize and ResponseBodySize are the bodies' sizes in bytes
+	// as sent and received; the stored bodies are capped (log_body_bytes)
+	// and may be shorter.
+	RequestBodySize  int `json:"request_body_size"`
+	ResponseBodySize int `json:"response_body_size"`
 }
 
 // AttemptFilter narrows the Logs tab.

@@ -6,7 +6,43 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
+
+// EndpointKey is scheme://host:port of an endpoint URL or URL template
+// (placeholders are allowed only in the path and query): the unit of
+// herald's isolation — one concurrency limit and one circuit breaker per
+// endpoint, shared by every webhook that sends there.
+func EndpointKey(raw string) string {
+	if u, err := ParseEndpoint(raw); err == nil {
+		return u.Scheme + "://" + u.Host
+	}
+	return raw
+}
+
+// CircuitState is where an endpoint's circuit breaker stands.
+type CircuitState string
+
+const (
+	CircuitClosed   CircuitState = "closed"    // deliveries go out
+	CircuitOpen     CircuitState = "open"      // too many failures in a row: deliveries wait until OpenUntil
+	CircuitHalfOpen CircuitState = "half_open" // one probe decides whether it closes or opens again
+)
+
+// EndpointHealth is one endpoint's circuit breaker as this process sees it.
+type EndpointHealth struct {
+	Endpoint  string       `json:"endpoint"`
+	State     CircuitState `json:"state"`
+	Failures  int          `json:"consecutive_failures"`
+	InFlight  int          `json:"in_flight"`
+	OpenUntil time.Time    `json:"open_until,omitzero"`
+}
+
+// EndpointMonitor reports endpoints' circuit breakers (the delivery
+// engine; each process keeps its own).
+type EndpointMonitor interface {
+	EndpointHealth(endpoint string) EndpointHealth
+}
 
 // MaxNameLength bounds names and other one-line labels.
 const MaxNameLength = 200

@@ -55,6 +55,7 @@ const (
 	MaxHeaderValueLength = 8192
 	DefaultMaxTemplate   = 64 << 10
 	MaxTimeoutSeconds    = 120
+	MaxLogBodyBytes      = 64 << 10
 	MaxRetrySchedule     = 30
 )
 
@@ -84,6 +85,10 @@ type WebhookSpec struct {
 	// RetrySchedule overrides the default delays between attempts, as Go
 	// durations ("0s", "5s", "5m", …); empty means the server default.
 	RetrySchedule []string `json:"retry_schedule,omitempty"`
+	// LogBodyBytes caps the request and response bodies each attempt
+	// keeps in the log; nil means the server's default (4 KiB), 0 keeps
+	// none. Successes keep at most the server's smaller success cap.
+	LogBodyBytes *int `json:"log_body_bytes,omitempty"`
 }
 
 // Webhook forwards events of one type to one endpoint.
@@ -202,6 +207,9 @@ func (s *WebhookSpec) Validate() error {
 	}
 	if len(s.CustomHeaders) > MaxCustomHeaders {
 		v.Add("custom_headers", "at most %d headers", MaxCustomHeaders)
+	}
+	if s.LogBodyBytes != nil && (*s.LogBodyBytes < 0 || *s.LogBodyBytes > MaxLogBodyBytes) {
+		v.Add("log_body_bytes", "must be from 0 to %d (leave it out for the server's default)", MaxLogBodyBytes)
 	}
 	if s.TimeoutSeconds < 0 || s.TimeoutSeconds > MaxTimeoutSeconds {
 		v.Add("timeout_seconds", "must be from 1 to %d (0 for the default)", MaxTimeoutSeconds)

@@ -47,14 +47,14 @@ func (s *Store) ListDeliveries(ctx context.Context, workspaceID, webhookID strin
 }
 
 const attemptColumns = `id, workspace_id, delivery_id, webhook_id, event_id, number, started_at, duration_us, outcome, error_class, error,
-	request_method, request_url, request_headers, request_body, response_status, response_headers, response_body`
+	request_method, request_url, request_headers, request_body, response_status, response_headers, response_body, request_body_size, response_body_size`
 
 func (s *Store) scanAttempt(row interface{ Scan(...any) error }) (*herald.Attempt, error) {
 	var a herald.Attempt
 	var started, dur int64
 	var reqHeaders, resHeaders string
 	if err := row.Scan(&a.ID, &a.WorkspaceID, &a.DeliveryID, &a.WebhookID, &a.EventID, &a.Number, &started, &dur, &a.Outcome, &a.ErrorClass, &a.Error,
-		&a.RequestMethod, &a.RequestURL, &reqHeaders, &a.RequestBody, &a.ResponseStatus, &resHeaders, &a.ResponseBody); err != nil {
+		&a.RequestMethod, &a.RequestURL, &reqHeaders, &a.RequestBody, &a.ResponseStatus, &resHeaders, &a.ResponseBody, &a.RequestBodySize, &a.ResponseBodySize); err != nil {
 		return nil, s.mapErr(err)
 	}
 	a.StartedAt, a.DurationMS = fromMicros(started), float64(dur)/1000

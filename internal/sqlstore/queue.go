@@ -144,7 +144,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, recs []*herald.OutcomeRecord
 			resHeaders, _ := json.Marshal(nonNil(a.ResponseHeaders))
 			if _, err := ins.ExecContext(ctx, a.ID, a.WorkspaceID, a.DeliveryID, a.WebhookID, a.EventID, a.Number, micros(a.StartedAt),
 				int64(a.DurationMS*1000), string(a.Outcome), string(a.ErrorClass), a.Error, a.RequestMethod, a.RequestURL, string(reqHeaders),
-				a.RequestBody, a.ResponseStatus, string(resHeaders), a.ResponseBody); err != nil {
+				a.RequestBody, a.ResponseStatus, string(resHeaders), a.ResponseBody, a.RequestBodySize, a.ResponseBodySize); err != nil {
 				return fmt.Errorf("insert attempt: %w", s.mapErr(err))
 			}
 		}

@@ -11,7 +11,7 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 )
 
-const webhookColumns = `id, workspace_id, name, description, event, authorization_id, endpoint_url, method, log_only_errors, custom_headers, payload_type, payload, status, status_reason, revision, signing_secret, created_at, updated_at, ordered, timeout_seconds, retry_schedule, previous_signing_secret, previous_secret_expires_at, failing_since`
+const webhookColumns = `id, workspace_id, name, description, event, authorization_id, endpoint_url, method, log_only_errors, custom_headers, payload_type, payload, status, status_reason, revision, signing_secret, created_at, updated_at, ordered, timeout_seconds, retry_schedule, previous_signing_secret, previous_secret_expires_at, failing_since, log_body_bytes`
 
 func (s *Store) scanWebhook(row interface{ Scan(...any) error }) (*herald.Webhook, error) {
 	var w herald.Webhook
@@ -20,10 +20,10 @@ func (s *Store) scanWebhook(row interface{ Scan(...any) error }) (*herald.Webhoo
 	var secret, prevSecret []byte
 	var created, updated int64
 	var schedule string
-	var prevExpires, failingSince sql.NullInt64
+	var prevExpires, failingSince, logBody sql.NullInt64
 	err := row.Scan(&w.ID, &w.WorkspaceID, &w.Name, &w.Description, &w.Event, &authID, &w.EndpointURL, &w.Method,
 		&w.LogOnlyErrors, &headers, &w.PayloadType, &w.Payload, &w.Status, &w.StatusReason, &w.Revision, &secret, &created, &updated,
-		&w.Ordered, &w.TimeoutSeconds, &schedule, &prevSecret, &prevExpires, &failingSince)
+		&w.Ordered, &w.TimeoutSeconds, &schedule, &prevSecret, &prevExpires, &failingSince, &logBody)
 	if err != nil {
 		return nil, s.mapErr(err)
 	}
@@ -32,6 +32,10 @@ func (s *Store) scanWebhook(row interface{ Scan(...any) error }) (*herald.Webhoo
 	}
 	w.PreviousSecretExpiresAt = nullTime(prevExpires)
 	w.FailingSince = nullTime(failingSince)
+	if logBody.Valid {
+		n := int(logBody.Int64)
+		w.LogBodyBytes = &n
+	}
 	if w.PreviousSigningSecret, err = s.open(prevSecret); err != nil {
 		return nil, fmt.Errorf("webhook %s: %w", w.ID, err)
 	}
@@ -80,16 +84,23 @@ func nullMicros(t *time.Time) sql.NullInt64 {
 	return sql.NullInt64{Int64: micros(*t), Valid: true}
 }
 
+func nullInt(n *int) sql.NullInt64 {
+	if n == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: int64(*n), Valid: true}
+}
+
 // CreateWebhook stores a new webhook.
 func (s *Store) CreateWebhook(ctx context.Context, w *herald.Webhook) error {
 	authID, headers, secret, prevSecret, err := s.webhookArgs(w)
 	if err != nil {
 		return err
 	}
-	_, err = s.write.ExecContext(ctx, s.q(`INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err = s.write.ExecContext(ctx, s.q(`INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		w.ID, w.WorkspaceID, w.Name, w.Description, w.Event, authID, w.EndpointURL, w.Method, w.LogOnlyErrors, headers,
 		string(w.PayloadType), w.Payload, string(w.Status), w.StatusReason, w.Revision, secret, micros(w.CreatedAt), micros(w.UpdatedAt),
-		w.Ordered, w.TimeoutSeconds, strings.Join(w.RetrySchedule, ","), prevSecret, nullMicros(w.PreviousSecretExpiresAt), nullMicros(w.FailingSince))
+		w.Ordered, w.TimeoutSeconds, strings.Join(w.RetrySchedule, ","), prevSecret, nullMicros(w.PreviousSecretExpiresAt), nullMicros(w.FailingSince), nullInt(w.LogBodyBytes))
 	return s.mapErr(err)
 }
 
@@ -138,11 +149,11 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
 		return err
 	}
 	res, err := s.write.ExecContext(ctx, s.q(`UPDATE webhooks SET name = ?, description = ?, event = ?, authorization_id = ?, endpoint_url = ?, method = ?, log_only_errors = ?, custom_headers = ?, payload_type = ?, payload = ?, status = ?, status_reason = ?, revision = ?, signing_secret = ?, updated_at = ?,
-		ordered = ?, timeout_seconds = ?, retry_schedule = ?, previous_signing_secret = ?, previous_secret_expires_at = ?
+		ordered = ?, timeout_seconds = ?, retry_schedule = ?, previous_signing_secret = ?, previous_secret_expires_at = ?, log_body_bytes = ?
 		WHERE workspace_id = ? AND id = ? AND revision = ?`),
 		w.Name, w.Description, w.Event, authID, w.EndpointURL, w.Method, w.LogOnlyErrors, headers, string(w.PayloadType), w.Payload,
 		string(w.Status), w.StatusReason, w.Revision, secret, micros(w.UpdatedAt),
-		w.Ordered, w.TimeoutSeconds, strings.Join(w.RetrySchedule, ","), prevSecret, nullMicros(w.PreviousSecretExpiresAt),
+		w.Ordered, w.TimeoutSeconds, strings.Join(w.RetrySchedule, ","), prevSecret, nullMicros(w.PreviousSecretExpiresAt), nullInt(w.LogBodyBytes),
 		w.WorkspaceID, w.ID, w.Revision-1)
 	if err := s.expectOne(res, err); err != nil {
 		if herald.ErrorCodeOf(err) == herald.ENotFound {
