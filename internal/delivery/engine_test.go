@@ -313,7 +313,7 @@ func TestAutoDisableAfterFailingTooLong(t *testing.T) {
 func (e *endpoints) acquire1(key string, now time.Time) admission {
 	done := make(chan struct{})
 	close(done)
-	return e.acquire(key, now, done)
+	return e.acquire(key, now, true, done)
 }
 
 func TestCircuitBreaker(t *testing.T) {

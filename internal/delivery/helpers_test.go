@@ -1,12 +1,14 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,6 +36,7 @@ type envOpts struct {
 	noAllow   bool // keep the SSRF guard closed for loopback
 	cfg       Config
 	store     storetest.QueueStore
+	log       *slog.Logger
 }
 
 func setup(t *testing.T, o envOpts) *env {
@@ -50,6 +53,9 @@ func setup(t *testing.T, o envOpts) *env {
 	}
 	d := Deps{Service: svc, Queue: store, Transport: netguard.New(allow).Transport(), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Policy: JitteredSchedule{MinRetryAfter: time.Second, MaxRetryAfter: time.Hour}}
+	if o.log != nil {
+		d.Log = o.log
+	}
 	e := &env{t: t, store: store, svc: svc}
 	if o.fakeClock {
 		e.clock = NewFakeClock(time.Now().UTC().Truncate(time.Second))
@@ -197,5 +203,28 @@ func (rc *receiver) count() int {
 	defer rc.mu.Unlock()
 	return len(rc.requests)
 }
+
+// logBuffer collects log lines for tests that assert them.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// count is how many lines contain s.
+func (b *logBuffer) count(s string) int { return strings.Count(b.String(), s) }
+
+func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
 
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
