@@ -22,25 +22,25 @@ import (
 
 // Config tunes the engine; zero values take the documented defaults.
 type Config struct {
-	MaxInFlight       int           // attempts in flight in this process (256)
-	ClaimBatch        int           // deliveries claimed per query (256)
-	Lease             time.Duration // how long a claim is held before others may take it over (3 min; longer than any timeout)
-	PollInterval      time.Duration // how often to look for work that other processes queued (250 ms)
-	DefaultTimeout    time.Duration // per attempt, unless the webhook sets one (15 s)
+	MaxInFlight    int           // attempts in flight in this process (256)
+	ClaimBatch     int           // deliveries claimed per query (256)
+	Lease          time.Duration // how long a claim is held before others may take it over (3 min; longer than any timeout)
+	PollInterval   time.Duration // how often to look for work that other processes queued (250 ms)
+	DefaultTimeout time.Duration // per attempt, unless the webhook sets one (15 s)
 	// LogBodyBytes is the most of each request and response body an
 	// attempt keeps (4 KiB; a webhook may set its own); successes keep at
 	// most LogSuccessBodyBytes (1 KiB). NoBodies keeps none.
 	LogBodyBytes        int
 	LogSuccessBodyBytes int
 	BodyTimeout         time.Duration // a response body must end this soon after its headers (5 s)
-	Schedule          []time.Duration
-	Endpoint          EndpointLimits // defaults: 256 in flight, no rate limit, breaker after 20 failures for 30 s (up to 10 min)
-	DisableAfter      time.Duration  // unpublish a webhook failing this long without a success (5 days)
-	FailingAlertAfter time.Duration  // raise herald.webhook.failing after failing this long (1 h)
-	SecretOverlap     time.Duration  // a rotated-out signing secret still signs this long (24 h)
-	Retention         time.Duration  // purge attempts and finished events older than this (30 days; <0 keeps all)
-	UserAgent         string         // "herald/<version>"
-	Location          *time.Location // for date-only template values (UTC)
+	Schedule            []time.Duration
+	Endpoint            EndpointLimits // defaults: 256 in flight, no rate limit, breaker after 20 failures for 30 s (up to 10 min)
+	DisableAfter        time.Duration  // unpublish a webhook failing this long without a success (5 days)
+	FailingAlertAfter   time.Duration  // raise herald.webhook.failing after failing this long (1 h)
+	SecretOverlap       time.Duration  // a rotated-out signing secret still signs this long (24 h)
+	Retention           time.Duration  // purge attempts and finished events older than this (30 days; <0 keeps all)
+	UserAgent           string         // "herald/<version>"
+	Location            *time.Location // for date-only template values (UTC)
 }
 
 func (c *Config) defaults() {
