@@ -2,10 +2,12 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
@@ -164,10 +166,13 @@ func (s *Server) getWorkspace(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ws)
 }
 
-// updateWorkspace changes the workspace's settings: its time zone.
+// updateWorkspace changes the workspace's settings: its time zone and
+// its retention.
 func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		TimeZone *string `json:"time_zone"`
+		// absent: unchanged; null: the server's default
+		RetentionSeconds json.RawMessage `json:"retention_seconds"`
 		// read-only fields a client may send back from GET
 		ID        any `json:"id"`
 		Name      any `json:"name"`
@@ -177,19 +182,40 @@ func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if body.TimeZone == nil {
-		ws, err := s.store.WorkspaceByID(r.Context(), workspaceOf(r))
-		if err != nil {
+	var retention *time.Duration
+	if len(body.RetentionSeconds) > 0 && string(body.RetentionSeconds) != "null" {
+		var secs int64
+		if err := json.Unmarshal(body.RetentionSeconds, &secs); err != nil {
+			s.writeError(w, r, fieldError(herald.EInvalid, "retention_seconds", "must be a whole number of seconds, or null for the server's default"))
+			return
+		}
+		d := time.Duration(secs) * time.Second
+		if secs > int64(herald.MaxRetention/time.Second) {
+			d = herald.MaxRetention + time.Second // refused below, with the bounds
+		}
+		retention = &d
+	}
+	if err := herald.ValidateRetention(retention); err != nil {
+		s.writeError(w, r, err) // before anything changes
+		return
+	}
+	ctx, ws := r.Context(), workspaceOf(r)
+	if body.TimeZone != nil {
+		if _, err := s.svc.SetTimeZone(ctx, ws, *body.TimeZone); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, ws)
-		return
 	}
-	ws, err := s.svc.SetTimeZone(r.Context(), workspaceOf(r), *body.TimeZone)
+	if len(body.RetentionSeconds) > 0 {
+		if _, err := s.svc.SetRetention(ctx, ws, retention); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	got, err := s.store.WorkspaceByID(ctx, ws)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ws)
+	writeJSON(w, http.StatusOK, got)
 }

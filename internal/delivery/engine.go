@@ -39,6 +39,8 @@ type Config struct {
 	FailingAlertAfter   time.Duration  // raise herald.webhook.failing after failing this long (1 h)
 	SecretOverlap       time.Duration  // a rotated-out signing secret still signs this long (24 h)
 	Retention           time.Duration  // purge attempts and finished events older than this (30 days; <0 keeps all)
+	PurgeBatch          int            // rows per table in one purge transaction (256)
+	PurgePause          time.Duration  // pause between purge transactions, so ingest never waits long (20 ms)
 	UserAgent           string         // "herald/<version>"
 	Location            *time.Location // for date-only template values (UTC)
 }
@@ -86,6 +88,10 @@ func (c *Config) defaults() {
 	def(&c.FailingAlertAfter, time.Hour)
 	def(&c.SecretOverlap, 24*time.Hour)
 	def(&c.Retention, 30*24*time.Hour)
+	if c.PurgeBatch <= 0 {
+		c.PurgeBatch = 256
+	}
+	def(&c.PurgePause, 20*time.Millisecond)
 	if c.UserAgent == "" {
 		c.UserAgent = "herald"
 	}
@@ -176,6 +182,7 @@ func New(cfg Config, d Deps) *Engine {
 	e.cache.Location = cfg.Location
 	e.eps.limits = cfg.Endpoint
 	e.eps.log = d.Log
+	e.metrics.registerEndpoints(e)
 	e.eps.maxWaiting = cfg.MaxInFlight / 2
 	e.workCtx, e.cancelWork = context.WithCancel(context.Background())
 	return e
@@ -514,6 +521,7 @@ func (e *Engine) attempt(j *job, test bool) *herald.OutcomeRecord {
 		return deferral(c, w, done)
 	}
 	e.metrics.AttemptSeconds.WithLabelValues(string(s.attempt.Outcome)).Observe(s.attempt.DurationMS / 1000)
+	e.metrics.Attempts.WithLabelValues(string(s.attempt.Outcome), string(s.attempt.ErrorClass)).Inc()
 	rec := &herald.OutcomeRecord{DeliveryID: c.ID, WebhookID: c.WebhookID, Token: c.Token, Counted: true, LastStatus: s.status,
 		LastError: s.attempt.Error, At: done, Ordered: w.Ordered}
 	if !s.success || !w.LogOnlyErrors || test {
@@ -563,6 +571,7 @@ func (e *Engine) unsendable(j *job, class herald.ErrorClass, msg string, now tim
 	rec := final(c, j.hook, herald.DeliveryFailed, msg, now)
 	rec.Counted, rec.LastError, rec.Attempt = true, msg, a
 	e.metrics.Deliveries.WithLabelValues("failed").Inc()
+	e.metrics.Attempts.WithLabelValues(string(a.Outcome), string(class)).Inc()
 	if !test && !j.event.Test {
 		e.exhausted(j, rec)
 	}
@@ -673,24 +682,6 @@ func (e *Engine) alert(ctx context.Context, workspaceID, typ string, data map[st
 	}
 	if err != nil {
 		e.log.Error("raise alert", "type", typ, "err", err)
-	}
-}
-
-func (e *Engine) janitor(ctx context.Context) {
-	if e.cfg.Retention < 0 {
-		return
-	}
-	for {
-		n, err := e.queue.Purge(ctx, e.clock.Now().Add(-e.cfg.Retention))
-		if err != nil && ctx.Err() == nil {
-			e.log.Error("purge old attempts and events", "err", err)
-		} else if n > 0 {
-			e.log.Info("purged old attempts and events", "rows", n, "older_than", e.cfg.Retention)
-		}
-		sleep(ctx, time.Hour)
-		if ctx.Err() != nil {
-			return
-		}
 	}
 }
 

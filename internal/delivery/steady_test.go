@@ -264,7 +264,14 @@ func TestBreakerRecoversFromFirstAttemptRejectingReceiver(t *testing.T) {
 	// New events keep coming, as in production: at the end of each open
 	// period the due deliveries are mostly new ones (first attempts).
 	const n = 400
-	for i := 0; i < n; i++ {
+	burst := make([]herald.EventInput, 20) // 20 first attempts in a row: the circuit opens
+	for i := range burst {
+		burst[i] = herald.EventInput{Type: "member.verified", Data: []byte(memberData)}
+	}
+	if _, err := e.engine.Ingest(ctx, e.ws, burst); err != nil {
+		t.Fatal(err)
+	}
+	for i := len(burst); i < n; i++ {
 		if _, err := e.engine.Ingest(ctx, e.ws, []herald.EventInput{{Type: "member.verified", Data: []byte(memberData)}}); err != nil {
 			t.Fatal(err)
 		}

@@ -103,9 +103,53 @@ type Queue interface {
 	SetSigningSecrets(ctx context.Context, workspaceID, id, current, previous string, expires time.Time) error
 	// QueueStats reports pending deliveries and the oldest due time.
 	QueueStats(ctx context.Context) (pending int, oldestDue time.Time, err error)
-	// Purge deletes attempts, and events whose deliveries are all finished,
-	// older than before; it returns how many rows went.
-	Purge(ctx context.Context, before time.Time) (int, error)
+	// PendingByWebhook reports each webhook's pending deliveries (held
+	// and postponed ones included) and the oldest one's creation time.
+	PendingByWebhook(ctx context.Context) ([]PendingStat, error)
+	// Purge deletes, in one short transaction, up to limit attempts and up
+	// to limit events (with their deliveries) older than their workspace's
+	// cutoff; an event with a pending delivery is never purged.
+	Purge(ctx context.Context, c PurgeCutoffs, limit int) (PurgeResult, error)
+	// RetentionOverrides returns the workspaces that set their own
+	// retention, by id.
+	RetentionOverrides(ctx context.Context) (map[string]time.Duration, error)
+	// DatabaseSize reports the space herald's data takes.
+	DatabaseSize(ctx context.Context) (DatabaseSize, error)
+	// ReclaimSpace gives free space back to the file system when much of
+	// the database is free (SQLite); it returns the bytes given back.
+	ReclaimSpace(ctx context.Context) (int64, error)
+}
+
+// PendingStat is one webhook's share of the queue.
+type PendingStat struct {
+	WebhookID   string
+	WorkspaceID string
+	EndpointURL string // the webhook's endpoint URL (template)
+	Pending     int    // pending deliveries, held ones included
+	Held        int    // of those, held behind an earlier one (ordered webhooks)
+	// OldestCreatedAt is when the oldest pending delivery was created.
+	OldestCreatedAt time.Time
+}
+
+// PurgeCutoffs say what is old enough to purge: what was created before
+// Default (zero: keep everything), or before the workspace's own cutoff.
+type PurgeCutoffs struct {
+	Default    time.Time
+	Workspaces map[string]time.Time
+}
+
+// PurgeResult counts the rows one purge batch deleted.
+type PurgeResult struct {
+	Attempts   int
+	Events     int
+	Deliveries int
+}
+
+// DatabaseSize is the space the database takes, in bytes: all of it, and
+// the part free for reuse.
+type DatabaseSize struct {
+	Bytes     int64
+	FreeBytes int64
 }
 
 // EventInput is one event as a platform sends it.

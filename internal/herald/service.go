@@ -87,6 +87,35 @@ func (s *Service) SetTimeZone(ctx context.Context, workspaceID, timeZone string)
 	return s.Store.WorkspaceByID(ctx, workspaceID)
 }
 
+// ValidateRetention checks a workspace's own retention (nil is the
+// server's default).
+func ValidateRetention(retention *time.Duration) error {
+	if retention != nil && (*retention < MinRetention || *retention > MaxRetention || *retention%time.Second != 0) {
+		return &Error{Code: EInvalid, Message: "validation failed", Fields: []FieldError{{Field: "retention_seconds",
+			Message: fmt.Sprintf("must be a whole number of seconds from %d (a minute) to %d (ten years), or empty for the server's default",
+				int64(MinRetention/time.Second), int64(MaxRetention/time.Second))}}}
+	}
+	return nil
+}
+
+// SetRetention sets how long the workspace keeps attempts and finished
+// events (nil: the server's default). Deliveries still pending are kept
+// whatever their age.
+func (s *Service) SetRetention(ctx context.Context, workspaceID string, retention *time.Duration) (*Workspace, error) {
+	if err := ValidateRetention(retention); err != nil {
+		return nil, err
+	}
+	summary := "retention_seconds null"
+	if retention != nil {
+		summary = "retention_seconds " + strconv.FormatInt(int64(*retention/time.Second), 10)
+	}
+	if err := s.Store.SetWorkspaceRetention(ctx, workspaceID, retention); err != nil {
+		return nil, fmt.Errorf("set retention: %w", err)
+	}
+	s.RecordAudit(ctx, workspaceID, "workspace.update", "workspace", workspaceID, summary)
+	return s.Store.WorkspaceByID(ctx, workspaceID)
+}
+
 // RecordAudit notes a change made by ctx's actor. The change has already
 // happened, so a failure to record it is logged rather than returned
 // (a caller retrying would repeat the change).

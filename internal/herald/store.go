@@ -2,6 +2,7 @@ package herald
 
 import (
 	"context"
+	"time"
 )
 
 // Cipher seals secrets before a store writes them and opens them after it
@@ -31,6 +32,9 @@ type Store interface {
 	WorkspaceByName(ctx context.Context, name string) (*Workspace, error)
 	WorkspaceByID(ctx context.Context, id string) (*Workspace, error)
 	SetWorkspaceTimeZone(ctx context.Context, id, timeZone string) error
+	// SetWorkspaceRetention sets the workspace's own retention; nil
+	// returns it to the server's default.
+	SetWorkspaceRetention(ctx context.Context, id string, retention *time.Duration) error
 
 	CreateAPIKey(ctx context.Context, k *APIKey) error
 	// APIKeyByHash returns a key that is not revoked, or ENotFound.

@@ -19,9 +19,18 @@ type Workspace struct {
 	Name string `json:"name"`
 	// TimeZone is where templates read date-only values (IANA name);
 	// empty means the server's default.
-	TimeZone  string    `json:"time_zone"`
-	CreatedAt time.Time `json:"created_at"`
+	TimeZone string `json:"time_zone"`
+	// RetentionSeconds is how long the workspace keeps attempts and
+	// finished events; nil means the server's --retention.
+	RetentionSeconds *int64   `json:"retention_seconds"`
+	CreatedAt        time.Time `json:"created_at"`
 }
+
+// Bounds of a workspace's own retention.
+const (
+	MinRetention = time.Minute
+	MaxRetention = 10 * 365 * 24 * time.Hour
+)
 
 // Scope is a permission an API key carries.
 type Scope string

@@ -31,11 +31,16 @@ func Dialect() sqlstore.Dialect {
 	if err != nil {
 		panic(err)
 	}
-	return sqlstore.Dialect{Name: "sqlite", Migrations: sub, MapError: mapError, SyncPragma: syncPragma}
+	return sqlstore.Dialect{Name: "sqlite", Migrations: sub, MapError: mapError, SyncPragma: syncPragma,
+		SizeQuery: `SELECT (SELECT page_count FROM pragma_page_count()) * (SELECT page_size FROM pragma_page_size()),
+			(SELECT freelist_count FROM pragma_freelist_count()) * (SELECT page_size FROM pragma_page_size())`,
+		ReclaimSpace: func(pages int) string { return fmt.Sprintf("PRAGMA incremental_vacuum(%d)", pages) }}
 }
 
 // dsn sets busy_timeout first (so the other pragmas wait rather than fail),
-// then WAL, foreign keys and FULL sync: a committed transaction survives a
+// then WAL, foreign keys and FULL sync (journal_size_limit truncates the
+// WAL after a checkpoint, so one burst does not leave a large -wal file
+// behind for good): a committed transaction survives a
 // power cut, which is what "202 means on disk" promises. BEGIN IMMEDIATE
 // takes the write lock up front instead of failing on upgrade.
 func dsn(path string, readOnly bool) string {
@@ -44,6 +49,7 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "journal_size_limit(67108864)")
 	q.Set("_txlock", "immediate")
 	if readOnly {
 		q.Set("mode", "ro")
@@ -65,6 +71,10 @@ func Open(ctx context.Context, path string, cipher herald.Cipher) (*sqlstore.Sto
 		write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	if err := incrementalVacuum(ctx, write); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
 	if _, err := sqlstore.Migrate(ctx, write, Dialect()); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("migrate sqlite %s: %w", path, err)
@@ -82,6 +92,32 @@ func Open(ctx context.Context, path string, cipher herald.Cipher) (*sqlstore.Sto
 		return nil, err
 	}
 	return s, nil
+}
+
+// incrementalVacuum puts the file in incremental auto-vacuum mode, so the
+// space that retention frees can be given back to the file system
+// (sqlstore's ReclaimSpace) as well as reused. A new file takes the mode
+// at once; a file made by an older herald is rewritten once (VACUUM).
+func incrementalVacuum(ctx context.Context, db *sql.DB) error {
+	var mode int
+	if err := db.QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&mode); err != nil {
+		return err
+	}
+	if mode == 2 { // incremental
+		return nil
+	}
+	if _, err := db.ExecContext(ctx, `PRAGMA auto_vacuum = INCREMENTAL`); err != nil {
+		return err
+	}
+	var tables int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master`).Scan(&tables); err != nil {
+		return err
+	}
+	if tables == 0 {
+		return nil
+	}
+	_, err := db.ExecContext(ctx, `VACUUM`)
+	return err
 }
 
 // syncPragma: FULL fsyncs the WAL at every commit; NORMAL leaves it to

@@ -39,6 +39,12 @@ type Dialect struct {
 	// MigrationLock, if set, runs first in the migration transaction so
 	// that concurrent processes migrate one at a time.
 	MigrationLock string
+	// SizeQuery returns two integers: the bytes herald's tables take and
+	// how many of them are free for reuse.
+	SizeQuery string
+	// ReclaimSpace, if set, returns the statement that gives up to n free
+	// pages back to the file system (SQLite: PRAGMA incremental_vacuum).
+	ReclaimSpace func(pages int) string
 }
 
 // rebinder caches the rebound form of each query text.

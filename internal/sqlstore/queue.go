@@ -439,20 +439,3 @@ func (s *Store) QueueStats(ctx context.Context) (int, time.Time, error) {
 	}
 	return n, t, nil
 }
-
-// Purge deletes old attempts, then old events none of whose deliveries is
-// still pending (their deliveries go with them).
-func (s *Store) Purge(ctx context.Context, before time.Time) (int, error) {
-	res, err := s.write.ExecContext(ctx, s.q(`DELETE FROM attempts WHERE started_at < ?`), micros(before))
-	if err != nil {
-		return 0, fmt.Errorf("purge attempts: %w", s.mapErr(err))
-	}
-	a, _ := res.RowsAffected()
-	res, err = s.write.ExecContext(ctx, s.q(`DELETE FROM events WHERE received_at < ? AND NOT EXISTS (
-		SELECT 1 FROM deliveries WHERE deliveries.event_id = events.id AND deliveries.status = 'pending')`), micros(before))
-	if err != nil {
-		return int(a), fmt.Errorf("purge events: %w", s.mapErr(err))
-	}
-	e, _ := res.RowsAffected()
-	return int(a + e), nil
-}

@@ -159,10 +159,14 @@ func (s *Store) WorkspaceByID(ctx context.Context, id string) (*herald.Workspace
 func (s *Store) workspaceWhere(ctx context.Context, column, value string) (*herald.Workspace, error) {
 	var w herald.Workspace
 	var created int64
-	err := s.read.QueryRowContext(ctx, s.q(`SELECT id, name, time_zone, created_at FROM workspaces WHERE `+column+` = ?`), value).
-		Scan(&w.ID, &w.Name, &w.TimeZone, &created)
+	var retention sql.NullInt64
+	err := s.read.QueryRowContext(ctx, s.q(`SELECT id, name, time_zone, retention_seconds, created_at FROM workspaces WHERE `+column+` = ?`), value).
+		Scan(&w.ID, &w.Name, &w.TimeZone, &retention, &created)
 	if err != nil {
 		return nil, s.mapErr(err)
+	}
+	if retention.Valid {
+		w.RetentionSeconds = &retention.Int64
 	}
 	w.CreatedAt = fromMicros(created)
 	return &w, nil

@@ -35,6 +35,8 @@ func RunQueue(t *testing.T, open func(t testing.TB) QueueStore, openTwo func(t t
 		{"StatsAndPurge", testStatsAndPurge},
 		{"ListEvents", testListEvents},
 		{"PostponeDue", testPostponeDue},
+		{"BatchedPurgeRemovesOnlyWhatItShould", testBatchedPurge},
+		{"PendingByWebhookAndSize", testPendingByWebhook},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -448,7 +450,8 @@ func testStatsAndPurge(t *testing.T, s QueueStore) {
 		t.Fatalf("stats %d %v %v", n, oldest, err)
 	}
 	// A pending delivery keeps its event however old.
-	if _, err := s.Purge(ctx, now().Add(-30*24*time.Hour)); err != nil {
+	cut := herald.PurgeCutoffs{Default: now().Add(-30 * 24 * time.Hour)}
+	if _, err := s.Purge(ctx, cut, 100); err != nil {
 		t.Fatal(err)
 	}
 	if n, _, _ := s.QueueStats(ctx); n != 2 {
@@ -461,9 +464,9 @@ func testStatsAndPurge(t *testing.T, s QueueStore) {
 			t.Fatal(err)
 		}
 	}
-	gone, err := s.Purge(ctx, now().Add(-30*24*time.Hour))
-	if err != nil || gone != 2 { // the old attempt and the old event
-		t.Fatalf("purged %d, %v; want 2", gone, err)
+	gone, err := s.Purge(ctx, cut, 100)
+	if err != nil || gone != (herald.PurgeResult{Attempts: 1, Events: 1, Deliveries: 1}) { // the old attempt, the old event and its delivery
+		t.Fatalf("purged %+v, %v; want 1 of each", gone, err)
 	}
 	if n, _, _ := s.QueueStats(ctx); n != 0 {
 		t.Fatalf("%d pending", n)
