@@ -22,7 +22,7 @@ type Workspace struct {
 	TimeZone string `json:"time_zone"`
 	// RetentionSeconds is how long the workspace keeps attempts and
 	// finished events; nil means the server's --retention.
-	RetentionSeconds *int64   `json:"retention_seconds"`
+	RetentionSeconds *int64    `json:"retention_seconds"`
 	CreatedAt        time.Time `json:"created_at"`
 }
 

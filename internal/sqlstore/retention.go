@@ -21,8 +21,8 @@ func (s *Store) Purge(ctx context.Context, c herald.PurgeCutoffs, limit int) (he
 		return res, nil
 	}
 	type scope struct {
-		cond string // on the table's workspace_id
-		args []any
+		cond   string // on the table's workspace_id
+		args   []any
 		before time.Time
 	}
 	var scopes []scope
@@ -216,4 +216,3 @@ func (s *Store) ReclaimSpace(ctx context.Context) (int64, error) {
 	}
 	return freed, nil
 }
-
