@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,6 +39,7 @@ type server struct {
 	url    string
 	done   chan error
 	cancel context.CancelFunc
+	logs   *lockedWriter // what serve wrote to stderr
 }
 
 // startServe runs `herald serve` with args until the test ends and waits
@@ -47,9 +49,9 @@ func startServe(t *testing.T, getenv func(string) string, args ...string) *serve
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	var stderr bytes.Buffer
-	s := &server{done: make(chan error, 1), cancel: cancel}
+	s := &server{done: make(chan error, 1), cancel: cancel, logs: &lockedWriter{w: &stderr}}
 	go func() {
-		err := run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), getenv, strings.NewReader(""), pw, &lockedWriter{w: &stderr})
+		err := run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), getenv, strings.NewReader(""), pw, s.logs)
 		pw.CloseWithError(io.EOF)
 		s.done <- err
 	}()
@@ -92,9 +94,26 @@ func (s *server) stop(t *testing.T) {
 	}
 }
 
-type lockedWriter struct{ w io.Writer }
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
 
-func (l *lockedWriter) Write(p []byte) (int, error) { return l.w.Write(p) }
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// String is what was written so far (when w is a *bytes.Buffer).
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b, ok := l.w.(*bytes.Buffer); ok {
+		return b.String()
+	}
+	return ""
+}
 
 func call(t *testing.T, method, url, key string, body any) (int, map[string]any) {
 	t.Helper()

@@ -51,9 +51,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&cfg.engine.Endpoint.Concurrency, "endpoint-concurrency", 256, "delivery attempts in flight at once to one endpoint (scheme, host, port)")
 	fs.Float64Var(&cfg.engine.Endpoint.RatePerSecond, "endpoint-rate", 0, "most attempts per second to one endpoint (0: no limit)")
 	fs.DurationVar(&cfg.engine.DisableAfter, "disable-after", 5*24*time.Hour, "unpublish a webhook whose deliveries have failed this long without a success")
-	fs.DurationVar(&cfg.engine.Retention, "retention", 30*24*time.Hour, "purge attempts and delivered events older than this")
+	fs.DurationVar(&cfg.engine.Retention, "retention", 30*24*time.Hour, "purge attempts and finished events older than this, continuously in small batches (a workspace may set its own); pending deliveries are kept")
+	fs.IntVar(&cfg.engine.LogBodyBytes, "log-body-bytes", 4096, "most bytes of each request and response body an attempt keeps in the log (a webhook may set its own; 0 keeps none)")
+	fs.IntVar(&cfg.engine.LogSuccessBodyBytes, "log-success-body-bytes", 1024, "most bytes of the bodies a successful attempt keeps (0 keeps none)")
+	fs.DurationVar(&cfg.engine.BodyTimeout, "body-timeout", 5*time.Second, "a response body must end this soon after its headers, or the attempt is a timeout")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
+	}
+	for _, n := range []*int{&cfg.engine.LogBodyBytes, &cfg.engine.LogSuccessBodyBytes} {
+		switch {
+		case *n < 0 || *n > herald.MaxLogBodyBytes:
+			return usageError{fmt.Sprintf("--log-body-bytes and --log-success-body-bytes must be from 0 to %d", herald.MaxLogBodyBytes)}
+		case *n == 0:
+			*n = delivery.NoBodies
+		}
 	}
 	if cfg.engine.Lease <= cfg.engine.DefaultTimeout {
 		return usageError{fmt.Sprintf("--lease %s must be longer than --attempt-timeout %s", cfg.engine.Lease, cfg.engine.DefaultTimeout)}

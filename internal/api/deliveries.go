@@ -69,7 +69,7 @@ func (s *Server) listAttempts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, next, err := s.delivery.Reader.ListAttempts(r.Context(), workspaceOf(r), hook.ID, f)
-	writeList(s, w, r, list, next, err)
+	writeList(s, w, r, viewAttempts(r, list), next, err)
 }
 
 func (s *Server) getAttempt(w http.ResponseWriter, r *http.Request) {
@@ -77,7 +77,11 @@ func (s *Server) getAttempt(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.byID(w, r, http.StatusOK, func(ctx context.Context, ws, id string) (any, error) {
-		return s.delivery.Reader.Attempt(ctx, ws, id)
+		a, err := s.delivery.Reader.Attempt(ctx, ws, id)
+		if err != nil {
+			return nil, err
+		}
+		return viewAttempt(r, a), nil
 	})
 }
 
@@ -159,7 +163,11 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.byID(w, r, http.StatusOK, func(ctx context.Context, ws, id string) (any, error) {
-		return s.delivery.Control.SendTest(ctx, ws, id)
+		a, err := s.delivery.Control.SendTest(ctx, ws, id)
+		if err != nil {
+			return nil, err
+		}
+		return viewAttempt(r, a), nil
 	})
 }
 

@@ -286,24 +286,33 @@ func TestGoneUnpublishesAndCancels(t *testing.T) {
 }
 
 func TestAutoDisableAfterFailingTooLong(t *testing.T) {
-	e := setup(t, envOpts{fakeClock: true, cfg: Config{DisableAfter: 30 * time.Minute}})
+	var logs logBuffer
+	e := setup(t, envOpts{fakeClock: true, log: logs.logger(), cfg: Config{DisableAfter: 30 * time.Minute, FailingAlertAfter: 10 * time.Minute}})
 	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) })
-	w := e.webhook(herald.WebhookSpec{EndpointURL: rc.URL, RetrySchedule: []string{"0s", "40m", "40m"}})
+	w := e.webhook(herald.WebhookSpec{EndpointURL: rc.URL, RetrySchedule: []string{"0s", "15m", "40m", "40m"}})
 	e.send("member.verified", memberData)
 	waitAttempts(t, e, w.ID, 1)
+	e.advance(16 * time.Minute)
+	waitAttempts(t, e, w.ID, 2)
+	for i := 0; i < 500 && logs.count("webhook failing") == 0; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if logs.count("webhook failing") != 1 {
+		t.Fatalf("failing for 16 minutes (alert after 10) not logged once:\n%s", logs.String())
+	}
 	e.advance(41 * time.Minute)
 	d := e.waitDelivery(w.ID, herald.DeliveryCanceled, 5*time.Second)
-	if !strings.Contains(d.StatusReason, "disabled automatically") || rc.count() != 1 {
+	if !strings.Contains(d.StatusReason, "disabled automatically") || rc.count() != 2 {
 		t.Fatalf("delivery %+v after %d requests", d, rc.count())
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		hook, _ := e.store.Webhook(ctx, e.ws, w.ID)
-		if hook.Status == herald.Unpublished {
+		if hook.Status == herald.Unpublished && logs.count("webhook disabled") == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("webhook still published")
+			t.Fatalf("webhook still published, or its disabling not logged once:\n%s", logs.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/sqlite"
@@ -336,4 +337,45 @@ func tail(s string, n int) string {
 	return s
 }
 
-var _ = sql.ErrNoRows
+// The circuit of each endpoint is on /metrics: 0 closed, 1 half-open, 2 open.
+func TestCircuitStateMetric(t *testing.T) {
+	store := storetest.OpenSQLite(t)
+	reg := prometheus.NewRegistry()
+	svc := herald.NewService(store, nil)
+	e := New(Config{Endpoint: EndpointLimits{BreakerThreshold: 2, BreakerCooldown: time.Minute}}, Deps{Service: svc, Queue: store, Metrics: NewMetrics(reg, store), Log: discardLog()})
+	key := "https://down.example.com:443"
+	state := func() float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "herald_endpoint_circuit_state" {
+				if len(mf.GetMetric()) != 1 {
+					t.Fatalf("%d circuit series", len(mf.GetMetric()))
+				}
+				m := mf.GetMetric()[0]
+				if m.GetLabel()[0].GetValue() != key {
+					t.Fatalf("label %v", m.GetLabel())
+				}
+				return m.GetGauge().GetValue()
+			}
+		}
+		return -1
+	}
+	now := time.Now()
+	a := e.eps.acquire(key, now, false, nil)
+	e.eps.release(key, now, a.probe, false, true)
+	if v := state(); v != 0 {
+		t.Fatalf("after one failure: %v", v)
+	}
+	a = e.eps.acquire(key, now, false, nil)
+	e.eps.release(key, now, a.probe, false, true)
+	if v := state(); v != 2 {
+		t.Fatalf("after two failures (threshold 2): %v", v)
+	}
+	if h := e.EndpointHealth("https://DOWN.example.com/some/path"); h.State != herald.CircuitOpen || h.Failures != 2 || h.OpenUntil.IsZero() {
+		t.Fatalf("EndpointHealth %+v", h)
+	}
+}
