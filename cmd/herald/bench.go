@@ -40,6 +40,12 @@ type benchConfig struct {
 	keep        bool
 	serveArgs   string
 	slow        time.Duration
+	soak        time.Duration // run at --rate this long, printing a row every soakEvery
+	soakEvery   time.Duration
+	retention   string // --retention of the child ("" = its default)
+	echo        bool   // the receiver echoes what it got (headers and body), like debugging receivers
+	// observe, if set, is called with each ingest request's round trip.
+	observe func(took time.Duration)
 }
 
 // runBench starts `herald serve` as a child process on a temporary
@@ -60,11 +66,21 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary folder")
 	fs.DurationVar(&c.slow, "slow-receiver", 0, "also publish one webhook to a receiver that hangs this long on every request (e.g. 10s): the others must keep their pace")
 	fs.StringVar(&c.serveArgs, "serve-args", "", "extra flags for the herald serve child, space-separated")
+	fs.DurationVar(&c.soak, "soak", 0, "soak mode: send at --rate for this long (e.g. 10m) and print a row a minute: ingest latency, database size, CPU, queue, lost")
+	fs.DurationVar(&c.soakEvery, "soak-every", time.Minute, "soak mode: how often a row is printed")
+	fs.StringVar(&c.retention, "retention", "", "--retention of the herald child (e.g. 2m; \"off\" keeps everything)")
+	fs.BoolVar(&c.echo, "echo-receiver", false, "the receiver answers with what it got (headers and body, ~1-2 KB), behind a basic authorization: what attempts store, redacted")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
 	if c.events <= 0 || c.fanout <= 0 || c.batch <= 0 || c.concurrency <= 0 || c.batch > 1000 {
 		return usageError{"herald bench: --events, --fanout, --concurrency must be positive and --batch 1..1000"}
+	}
+	if c.soak > 0 {
+		if c.rate <= 0 || c.backlog || c.slow > 0 {
+			return usageError{"herald bench: --soak needs --rate, and goes without --backlog and --slow-receiver"}
+		}
+		c.events = int(c.rate * c.soak.Seconds())
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -103,6 +119,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	apiKey := strings.TrimSpace(keyOut.String())
 
 	rc := newBenchReceiver(c.events * c.fanout)
+	rc.echo = c.echo
 	if err := rc.listen(); err != nil {
 		return err
 	}
@@ -110,6 +127,13 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 
 	extra := strings.Fields(c.serveArgs)
 	serveArgs := append([]string{"--db", db, "--secret-key-file", keyFile, "--allow-network", "127.0.0.0/8", "--log-level", "warn"}, extra...)
+	switch c.retention {
+	case "":
+	case "off":
+		serveArgs = append(serveArgs, "--retention", "-1s")
+	default:
+		serveArgs = append(serveArgs, "--retention", c.retention)
+	}
 	if c.backlog {
 		serveArgs = append(serveArgs, "--no-deliver")
 	}
@@ -118,8 +142,19 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer h.stop()
+	hook := map[string]any{"log_only_errors": true}
+	if c.soak > 0 {
+		hook["log_only_errors"] = false // every attempt is logged: what retention has to keep up with
+	}
+	if c.echo {
+		id, err := benchAuthorization(ctx, h.url, apiKey, rc.url, benchPassword)
+		if err != nil {
+			return err
+		}
+		hook["authorization_enabled"], hook["authorization_id"] = true, id
+	}
 	for i := 0; i < c.fanout; i++ {
-		if err := benchWebhook(ctx, h.url, apiKey, rc.url+"/hook/"+strconv.Itoa(i)); err != nil {
+		if err := benchWebhook(ctx, h.url, apiKey, rc.url+"/hook/"+strconv.Itoa(i), hook); err != nil {
 			return err
 		}
 	}
@@ -131,7 +166,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		if err != nil {
 			return err
 		}
-		if err := benchWebhook(ctx, h.url, apiKey, slowURL+"/slow"); err != nil {
+		if err := benchWebhook(ctx, h.url, apiKey, slowURL+"/slow", map[string]any{"log_only_errors": true}); err != nil {
 			return err
 		}
 	}
@@ -147,6 +182,9 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		rateText += fmt.Sprintf(", plus one webhook whose receiver hangs %s (not counted)", c.slow)
 	}
 	fmt.Fprintf(stdout, "herald bench: %s, %d events, fan-out %d, %d per request, %d connections, %s\n", kind, c.events, c.fanout, c.batch, c.concurrency, rateText)
+	if c.soak > 0 {
+		return runSoak(ctx, c, h, rc, apiKey, db, stdout)
+	}
 
 	start := time.Now()
 	rc.begin(start)
@@ -272,7 +310,11 @@ func drive(ctx context.Context, url, key string, c benchConfig) (int, error) {
 				req, _ := http.NewRequestWithContext(ctx, "POST", url+path, bytes.NewReader(buf.Bytes()))
 				req.Header.Set("Authorization", "Bearer "+key)
 				req.Header.Set("Content-Type", "application/json")
+				sentAt := time.Now()
 				res, err := client.Do(req)
+				if err == nil && c.observe != nil {
+					c.observe(time.Since(sentAt))
+				}
 				if err == nil {
 					io.Copy(io.Discard, res.Body)
 					res.Body.Close()
@@ -295,30 +337,51 @@ func drive(ctx context.Context, url, key string, c benchConfig) (int, error) {
 	return int(acked.Load()), ctx.Err()
 }
 
-func benchWebhook(ctx context.Context, url, key, target string) error {
-	body, _ := json.Marshal(map[string]any{"name": "bench", "event": "member.verified", "endpoint_url": target, "method": "POST",
-		"payload_type": "JSON", "payload": `{"n": {{ n }}, "t": {{ t }}}`, "log_only_errors": true})
-	do := func(method, path string, body []byte) (map[string]any, error) {
-		req, _ := http.NewRequestWithContext(ctx, method, url+path, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer res.Body.Close()
-		var out map[string]any
-		json.NewDecoder(res.Body).Decode(&out)
-		if res.StatusCode >= 300 {
-			return nil, fmt.Errorf("%s %s: %d %v", method, path, res.StatusCode, out)
-		}
-		return out, nil
+// benchDo makes one API call of the benchmark's setup.
+func benchDo(ctx context.Context, url, key, method, path string, body []byte) (map[string]any, error) {
+	req, _ := http.NewRequestWithContext(ctx, method, url+path, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
 	}
-	wh, err := do("POST", "/api/v1/webhooks", body)
+	defer res.Body.Close()
+	var out map[string]any
+	json.NewDecoder(res.Body).Decode(&out)
+	if res.StatusCode >= 300 {
+		return nil, fmt.Errorf("%s %s: %d %v", method, path, res.StatusCode, out)
+	}
+	return out, nil
+}
+
+// benchPassword is the echo receiver's basic password: the soak checks
+// that it is nowhere in the database.
+const benchPassword = "bench-pa55word-never-stored"
+
+func benchAuthorization(ctx context.Context, url, key, endpoint, password string) (string, error) {
+	body, _ := json.Marshal(map[string]any{"endpoint": endpoint, "type": "basic", "basic": map[string]any{"username": "bench", "password": password}})
+	out, err := benchDo(ctx, url, key, "POST", "/api/v1/authorizations", body)
+	if err != nil {
+		return "", err
+	}
+	return out["id"].(string), nil
+}
+
+// benchWebhook creates and publishes a webhook to target; extra adds or
+// overrides fields.
+func benchWebhook(ctx context.Context, url, key, target string, extra map[string]any) error {
+	spec := map[string]any{"name": "bench", "event": "member.verified", "endpoint_url": target, "method": "POST",
+		"payload_type": "JSON", "payload": `{"n": {{ n }}, "t": {{ t }}}`}
+	for k, v := range extra {
+		spec[k] = v
+	}
+	body, _ := json.Marshal(spec)
+	wh, err := benchDo(ctx, url, key, "POST", "/api/v1/webhooks", body)
 	if err != nil {
 		return err
 	}
-	_, err = do("POST", "/api/v1/webhooks/"+wh["id"].(string)+"/publish", nil)
+	_, err = benchDo(ctx, url, key, "POST", "/api/v1/webhooks/"+wh["id"].(string)+"/publish", nil)
 	return err
 }
 
@@ -339,6 +402,7 @@ type benchReceiver struct {
 	slowSrv    *http.Server
 	slowHits   atomic.Int64
 	closed     chan struct{}
+	echo       bool
 }
 
 func newBenchReceiver(want int) *benchReceiver {
@@ -381,7 +445,8 @@ func (rc *benchReceiver) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body struct{ N, T int64 }
-	json.NewDecoder(r.Body).Decode(&body)
+	raw, _ := io.ReadAll(r.Body)
+	json.Unmarshal(raw, &body)
 	now := time.Now()
 	id := r.Header.Get("webhook-id")
 	rc.mu.Lock()
@@ -391,7 +456,12 @@ func (rc *benchReceiver) serve(w http.ResponseWriter, r *http.Request) {
 		rc.latencies = append(rc.latencies, now.Sub(time.Unix(0, body.T)))
 	}
 	rc.mu.Unlock()
-	w.WriteHeader(http.StatusNoContent)
+	if rc.echo {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"ok": true, "received": map[string]any{"headers": r.Header, "body": string(raw), "url": r.URL.String()}})
+	} else {
+		w.WriteHeader(http.StatusNoContent)
+	}
 	if dup {
 		rc.duplicates.Add(1)
 		return
@@ -489,13 +559,16 @@ func startBenchChild(ctx context.Context, serveArgs []string, stderr io.Writer) 
 }
 
 // peakRSS reads the child's high-water mark of resident memory.
-func (c *benchChild) peakRSS() int64 {
+func (c *benchChild) peakRSS() int64 { return c.memory("VmHWM:") }
+
+// memory reads one of the child's memory figures (a /proc status field).
+func (c *benchChild) memory(field string) int64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			return kb << 10
 		}

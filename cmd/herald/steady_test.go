@@ -168,3 +168,26 @@ func TestSteadyStateOnTheRealServer(t *testing.T) {
 		t.Fatalf("back to the default: %d %v", code, ws)
 	}
 }
+
+// The soak mode of herald bench: a steady rate, a row per window, the
+// database flat once retention runs, nothing lost, no secret on disk.
+func TestBenchSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIP: the soak takes ~10 s")
+	}
+	var out, errOut strings.Builder
+	err := run(t.Context(), []string{"bench", "--soak", "8s", "--soak-every", "2s", "--rate", "100", "--fanout", "2", "--retention", "2s", "--echo-receiver"},
+		func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s\n%s", err, out.String(), errOut.String())
+	}
+	text := out.String()
+	for _, want := range []string{"ingest p99", "db size", "CPU-s/10k", "lost 0, duplicates 0", "steady:", "at rest:", "the basic password is in the database file: false"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("soak output lacks %q:\n%s", want, text)
+		}
+	}
+	if n := strings.Count(text, "\n"); n < 8 {
+		t.Fatalf("too few rows:\n%s", text)
+	}
+}
