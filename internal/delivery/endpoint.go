@@ -53,8 +53,11 @@ type endpoint struct {
 	// saturatedUntil: a worker waited maxSlotWait in vain; until then the
 	// claim loop leaves this endpoint's deliveries in the queue.
 	saturatedUntil time.Time
-	tokens         float64
-	last           time.Time
+	// lastRelease is when an attempt to the endpoint last ended: an
+	// endpoint whose slots turn over is busy, not slow.
+	lastRelease time.Time
+	tokens      float64
+	last        time.Time
 }
 
 // admission is the answer to acquire: go (release must be called), or
@@ -101,10 +104,13 @@ func (e *endpoints) acquire(key string, now time.Time, retried bool, done <-chan
 	default:
 	}
 	e.mu.Lock()
-	if ep.waiting >= max(cap(ep.slots), e.maxWaiting) {
-		ep.saturatedUntil = later(ep.saturatedUntil, now.Add(time.Second))
-		until := ep.saturatedUntil
-		e.noteSaturation(until)
+	flowing := now.Sub(ep.lastRelease) < flowWindow
+	if ep.waiting >= max(cap(ep.slots), e.maxWaiting) && !flowing {
+		// Enough workers wait already for an endpoint whose slots do not
+		// turn over: this delivery goes back for a second. Only a worker
+		// that waited maxSlotWait in vain marks the endpoint saturated
+		// (below); being at the limit is not proof of slowness.
+		until := later(ep.saturatedUntil, now.Add(time.Second))
 		e.mu.Unlock()
 		e.undo(key, adm.probe)
 		return admission{deferUntil: until, reason: "endpoint at its concurrency limit"}
@@ -137,6 +143,13 @@ func (e *endpoints) acquire(key string, now time.Time, retried bool, done <-chan
 	}
 	return adm
 }
+
+// flowWindow: an endpoint one of whose attempts ended this recently is
+// flowing. Its slots turn over, so a worker waits for one however many
+// wait already (at most maxSlotWait, like any other): a deep queue to a
+// busy but healthy endpoint is not saturation, and handing its
+// deliveries back to the queue would cost a write each, for nothing.
+const flowWindow = 250 * time.Millisecond
 
 // saturatedFor is how long a slow endpoint's deliveries are left alone.
 const saturatedFor = 5 * time.Second
@@ -237,6 +250,7 @@ func (e *endpoints) release(key string, now time.Time, probe, success, counted b
 	defer e.mu.Unlock()
 	ep := e.get(key)
 	ep.inflight--
+	ep.lastRelease = later(ep.lastRelease, now)
 	if ep.slots != nil {
 		<-ep.slots
 	}

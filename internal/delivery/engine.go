@@ -144,6 +144,7 @@ type Engine struct {
 	loops      sync.WaitGroup
 	writerDone chan struct{}
 	started    atomic.Bool
+	stopped    atomic.Bool // Stop ran (a second call returns at once)
 	stopping   atomic.Bool
 
 	hookEndpoint sync.Map // webhook id → endpoint key of its last attempt
@@ -223,7 +224,7 @@ func (e *Engine) Start() {
 // aborts the rest and hands them back to the queue (due at once, attempt
 // not counted), and writes every outcome before it returns.
 func (e *Engine) Stop(ctx context.Context) {
-	if !e.started.Load() {
+	if !e.started.Load() || !e.stopped.CompareAndSwap(false, true) {
 		return
 	}
 	e.stopClaims()
@@ -303,7 +304,8 @@ func (e *Engine) postponeSaturated(ctx context.Context) {
 	if len(hooks) == 0 {
 		return
 	}
-	n, err := e.queue.PostponeDue(ctx, hooks, now, until)
+	// A bounded slice, the soonest due: what the claims would pick next.
+	n, err := e.queue.PostponeDue(ctx, hooks, now, until, postponeSlice)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.Warn("postpone deliveries of a saturated endpoint", "err", err)
@@ -312,6 +314,10 @@ func (e *Engine) postponeSaturated(ctx context.Context) {
 	}
 	e.metrics.Deliveries.WithLabelValues("deferred").Add(float64(n))
 }
+
+// postponeSlice bounds one postponement: enough to keep the next claims
+// off a saturated endpoint, never a rewrite of a deep queue.
+const postponeSlice = 1024
 
 func sleep(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)

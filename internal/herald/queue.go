@@ -72,10 +72,11 @@ type Queue interface {
 	// ClaimDeliveries takes up to limit due deliveries, leasing each until
 	// now+lease; no other claim returns them before then.
 	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Claim, error)
-	// PostponeDue moves the due, unclaimed deliveries of the given
-	// webhooks to until (their endpoint is saturated: claiming them now
-	// would only hand them back) and returns how many moved.
-	PostponeDue(ctx context.Context, webhookIDs []string, now, until time.Time) (int, error)
+	// PostponeDue moves up to limit of the due, unclaimed deliveries of
+	// the given webhooks (the soonest due first) to until — their endpoint
+	// is saturated: claiming them now would only hand them back — and
+	// returns how many moved.
+	PostponeDue(ctx context.Context, webhookIDs []string, now, until time.Time, limit int) (int, error)
 	// RecordOutcomes applies workers' reports in one transaction. A report
 	// whose claim was lost (lease expired and reclaimed) still logs its
 	// attempt but does not change the delivery.

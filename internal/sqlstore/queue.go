@@ -81,8 +81,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 }
 
 // PostponeDue moves due, unclaimed deliveries of the webhooks to until.
-func (s *Store) PostponeDue(ctx context.Context, webhookIDs []string, now, until time.Time) (int, error) {
-	if len(webhookIDs) == 0 {
+func (s *Store) PostponeDue(ctx context.Context, webhookIDs []string, now, until time.Time, limit int) (int, error) {
+	if len(webhookIDs) == 0 || limit <= 0 {
 		return 0, nil
 	}
 	tx, err := s.begin(ctx, Relaxed)
@@ -91,9 +91,10 @@ func (s *Store) PostponeDue(ctx context.Context, webhookIDs []string, now, until
 	}
 	defer tx.Close()
 	marks, args := inList(webhookIDs)
-	args = append([]any{micros(until), micros(now)}, append(args, micros(now))...)
-	res, err := tx.ExecContext(ctx, s.q(`UPDATE deliveries SET next_attempt_at = ?, updated_at = ?
-		WHERE webhook_id IN (`+marks+`) AND status = 'pending' AND claim_token IS NULL AND next_attempt_at <= ?`), args...)
+	args = append([]any{micros(until), micros(now)}, append(args, micros(now), limit)...)
+	res, err := tx.ExecContext(ctx, s.q(`UPDATE deliveries SET next_attempt_at = ?, updated_at = ? WHERE id IN (
+		SELECT id FROM deliveries WHERE webhook_id IN (`+marks+`) AND status = 'pending' AND claim_token IS NULL AND next_attempt_at <= ?
+		ORDER BY next_attempt_at LIMIT ?`+s.dialect.SkipLocked+`)`), args...)
 	if err != nil {
 		return 0, fmt.Errorf("postpone deliveries: %w", s.mapErr(err))
 	}

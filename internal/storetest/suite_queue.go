@@ -570,7 +570,7 @@ func testPostponeDue(t *testing.T, s QueueStore) {
 	if err != nil || len(inFlight) != 1 {
 		t.Fatal(err)
 	}
-	n, err := s.PostponeDue(ctx, []string{slow.ID}, at, at.Add(7*time.Second))
+	n, err := s.PostponeDue(ctx, []string{slow.ID}, at, at.Add(7*time.Second), 100)
 	wantMoved := 2
 	if inFlight[0].WebhookID == slow.ID {
 		wantMoved = 1
@@ -589,6 +589,21 @@ func testPostponeDue(t *testing.T, s QueueStore) {
 	}
 	if later := claimAll(t, s, at.Add(7*time.Second)); len(later) != wantMoved {
 		t.Fatalf("after the postponement %d claimable, want %d", len(later), wantMoved)
+	}
+	// A bounded slice: the soonest due first, never the whole queue.
+	var evs []*herald.Event
+	for i := 0; i < 5; i++ {
+		evs = append(evs, newEvent(ws, "member.verified", "", at.Add(time.Duration(i)*time.Second)))
+	}
+	ingest(t, s, evs...)
+	late := at.Add(10 * time.Second)
+	if n, err := s.PostponeDue(ctx, []string{slow.ID}, late, late.Add(time.Minute), 2); err != nil || n != 2 {
+		t.Fatalf("a slice of 2 postponed %d, %v", n, err)
+	}
+	for _, c := range claimAll(t, s, late) {
+		if c.WebhookID == slow.ID && c.CreatedAt.Before(at.Add(2*time.Second)) {
+			t.Fatalf("the soonest due were not the ones postponed: %v claimed", c.CreatedAt)
+		}
 	}
 }
 

@@ -1,0 +1,74 @@
+package delivery
+
+import (
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/storetest"
+)
+
+// counterValue reads one labelled counter of a vector.
+func counterValue(t *testing.T, c *prometheus.CounterVec, label string) float64 {
+	t.Helper()
+	m, err := c.GetMetricWithLabelValues(label)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pb dto.Metric
+	if err := m.Write(&pb); err != nil {
+		t.Fatal(err)
+	}
+	return pb.GetCounter().GetValue()
+}
+
+// A deep queue to one healthy endpoint shared by ten webhooks: waiting
+// for the endpoint's slots is not saturation, so deliveries are not
+// handed back and postponed over and over (each a write on SQLite's one
+// writer). Deferrals must stay a small fraction of the deliveries.
+func TestDeepQueueToOneHealthyEndpoint(t *testing.T) {
+	store := storetest.OpenSQLite(t)
+	rc := newReceiver(t, nil)
+	e := setup(t, envOpts{store: store, cfg: Config{MaxInFlight: 512, Endpoint: EndpointLimits{Concurrency: 16}}})
+	e.engine.Stop(ctx) // fill the queue first, then deliver
+	const hooks, events = 10, 300
+	var ids []string
+	for i := 0; i < hooks; i++ {
+		ids = append(ids, e.webhook(herald.WebhookSpec{EndpointURL: rc.URL + "/hook/" + string(rune('a'+i))}).ID)
+	}
+	batch := make([]herald.EventInput, events)
+	for i := range batch {
+		batch[i] = herald.EventInput{Type: "member.verified", Data: []byte(memberData)}
+	}
+	if _, err := e.engine.Ingest(ctx, e.ws, batch); err != nil {
+		t.Fatal(err)
+	}
+	svc := e.svc
+	m := NewMetrics(prometheus.NewRegistry(), store)
+	eng := New(Config{MaxInFlight: 512, PollInterval: 20 * time.Millisecond, Endpoint: EndpointLimits{Concurrency: 16}},
+		Deps{Service: svc, Queue: store, Transport: e.engine.client.Transport, Metrics: m, Log: discardLog()})
+	eng.Start()
+	defer eng.Stop(ctx)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		done := 0
+		for _, id := range ids {
+			done += countStatus(t, e, id, herald.DeliverySucceeded)
+		}
+		if done == hooks*events {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d delivered in 60 s", done, hooks*events)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	deferred := counterValue(t, m.Deliveries, "deferred")
+	t.Logf("%d deliveries, %v deferred", hooks*events, deferred)
+	if deferred > 0.25*hooks*events {
+		t.Fatalf("%v deferrals for %d deliveries to one healthy endpoint", deferred, hooks*events)
+	}
+}
