@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -39,7 +38,7 @@ type server struct {
 	url    string
 	done   chan error
 	cancel context.CancelFunc
-	logs   *lockedWriter // what serve wrote to stderr
+	logs   *syncBuffer // what serve wrote to stderr
 }
 
 // startServe runs `herald serve` with args until the test ends and waits
@@ -48,8 +47,7 @@ func startServe(t *testing.T, getenv func(string) string, args ...string) *serve
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	var stderr bytes.Buffer
-	s := &server{done: make(chan error, 1), cancel: cancel, logs: &lockedWriter{w: &stderr}}
+	s := &server{done: make(chan error, 1), cancel: cancel, logs: &syncBuffer{}}
 	go func() {
 		err := run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), getenv, strings.NewReader(""), pw, s.logs)
 		pw.CloseWithError(io.EOF)
@@ -68,7 +66,7 @@ func startServe(t *testing.T, getenv func(string) string, args ...string) *serve
 	select {
 	case u, ok := <-urlc:
 		if !ok {
-			t.Fatalf("serve exited before listening: %v\n%s", <-s.done, stderr.String())
+			t.Fatalf("serve exited before listening: %v\n%s", <-s.done, s.logs.String())
 		}
 		s.url = u
 	case <-time.After(20 * time.Second):
@@ -94,26 +92,9 @@ func (s *server) stop(t *testing.T) {
 	}
 }
 
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
+type lockedWriter struct{ w io.Writer }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-// String is what was written so far (when w is a *bytes.Buffer).
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if b, ok := l.w.(*bytes.Buffer); ok {
-		return b.String()
-	}
-	return ""
-}
+func (l *lockedWriter) Write(p []byte) (int, error) { return l.w.Write(p) }
 
 func call(t *testing.T, method, url, key string, body any) (int, map[string]any) {
 	t.Helper()
