@@ -46,6 +46,8 @@ type env struct {
 type options struct {
 	noPreview, noDeliveries bool
 	store                   func(testing.TB) storetest.UsersStore
+	cfg                     web.Config // SetupToken and BcryptCost are set by setup
+	retention               time.Duration
 }
 
 func sqliteStore(t testing.TB) storetest.UsersStore   { return storetest.OpenSQLite(t) }
@@ -84,7 +86,12 @@ func setup(t *testing.T, opts ...options) *env {
 		e.control = &fakeControl{reader: e.reader}
 		deps.Deliveries, deps.Control = e.reader, e.control
 	}
-	ui, err := web.New(web.Config{SetupToken: setupToken, BcryptCost: bcrypt.MinCost}, deps)
+	cfg := o.cfg
+	cfg.SetupToken, cfg.BcryptCost = setupToken, bcrypt.MinCost
+	if o.retention != 0 {
+		cfg.Retention = o.retention
+	}
+	ui, err := web.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
