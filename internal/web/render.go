@@ -211,13 +211,6 @@ var funcs = template.FuncMap{
 	"string":   func(v any) string { return fmt.Sprint(v) },
 	"varpaths": varPaths,
 	"num":      thousands,
-	// intp shows an optional number: empty when nil.
-	"intp": func(p *int) string {
-		if p == nil {
-			return ""
-		}
-		return strconv.Itoa(*p)
-	},
 	"bodynote": bodyNote,
 	"circuit":  circuitNote,
 }

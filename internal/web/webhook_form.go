@@ -34,6 +34,13 @@ func parseWebhookForm(form url.Values) (herald.WebhookSpec, int) {
 		}
 		spec.TimeoutSeconds = n
 	}
+	if v := strings.TrimSpace(form.Get("log_body_bytes")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			n = -1 // refused by validation with the allowed range
+		}
+		spec.LogBodyBytes = &n
+	}
 	for _, d := range strings.Split(form.Get("retry_schedule"), ",") {
 		if d = strings.TrimSpace(d); d != "" {
 			spec.RetrySchedule = append(spec.RetrySchedule, d)

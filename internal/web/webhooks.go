@@ -143,6 +143,39 @@ type webhookForm struct {
 	PayloadTypes   []herald.PayloadType
 	CanPreview     bool
 	Preview        *previewData
+	Bodies         bodyCaps
+	// LogBodyBytes is log_body_bytes as typed (a refused "1.5" comes
+	// back as typed) or stored; empty is the server's default.
+	LogBodyBytes string
+}
+
+// bodyCaps are the engine's caps on logged bodies, which a webhook's
+// log_body_bytes overrides (successes keep at most Success either way).
+type bodyCaps struct {
+	Default, Success, Max int
+}
+
+func (s *Server) bodyCaps() bodyCaps {
+	return bodyCaps{Default: s.cfg.LogBodyBytes, Success: s.cfg.LogSuccessBodyBytes, Max: herald.MaxLogBodyBytes}
+}
+
+// Describe says what a webhook's log_body_bytes keeps (nil: the default).
+func (c bodyCaps) Describe(n *int) string {
+	keep, suffix := c.Default, " (the server's default)"
+	if n != nil {
+		keep, suffix = *n, ""
+	}
+	if keep <= 0 {
+		return "None: attempts keep no request or response body" + suffix + "."
+	}
+	msg := "The first " + thousands(keep) + " bytes of each request and response body" + suffix
+	switch succ := min(keep, c.Success); {
+	case succ == 0:
+		msg += "; successes keep none"
+	case succ < keep:
+		msg += "; of a success, the first " + thousands(succ)
+	}
+	return msg + "."
 }
 
 func (f *webhookForm) Action() string {
@@ -164,13 +197,19 @@ func (s *Server) formData(r *http.Request, id string, revision int, spec herald.
 		return nil, err
 	}
 	f := &webhookForm{ID: id, Revision: revision, Spec: spec, EventTypes: types, Authorizations: auths,
-		Methods: herald.Methods, PayloadTypes: herald.PayloadTypes, CanPreview: s.preview != nil}
+		Methods: herald.Methods, PayloadTypes: herald.PayloadTypes, CanPreview: s.preview != nil, Bodies: s.bodyCaps()}
 	for _, t := range types {
 		if t.Key == spec.Event {
 			f.Event = t
 		}
 	}
 	f.Headers = append(append([]herald.Header{}, spec.CustomHeaders...), make([]herald.Header, blankHeaderRows)...)
+	if spec.LogBodyBytes != nil {
+		f.LogBodyBytes = strconv.Itoa(*spec.LogBodyBytes)
+	}
+	if r.PostForm.Has("log_body_bytes") {
+		f.LogBodyBytes = strings.TrimSpace(r.PostForm.Get("log_body_bytes"))
+	}
 	return f, nil
 }
 
@@ -322,6 +361,7 @@ type webhookPage struct {
 	CanTest   bool
 	Test      *herald.Attempt
 	TestError string
+	Bodies    bodyCaps
 }
 
 func (s *Server) loadWebhook(w http.ResponseWriter, r *http.Request) (*herald.Webhook, bool) {
@@ -340,7 +380,7 @@ func (s *Server) loadWebhook(w http.ResponseWriter, r *http.Request) (*herald.We
 
 func (s *Server) webhookPageData(r *http.Request, wh *herald.Webhook) (*webhookPage, error) {
 	ws := workspace(r)
-	p := &webhookPage{W: wh, Tab: "details", EventName: wh.Event, CanRotate: s.rotator != nil, CanTest: s.control != nil}
+	p := &webhookPage{W: wh, Tab: "details", EventName: wh.Event, CanRotate: s.rotator != nil, CanTest: s.control != nil, Bodies: s.bodyCaps()}
 	if t, err := s.svc.EventType(r.Context(), ws, wh.Event); err == nil {
 		p.EventName = t.DisplayName
 	}
