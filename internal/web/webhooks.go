@@ -26,6 +26,23 @@ type webhookListData struct {
 	Next       string // URL of the next page, if any
 	AnyAuth    bool   // at least one authorization exists (for the empty state)
 	Alerts     []alertView
+	// Circuits holds, by webhook ID, the circuit breakers that hold a
+	// listed webhook's deliveries back (open or half-open).
+	Circuits map[string]*herald.EndpointHealth
+}
+
+// circuit reports the circuit breaker of an endpoint URL's endpoint when
+// it holds deliveries back (open or half-open); nil when it is closed or
+// no monitor is wired in.
+func (s *Server) circuit(endpointURL string) *herald.EndpointHealth {
+	if s.health == nil {
+		return nil
+	}
+	h := s.health.EndpointHealth(herald.EndpointKey(endpointURL))
+	if h.State != herald.CircuitOpen && h.State != herald.CircuitHalfOpen {
+		return nil
+	}
+	return &h
 }
 
 // alertView is one of herald's own alerts (D9) as the Webhooks tab shows it.
@@ -97,6 +114,14 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
 	}
 	d := webhookListData{Webhooks: list, EventNames: eventNames(types), EventTypes: types, Filter: f,
 		Filtered: f.Name != "" || f.Event != "" || f.Status != "" || f.Endpoint != ""}
+	for _, wh := range list {
+		if h := s.circuit(wh.EndpointURL); h != nil {
+			if d.Circuits == nil {
+				d.Circuits = map[string]*herald.EndpointHealth{}
+			}
+			d.Circuits[wh.ID] = h
+		}
+	}
 	if d.Alerts, err = s.recentAlerts(r, ws, d.EventNames); err != nil {
 		s.fail(w, r, err)
 		return
@@ -362,6 +387,7 @@ type webhookPage struct {
 	Test      *herald.Attempt
 	TestError string
 	Bodies    bodyCaps
+	Circuit   *herald.EndpointHealth // when it holds deliveries back
 }
 
 func (s *Server) loadWebhook(w http.ResponseWriter, r *http.Request) (*herald.Webhook, bool) {
@@ -380,7 +406,8 @@ func (s *Server) loadWebhook(w http.ResponseWriter, r *http.Request) (*herald.We
 
 func (s *Server) webhookPageData(r *http.Request, wh *herald.Webhook) (*webhookPage, error) {
 	ws := workspace(r)
-	p := &webhookPage{W: wh, Tab: "details", EventName: wh.Event, CanRotate: s.rotator != nil, CanTest: s.control != nil, Bodies: s.bodyCaps()}
+	p := &webhookPage{W: wh, Tab: "details", EventName: wh.Event, CanRotate: s.rotator != nil, CanTest: s.control != nil, Bodies: s.bodyCaps(),
+		Circuit: s.circuit(wh.EndpointURL)}
 	if t, err := s.svc.EventType(r.Context(), ws, wh.Event); err == nil {
 		p.EventName = t.DisplayName
 	}

@@ -606,3 +606,69 @@ func TestLogBodyBytesServerCaps(t *testing.T) {
 	_, body = e.get("/webhooks/" + wh.ID)
 	contains(t, body, "The first 2,000 bytes of each request and response body (the server's default); successes keep none.")
 }
+
+// When the endpoint's circuit breaker holds deliveries back, the
+// Webhooks tab and the webhook's pages say so in words, for every webhook
+// that sends to that endpoint (scheme, host and port), and only those.
+func TestCircuitBreakerShown(t *testing.T) {
+	t.Parallel()
+	mon := &fakeMonitor{}
+	e := signedIn(t, options{endpoints: mon})
+	ctx := context.Background()
+	mk := func(name, endpoint string) *herald.Webhook {
+		wh, _, err := e.svc.CreateWebhook(ctx, e.ws, herald.WebhookSpec{Name: name, Event: "member.verified",
+			EndpointURL: endpoint, Method: "POST", PayloadType: herald.PayloadJSON, Payload: "{}"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wh
+	}
+	down := mk("CRM contacts", "https://CRM.example.com/contacts/{{ member.id }}")
+	also := mk("CRM tags", "https://crm.example.com:443/tags")
+	fine := mk("Mailer", "https://mail.example.com/in")
+	wait := mk("Shop", "http://shop.example.com:8080/hook")
+
+	// Closed everywhere: nothing is shown.
+	_, body := e.get("/webhooks")
+	lacks(t, body, "Circuit open", "Circuit half-open")
+	_, body = e.get("/webhooks/" + down.ID)
+	lacks(t, body, "Circuit open", `id="circuit"`)
+
+	until := time.Date(2026, 3, 4, 12, 3, 10, 0, time.UTC)
+	mon.set(herald.EndpointHealth{Endpoint: "https://crm.example.com:443", State: herald.CircuitOpen, Failures: 23, OpenUntil: until})
+	mon.set(herald.EndpointHealth{Endpoint: "http://shop.example.com:8080", State: herald.CircuitHalfOpen, Failures: 21})
+	res, body := e.get("/webhooks")
+	e.status(res, http.StatusOK)
+	row := func(wh *herald.Webhook) string {
+		t.Helper()
+		i := strings.Index(body, `href="/webhooks/`+wh.ID+`"`)
+		if i < 0 {
+			t.Fatalf("no row for %s", wh.Name)
+		}
+		j := strings.Index(body[i:], "</tr>")
+		return body[i : i+j]
+	}
+	for _, wh := range []*herald.Webhook{down, also} {
+		contains(t, row(wh), `<span class="badge badge-bad">Circuit open</span> 23 failures in a row, deliveries wait until 12:03:10 UTC.`)
+	}
+	contains(t, row(wait), `<span class="badge badge-warn">Circuit half-open</span> 21 failures in a row; one trial delivery decides whether the others go out again.`)
+	lacks(t, row(fine), "Circuit")
+
+	// The webhook's pages say it near the top, with the endpoint.
+	for _, path := range []string{"/webhooks/" + down.ID, "/webhooks/" + down.ID + "/logs"} {
+		res, body = e.get(path)
+		e.status(res, http.StatusOK)
+		contains(t, body, `<div class="notice circuit" id="circuit">`, "Circuit open", "23 failures in a row, deliveries wait until 12:03:10 UTC.",
+			`holds back deliveries to <span class="url">https://crm.example.com:443</span>`)
+		if strings.Index(body, `id="circuit"`) > strings.Index(body, `<nav class="tabs" aria-label="Webhook">`) {
+			t.Errorf("%s: the circuit note is below the tabs", path)
+		}
+	}
+	_, body = e.get("/webhooks/" + fine.ID)
+	lacks(t, body, `id="circuit"`)
+
+	// Once it closes, the note goes.
+	mon.set(herald.EndpointHealth{Endpoint: "https://crm.example.com:443", State: herald.CircuitClosed, Failures: 0})
+	_, body = e.get("/webhooks/" + down.ID)
+	lacks(t, body, `id="circuit"`, "Circuit open")
+}
