@@ -665,7 +665,6 @@ func TestAdminUIInBrowser(t *testing.T) {
 	b.open("/webhooks")
 	b.see("CRM — member verified (copy)")
 	b.checkA11y("webhooks list")
-	b.shot("webhooks")
 	b.submit(`table.list a[href^="/webhooks/"]`) // newest first: the copy
 	b.see("(copy)")
 	b.submit(`a[href$="/delete"]`)
@@ -686,6 +685,51 @@ func TestAdminUIInBrowser(t *testing.T) {
 	if n := eval[int](b, `document.querySelectorAll("table.list tbody tr").length`); n != 1 {
 		t.Fatalf("filtered list has %d rows", n)
 	}
+
+	lap("before step 9b")
+	// 9b. A receiver that fails every call: after 20 failures in a row
+	// the endpoint's circuit opens, and the Webhooks tab and the
+	// webhook's page say so in words.
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(down.Close)
+	b.open("/webhooks/new")
+	b.fill("#f-name", "Backup CRM")
+	b.set("#f-event", "member.verified")
+	b.fill("#f-endpoint_url", down.URL+"/in")
+	b.submit(`button[value=save]`)
+	b.see("Webhook “Backup CRM” created")
+	downURL := b.location()
+	b.submit(`form[action$="/publish"] button`)
+	b.see("is published")
+	for i := range 20 {
+		ev := fmt.Sprintf(`{"type": "member.verified", "data": {"member": {"id": "m-%d", "email": "m%d@example.com"}}}`, i, i)
+		req, _ := http.NewRequest("POST", srv.url+"/api/v1/events", strings.NewReader(ev))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusAccepted {
+			t.Fatalf("ingest: %d", res.StatusCode)
+		}
+	}
+	b.open("/webhooks")
+	for i := 0; !strings.Contains(b.mainText(), "Circuit open") && i < 100; i++ {
+		time.Sleep(100 * time.Millisecond)
+		b.open("/webhooks")
+	}
+	// 20 or a few more: attempts already in flight when it opened count.
+	b.see("Circuit open", "failures in a row, deliveries wait until")
+	b.checkA11y("webhooks with an open circuit")
+	b.shot("webhooks")
+	b.open(downURL)
+	b.see("Circuit open", "failures in a row, deliveries wait until", "holds back deliveries to "+down.URL)
+	b.checkA11y("webhook with an open circuit")
+	b.shot("webhook-circuit")
 
 	lap("before step 10")
 	// 10. At phone width nothing overflows sideways.

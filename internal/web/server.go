@@ -1,6 +1,7 @@
 // Package web is herald's admin UI: server-rendered pages at / for
 // signing in, Settings > Webhooks (the Webhooks and Authorizations tabs),
-// each webhook's detail and Logs pages, and API keys.
+// each webhook's detail and Logs pages, API keys, the audit log and
+// Settings > Workspace.
 //
 // Every page works without JavaScript: forms POST, and a POST that
 // succeeds redirects (POST/redirect/GET) while one that fails re-renders
