@@ -100,7 +100,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	apiServer := api.New(api.Config{MaxBodyBytes: cfg.maxBodyBytes}, svc, preview, log).
 		WithDelivery(api.Delivery{Ingester: engine, Control: engine, Reader: store, Rotate: engine.RotateSecret})
-	ui, err := newWebUI(ctx, store, svc, log, engine, engine.RotateSecret, preview)
+	ui, err := newWebUI(ctx, store, svc, log, engine, cfg.engine, preview)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/web"
@@ -20,10 +21,13 @@ type webUI struct {
 }
 
 // newWebUI wires the admin UI to the store, the service (the same one the
-// API uses) and, when the delivery engine runs, its controls. control and
-// rotate may be nil: the pages that need them say they are unavailable.
+// API uses) and the delivery engine: its controls (test sends, retries,
+// secret rotation), its endpoints' circuit breakers, and — from ec, the
+// engine's configuration — the retention and body caps the pages name as
+// the server's defaults. engine may be nil: the pages that need it say
+// they are unavailable.
 func newWebUI(ctx context.Context, store *sqlstore.Store, svc *herald.Service, log *slog.Logger,
-	control herald.DeliveryControl, rotate web.RotateFunc, preview herald.Previewer) (*webUI, error) {
+	engine *delivery.Engine, ec delivery.Config, preview herald.Previewer) (*webUI, error) {
 	n, err := store.CountUsers(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("count admin users: %w", err)
@@ -32,11 +36,13 @@ func newWebUI(ctx context.Context, store *sqlstore.Store, svc *herald.Service, l
 	if n == 0 {
 		ui.setupToken = web.NewSetupToken()
 	}
-	deps := web.Deps{Service: svc, Users: store, Deliveries: store, Control: control, Previewer: preview, Events: store, Log: log}
-	if rotate != nil {
-		deps.Secrets = rotate
+	deps := web.Deps{Service: svc, Users: store, Deliveries: store, Previewer: preview, Events: store, Log: log}
+	if engine != nil {
+		deps.Control, deps.Secrets, deps.Endpoints = engine, web.RotateFunc(engine.RotateSecret), engine
 	}
-	h, err := web.New(web.Config{SetupToken: ui.setupToken, UserAgent: "herald/" + version}, deps)
+	cfg := web.Config{SetupToken: ui.setupToken, UserAgent: "herald/" + version,
+		Retention: ec.Retention, LogBodyBytes: ec.LogBodyBytes, LogSuccessBodyBytes: ec.LogSuccessBodyBytes}
+	h, err := web.New(cfg, deps)
 	if err != nil {
 		return nil, err
 	}

@@ -494,6 +494,8 @@ func TestAdminUIInBrowser(t *testing.T) {
 	b.fill("#f-custom_headers-3-value", "{{ member.id }}")
 	b.set("#f-payload_type", "JSON")
 	b.set("#f-payload", "{\n  \"email\": \"{{ member.email }}\",\n  \"tier\": \"{{ member.tier }}\"\n}")
+	b.see("successes keep at most 1,024. Empty: the server's default (4,096).")
+	b.fill("#f-log_body_bytes", "70000") // refused: at most 64 KiB
 	b.submit(`button[value=save]`)
 	b.see("Please correct the fields marked below.")
 	if got := b.text("#f-custom_headers-0-name-error"); !strings.Contains(got, "hop-by-hop or framing header") {
@@ -502,9 +504,18 @@ func TestAdminUIInBrowser(t *testing.T) {
 	if eval[string](b, `document.querySelector("#f-custom_headers-0-name").getAttribute("aria-invalid")`) != "true" {
 		t.Error("the header name input is not marked invalid")
 	}
+	if got := b.text("#f-log_body_bytes-error"); !strings.Contains(got, "must be from 0 to 65536") {
+		t.Fatalf("error next to log_body_bytes: %q", got)
+	}
+	if v := eval[string](b, `document.querySelector("#f-log_body_bytes").value`); v != "70000" {
+		t.Errorf("log_body_bytes came back as %q, not as typed", v)
+	}
 	b.checkA11y("webhook form with errors")
 	b.shot("webhook-form-error")
 	b.fill("#f-custom_headers-0-name", "X-Source")
+	// Attempts keep the first 32 bytes of each body: the first line of the
+	// payload and a bit.
+	b.fill("#f-log_body_bytes", "32")
 	// The live preview renders the sample event as you type.
 	b.waitFor(`document.querySelector("#preview-body").innerText.includes("ana.novak@example.com")`)
 	b.waitFor(`document.querySelector("#preview-body").innerText.includes("X-Source")`)
@@ -516,13 +527,17 @@ func TestAdminUIInBrowser(t *testing.T) {
 	}
 	b.checkA11y("webhook form")
 	b.submit(`button[value=save]`)
-	b.see("Webhook “CRM — member verified” created", "Unpublished", "User - User Was Verified", "X-Member", "Signing secret")
+	b.see("Webhook “CRM — member verified” created", "Unpublished", "User - User Was Verified", "X-Member", "Signing secret",
+		"The first 32 bytes of each request and response body.")
 	webhookURL := b.location()
 	// The edit form comes back filled in, and previews at once.
 	b.open(webhookURL + "/edit")
 	b.waitFor(`document.querySelector("#preview-body").innerText.includes("ana.novak@example.com")`)
 	if v := eval[string](b, `document.querySelector("#f-custom_headers-1-value").value`); v != "{{ member.id }}" {
 		t.Errorf("edit form: second header value %q", v)
+	}
+	if v := eval[string](b, `document.querySelector("#f-log_body_bytes").value`); v != "32" {
+		t.Errorf("edit form: log_body_bytes %q", v)
 	}
 	b.shot("webhook-form")
 	b.open(webhookURL)
@@ -564,8 +579,28 @@ func TestAdminUIInBrowser(t *testing.T) {
 	b.checkA11y("audit log")
 	b.shot("audit-log")
 	b.open("/settings/workspace")
-	b.see("Time zone", "date-only values")
+	b.see("Time zone", "date-only values", "Log retention", "Deliveries still pending are kept whatever their age.",
+		"Empty: the server's default, for 30 days.")
 	b.checkA11y("workspace settings")
+	// Retention: a number and a unit; too short is refused next to the field.
+	b.fill("#f-retention_seconds", "30")
+	b.set("#f-retention_unit", "second")
+	b.submit(`form[action="/settings/workspace/retention"] button[type=submit]`)
+	if got := b.text("#f-retention_seconds-error"); !strings.Contains(got, "from 60 (a minute) to 315360000 (ten years)") {
+		t.Fatalf("error next to the retention: %q", got)
+	}
+	if eval[string](b, `document.querySelector("#f-retention_seconds").getAttribute("aria-invalid")`) != "true" {
+		t.Error("the retention input is not marked invalid")
+	}
+	b.checkA11y("workspace settings with an error")
+	b.fill("#f-retention_seconds", "14")
+	b.set("#f-retention_unit", "day")
+	b.submit(`form[action="/settings/workspace/retention"] button[type=submit]`)
+	b.see("Retention saved: this workspace keeps logs for 14 days.")
+	if v := eval[string](b, `document.querySelector("#f-retention_seconds").value + " " + document.querySelector("#f-retention_unit").value`); v != "14 day" {
+		t.Errorf("retention form after saving: %q", v)
+	}
+	b.shot("workspace")
 	event := `{"type": "member.verified", "data": {"member": {"id": "m-42", "email": "eva@example.com", "tier": "silver"}}}`
 	req, _ := http.NewRequest("POST", srv.url+"/api/v1/events", strings.NewReader(event))
 	req.Header.Set("Authorization", "Bearer "+key)
@@ -596,7 +631,8 @@ func TestAdminUIInBrowser(t *testing.T) {
 	b.submit(`form.replay button`)
 	b.see("0 failed deliveries between")
 	b.submit(`table.list tbody tr:first-child a`)
-	b.see("Attempt #1", "Request", "Response", "/hooks/m-42", "eva@example.com", "Resend")
+	b.see("Attempt #1", "Request", "Response", "/hooks/m-42", "eva@example.com", "Resend",
+		fmt.Sprintf("Showing the first 32 of %d bytes (log_body_bytes).", len(recv.requests()[1].Body)))
 	b.notSee(secret)
 	b.checkA11y("attempt detail")
 	b.shot("attempt")
@@ -629,7 +665,6 @@ func TestAdminUIInBrowser(t *testing.T) {
 	b.open("/webhooks")
 	b.see("CRM — member verified (copy)")
 	b.checkA11y("webhooks list")
-	b.shot("webhooks")
 	b.submit(`table.list a[href^="/webhooks/"]`) // newest first: the copy
 	b.see("(copy)")
 	b.submit(`a[href$="/delete"]`)
@@ -650,6 +685,51 @@ func TestAdminUIInBrowser(t *testing.T) {
 	if n := eval[int](b, `document.querySelectorAll("table.list tbody tr").length`); n != 1 {
 		t.Fatalf("filtered list has %d rows", n)
 	}
+
+	lap("before step 9b")
+	// 9b. A receiver that fails every call: after 20 failures in a row
+	// the endpoint's circuit opens, and the Webhooks tab and the
+	// webhook's page say so in words.
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(down.Close)
+	b.open("/webhooks/new")
+	b.fill("#f-name", "Backup CRM")
+	b.set("#f-event", "member.verified")
+	b.fill("#f-endpoint_url", down.URL+"/in")
+	b.submit(`button[value=save]`)
+	b.see("Webhook “Backup CRM” created")
+	downURL := b.location()
+	b.submit(`form[action$="/publish"] button`)
+	b.see("is published")
+	for i := range 20 {
+		ev := fmt.Sprintf(`{"type": "member.verified", "data": {"member": {"id": "m-%d", "email": "m%d@example.com"}}}`, i, i)
+		req, _ := http.NewRequest("POST", srv.url+"/api/v1/events", strings.NewReader(ev))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusAccepted {
+			t.Fatalf("ingest: %d", res.StatusCode)
+		}
+	}
+	b.open("/webhooks")
+	for i := 0; !strings.Contains(b.mainText(), "Circuit open") && i < 100; i++ {
+		time.Sleep(100 * time.Millisecond)
+		b.open("/webhooks")
+	}
+	// 20 or a few more: attempts already in flight when it opened count.
+	b.see("Circuit open", "failures in a row, deliveries wait until")
+	b.checkA11y("webhooks with an open circuit")
+	b.shot("webhooks")
+	b.open(downURL)
+	b.see("Circuit open", "failures in a row, deliveries wait until", "holds back deliveries to "+down.URL)
+	b.checkA11y("webhook with an open circuit")
+	b.shot("webhook-circuit")
 
 	lap("before step 10")
 	// 10. At phone width nothing overflows sideways.

@@ -46,6 +46,9 @@ type env struct {
 type options struct {
 	noPreview, noDeliveries bool
 	store                   func(testing.TB) storetest.UsersStore
+	cfg                     web.Config // SetupToken and BcryptCost are set by setup
+	retention               time.Duration
+	endpoints               herald.EndpointMonitor
 }
 
 func sqliteStore(t testing.TB) storetest.UsersStore   { return storetest.OpenSQLite(t) }
@@ -79,12 +82,18 @@ func setup(t *testing.T, opts ...options) *env {
 	if !o.noPreview {
 		deps.Previewer = fakePreviewer{}
 	}
+	deps.Endpoints = o.endpoints
 	if !o.noDeliveries {
 		e.reader = &fakeReader{}
 		e.control = &fakeControl{reader: e.reader}
 		deps.Deliveries, deps.Control = e.reader, e.control
 	}
-	ui, err := web.New(web.Config{SetupToken: setupToken, BcryptCost: bcrypt.MinCost}, deps)
+	cfg := o.cfg
+	cfg.SetupToken, cfg.BcryptCost = setupToken, bcrypt.MinCost
+	if o.retention != 0 {
+		cfg.Retention = o.retention
+	}
+	ui, err := web.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,6 +391,31 @@ func (c *fakeControl) ReplayFailed(ctx context.Context, ws, webhookID string, si
 	defer c.mu.Unlock()
 	c.replays = append(c.replays, [2]time.Time{since, until})
 	return 3, nil
+}
+
+// fakeMonitor is an EndpointMonitor that reports the circuits it was
+// given (by endpoint key) and closed for every other endpoint.
+type fakeMonitor struct {
+	mu sync.Mutex
+	by map[string]herald.EndpointHealth
+}
+
+func (m *fakeMonitor) set(h herald.EndpointHealth) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.by == nil {
+		m.by = map[string]herald.EndpointHealth{}
+	}
+	m.by[h.Endpoint] = h
+}
+
+func (m *fakeMonitor) EndpointHealth(endpoint string) herald.EndpointHealth {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if h, ok := m.by[endpoint]; ok {
+		return h
+	}
+	return herald.EndpointHealth{Endpoint: endpoint, State: herald.CircuitClosed}
 }
 
 // fakeRotator rotates through the store, as the service will.

@@ -274,3 +274,42 @@ func TestAPIKeys(t *testing.T) {
 	res, _ = e.post("/settings/api-keys/"+theirs.ID+"/revoke", url.Values{})
 	e.status(res, http.StatusNotFound)
 }
+
+// An attempt keeps at most log_body_bytes of each body; the attempt page
+// says how much of how much it shows, or that nothing was kept.
+func TestAttemptCappedBodies(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t)
+	wh := e.webhook("CRM")
+	now := time.Now().UTC()
+	capped := attempt(e.ws, wh.ID, herald.OutcomeFailure, 500, now)
+	capped.RequestBody, capped.RequestBodySize = strings.Repeat("r", 4096), 52310
+	capped.ResponseBody, capped.ResponseBodySize = "", 1200
+	whole := attempt(e.ws, wh.ID, herald.OutcomeSuccess, 200, now)
+	whole.RequestBodySize, whole.ResponseBodySize = len(whole.RequestBody), len(whole.ResponseBody)
+	none := attempt(e.ws, wh.ID, herald.OutcomeSuccess, 204, now)
+	none.RequestBody, none.ResponseBody = "", ""
+	// Logged before sizes were recorded: the size is unknown (0).
+	older := attempt(e.ws, wh.ID, herald.OutcomeSuccess, 200, now)
+	for _, a := range []*herald.Attempt{capped, whole, none, older} {
+		e.reader.add(a)
+	}
+	page := func(a *herald.Attempt) string {
+		t.Helper()
+		res, body := e.get("/webhooks/" + wh.ID + "/logs/" + a.ID)
+		e.status(res, http.StatusOK)
+		return body
+	}
+	body := page(capped)
+	contains(t, body, `<p class="small muted body-note">Showing the first 4,096 of 52,310 bytes (log_body_bytes).</p>`,
+		`<p class="small muted body-note">The body (1,200 bytes) was not kept (log_body_bytes).</p>`)
+	lacks(t, body, "Empty body.")
+	for _, a := range []*herald.Attempt{whole, older} {
+		body = page(a)
+		contains(t, body, a.RequestBody, a.ResponseBody)
+		lacks(t, body, "body-note", "No body.", "Empty body.")
+	}
+	body = page(none)
+	contains(t, body, "No body.", "Empty body.")
+	lacks(t, body, "body-note")
+}

@@ -210,6 +210,68 @@ var funcs = template.FuncMap{
 	"upper":    strings.ToUpper,
 	"string":   func(v any) string { return fmt.Sprint(v) },
 	"varpaths": varPaths,
+	"num":      thousands,
+	"bodynote": bodyNote,
+	"circuit":  circuitNote,
+}
+
+// thousands writes n with a comma between each group of three digits
+// (52,310), as the pages write byte counts.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// bodyNote says how much of a body an attempt kept, when it kept less
+// than there was (log_body_bytes); "" when the whole body is shown, or
+// when the size is unknown (attempts logged before sizes were).
+func bodyNote(stored string, size int) string {
+	switch {
+	case size <= len(stored):
+		return ""
+	case stored == "":
+		return "The body (" + thousands(size) + " bytes) was not kept (log_body_bytes)."
+	}
+	return "Showing the first " + thousands(len(stored)) + " of " + thousands(size) + " bytes (log_body_bytes)."
+}
+
+// circuitNote describes an endpoint's circuit breaker when it holds
+// deliveries back, in words (the badge's colour only repeats them); ""
+// when the circuit is closed.
+func circuitNote(h *herald.EndpointHealth) string {
+	if h == nil {
+		return ""
+	}
+	switch h.State {
+	case herald.CircuitOpen:
+		return fmt.Sprintf("%s in a row, deliveries wait until %s UTC.", plural(h.Failures, "failure"), h.OpenUntil.UTC().Format("15:04:05"))
+	case herald.CircuitHalfOpen:
+		return fmt.Sprintf("%s in a row; one trial delivery decides whether the others go out again.", plural(h.Failures, "failure"))
+	}
+	return ""
+}
+
+// exactDuration writes d in the largest unit that divides it exactly
+// (30 days, 36 hours, 90 seconds).
+func exactDuration(d time.Duration) string {
+	for _, u := range retentionUnits {
+		if d%u.d == 0 {
+			return plural(int(d/u.d), u.name)
+		}
+	}
+	return d.String()
 }
 
 // varPath is one variable a template can use, with the sample's value.
@@ -282,7 +344,7 @@ func plural(n int, unit string) string {
 	switch {
 	case n == 1:
 		return "1 " + unit
-	case strings.HasSuffix(unit, "y"):
+	case len(unit) > 1 && unit[len(unit)-1] == 'y' && !strings.ContainsRune("aeiou", rune(unit[len(unit)-2])): // deliveries, but days
 		return strconv.Itoa(n) + " " + strings.TrimSuffix(unit, "y") + "ies"
 	}
 	return strconv.Itoa(n) + " " + unit + "s"

@@ -60,6 +60,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /settings/audit-log", in(s.auditLog))
 	mux.HandleFunc("GET /settings/workspace", in(s.workspaceSettings))
 	mux.HandleFunc("POST /settings/workspace", in(s.saveWorkspaceSettings))
+	mux.HandleFunc("POST /settings/workspace/retention", in(s.saveRetention))
 	mux.HandleFunc("POST /settings/workspace/event-types", in(s.addEventType))
 	mux.HandleFunc("POST /settings/api-keys", in(s.createAPIKey))
 	mux.HandleFunc("GET /settings/api-keys/{id}/revoke", in(s.confirmRevokeAPIKey))

@@ -1,6 +1,7 @@
 // Package web is herald's admin UI: server-rendered pages at / for
 // signing in, Settings > Webhooks (the Webhooks and Authorizations tabs),
-// each webhook's detail and Logs pages, and API keys.
+// each webhook's detail and Logs pages, API keys, the audit log and
+// Settings > Workspace.
 //
 // Every page works without JavaScript: forms POST, and a POST that
 // succeeds redirects (POST/redirect/GET) while one that fails re-renders
@@ -57,6 +58,16 @@ type Config struct {
 	MaxFormBytes int64
 	// UserAgent is shown in the request preview (default "herald").
 	UserAgent string
+	// Retention is the server's --retention, shown on Settings › Workspace
+	// as the default a workspace may override (0: the delivery engine's
+	// default, 30 days; negative: attempts are kept forever).
+	Retention time.Duration
+	// LogBodyBytes and LogSuccessBodyBytes are the delivery engine's caps
+	// on the bodies an attempt keeps, shown on the webhook form as the
+	// default of log_body_bytes (0: the engine's defaults, 4 KiB and
+	// 1 KiB; negative: none kept), as delivery.Config reads them.
+	LogBodyBytes        int
+	LogSuccessBodyBytes int
 }
 
 // Deps are what the UI works with. Service and Users are required; the
@@ -72,6 +83,10 @@ type Deps struct {
 	Previewer herald.Previewer
 	// Events lists herald's own alerts for the Webhooks tab; may be nil.
 	Events herald.EventLister
+	// Endpoints reports endpoints' circuit breakers (the delivery
+	// engine), so the Webhooks tab and a webhook's pages can say when
+	// deliveries to its endpoint wait; may be nil.
+	Endpoints herald.EndpointMonitor
 	// Secrets rotates signing secrets; if nil, Service is used when it
 	// implements SecretRotator.
 	Secrets SecretRotator
@@ -103,6 +118,7 @@ type Server struct {
 	control herald.DeliveryControl
 	preview herald.Previewer
 	events  herald.EventLister
+	health  herald.EndpointMonitor
 	rotator SecretRotator
 	log     *slog.Logger
 	pages   map[string]*template.Template
@@ -136,11 +152,18 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "herald"
 	}
+	// The same defaults as delivery.Config's, so the pages name the caps
+	// the engine applies.
+	if cfg.Retention == 0 {
+		cfg.Retention = 30 * 24 * time.Hour
+	}
+	cfg.LogBodyBytes = bodyCap(cfg.LogBodyBytes, 4<<10)
+	cfg.LogSuccessBodyBytes = bodyCap(cfg.LogSuccessBodyBytes, 1<<10)
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, svc: deps.Service, store: deps.Service.Store, users: deps.Users, reader: deps.Deliveries,
-		control: deps.Control, preview: deps.Previewer, events: deps.Events, rotator: deps.Secrets, log: deps.Log, now: time.Now}
+		control: deps.Control, preview: deps.Previewer, events: deps.Events, health: deps.Endpoints, rotator: deps.Secrets, log: deps.Log, now: time.Now}
 	if s.rotator == nil {
 		if r, ok := any(deps.Service).(SecretRotator); ok {
 			s.rotator = r
@@ -161,6 +184,18 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.static = http.StripPrefix("/static/", http.FileServerFS(sub))
 	s.handler = s.routes()
 	return s, nil
+}
+
+// bodyCap reads a body cap as delivery.Config does: 0 is the default,
+// negative keeps none.
+func bodyCap(n, def int) int {
+	switch {
+	case n == 0:
+		return def
+	case n < 0:
+		return 0
+	}
+	return n
 }
 
 // ServeHTTP serves the UI.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +26,23 @@ type webhookListData struct {
 	Next       string // URL of the next page, if any
 	AnyAuth    bool   // at least one authorization exists (for the empty state)
 	Alerts     []alertView
+	// Circuits holds, by webhook ID, the circuit breakers that hold a
+	// listed webhook's deliveries back (open or half-open).
+	Circuits map[string]*herald.EndpointHealth
+}
+
+// circuit reports the circuit breaker of an endpoint URL's endpoint when
+// it holds deliveries back (open or half-open); nil when it is closed or
+// no monitor is wired in.
+func (s *Server) circuit(endpointURL string) *herald.EndpointHealth {
+	if s.health == nil {
+		return nil
+	}
+	h := s.health.EndpointHealth(herald.EndpointKey(endpointURL))
+	if h.State != herald.CircuitOpen && h.State != herald.CircuitHalfOpen {
+		return nil
+	}
+	return &h
 }
 
 // alertView is one of herald's own alerts (D9) as the Webhooks tab shows it.
@@ -98,6 +114,14 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
 	}
 	d := webhookListData{Webhooks: list, EventNames: eventNames(types), EventTypes: types, Filter: f,
 		Filtered: f.Name != "" || f.Event != "" || f.Status != "" || f.Endpoint != ""}
+	for _, wh := range list {
+		if h := s.circuit(wh.EndpointURL); h != nil {
+			if d.Circuits == nil {
+				d.Circuits = map[string]*herald.EndpointHealth{}
+			}
+			d.Circuits[wh.ID] = h
+		}
+	}
 	if d.Alerts, err = s.recentAlerts(r, ws, d.EventNames); err != nil {
 		s.fail(w, r, err)
 		return
@@ -144,6 +168,39 @@ type webhookForm struct {
 	PayloadTypes   []herald.PayloadType
 	CanPreview     bool
 	Preview        *previewData
+	Bodies         bodyCaps
+	// LogBodyBytes is log_body_bytes as typed (a refused "1.5" comes
+	// back as typed) or stored; empty is the server's default.
+	LogBodyBytes string
+}
+
+// bodyCaps are the engine's caps on logged bodies, which a webhook's
+// log_body_bytes overrides (successes keep at most Success either way).
+type bodyCaps struct {
+	Default, Success, Max int
+}
+
+func (s *Server) bodyCaps() bodyCaps {
+	return bodyCaps{Default: s.cfg.LogBodyBytes, Success: s.cfg.LogSuccessBodyBytes, Max: herald.MaxLogBodyBytes}
+}
+
+// Describe says what a webhook's log_body_bytes keeps (nil: the default).
+func (c bodyCaps) Describe(n *int) string {
+	keep, suffix := c.Default, " (the server's default)"
+	if n != nil {
+		keep, suffix = *n, ""
+	}
+	if keep <= 0 {
+		return "None: attempts keep no request or response body" + suffix + "."
+	}
+	msg := "The first " + thousands(keep) + " bytes of each request and response body" + suffix
+	switch succ := min(keep, c.Success); {
+	case succ == 0:
+		msg += "; successes keep none"
+	case succ < keep:
+		msg += "; of a success, the first " + thousands(succ)
+	}
+	return msg + "."
 }
 
 func (f *webhookForm) Action() string {
@@ -165,13 +222,19 @@ func (s *Server) formData(r *http.Request, id string, revision int, spec herald.
 		return nil, err
 	}
 	f := &webhookForm{ID: id, Revision: revision, Spec: spec, EventTypes: types, Authorizations: auths,
-		Methods: herald.Methods, PayloadTypes: herald.PayloadTypes, CanPreview: s.preview != nil}
+		Methods: herald.Methods, PayloadTypes: herald.PayloadTypes, CanPreview: s.preview != nil, Bodies: s.bodyCaps()}
 	for _, t := range types {
 		if t.Key == spec.Event {
 			f.Event = t
 		}
 	}
 	f.Headers = append(append([]herald.Header{}, spec.CustomHeaders...), make([]herald.Header, blankHeaderRows)...)
+	if spec.LogBodyBytes != nil {
+		f.LogBodyBytes = strconv.Itoa(*spec.LogBodyBytes)
+	}
+	if r.PostForm.Has("log_body_bytes") {
+		f.LogBodyBytes = strings.TrimSpace(r.PostForm.Get("log_body_bytes"))
+	}
 	return f, nil
 }
 
@@ -229,66 +292,6 @@ func (s *Server) editWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	s.render(w, r, http.StatusOK, "webhook_form", &view{Title: "Edit " + wh.Name, Section: "webhooks", D: f})
 }
-
-var headerField = regexp.MustCompile(`^custom_headers\[(\d{1,4})\]\.(name|value)$`)
-
-// parseWebhookForm reads the form into a spec. Header rows are read in
-// index order and blank rows dropped, so the indexes of the re-rendered
-// rows match those in the service's errors (custom_headers[1].name).
-func parseWebhookForm(form url.Values) (herald.WebhookSpec, int) {
-	spec := herald.WebhookSpec{
-		Name: form.Get("name"), Description: form.Get("description"), Event: form.Get("event"),
-		AuthorizationEnabled: checked(form.Get("authorization_enabled")), AuthorizationID: form.Get("authorization_id"),
-		EndpointURL: form.Get("endpoint_url"), Method: form.Get("method"), LogOnlyErrors: checked(form.Get("log_only_errors")),
-		PayloadType: herald.PayloadType(form.Get("payload_type")), Payload: strings.ReplaceAll(form.Get("payload"), "\r\n", "\n"),
-	}
-	spec.Ordered = checked(form.Get("ordered"))
-	if t := strings.TrimSpace(form.Get("timeout_seconds")); t != "" {
-		n, err := strconv.Atoi(t)
-		if err != nil {
-			n = -1 // refused by validation with the allowed range
-		}
-		spec.TimeoutSeconds = n
-	}
-	for _, d := range strings.Split(form.Get("retry_schedule"), ",") {
-		if d = strings.TrimSpace(d); d != "" {
-			spec.RetrySchedule = append(spec.RetrySchedule, d)
-		}
-	}
-	rows := map[int]*herald.Header{}
-	for key, vals := range form {
-		m := headerField.FindStringSubmatch(key)
-		if m == nil || len(vals) == 0 {
-			continue
-		}
-		i, _ := strconv.Atoi(m[1])
-		h := rows[i]
-		if h == nil {
-			h = &herald.Header{}
-			rows[i] = h
-		}
-		if m[2] == "name" {
-			h.Name = vals[0]
-		} else {
-			h.Value = vals[0]
-		}
-	}
-	idx := make([]int, 0, len(rows))
-	for i := range rows {
-		idx = append(idx, i)
-	}
-	sort.Ints(idx)
-	spec.CustomHeaders = []herald.Header{}
-	for _, i := range idx {
-		if h := rows[i]; strings.TrimSpace(h.Name) != "" || h.Value != "" {
-			spec.CustomHeaders = append(spec.CustomHeaders, *h)
-		}
-	}
-	rev, _ := strconv.Atoi(form.Get("revision"))
-	return spec, rev
-}
-
-func checked(v string) bool { return v == "on" || v == "true" || v == "1" }
 
 // isPreview reports whether the form was sent by the Preview button (or
 // app.js's live preview) rather than Save.
@@ -383,6 +386,8 @@ type webhookPage struct {
 	CanTest   bool
 	Test      *herald.Attempt
 	TestError string
+	Bodies    bodyCaps
+	Circuit   *herald.EndpointHealth // when it holds deliveries back
 }
 
 func (s *Server) loadWebhook(w http.ResponseWriter, r *http.Request) (*herald.Webhook, bool) {
@@ -401,7 +406,8 @@ func (s *Server) loadWebhook(w http.ResponseWriter, r *http.Request) (*herald.We
 
 func (s *Server) webhookPageData(r *http.Request, wh *herald.Webhook) (*webhookPage, error) {
 	ws := workspace(r)
-	p := &webhookPage{W: wh, Tab: "details", EventName: wh.Event, CanRotate: s.rotator != nil, CanTest: s.control != nil}
+	p := &webhookPage{W: wh, Tab: "details", EventName: wh.Event, CanRotate: s.rotator != nil, CanTest: s.control != nil, Bodies: s.bodyCaps(),
+		Circuit: s.circuit(wh.EndpointURL)}
 	if t, err := s.svc.EventType(r.Context(), ws, wh.Event); err == nil {
 		p.EventName = t.DisplayName
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/storetest"
+	"github.com/heraldhq/herald/internal/web"
 )
 
 // createAuth stores a SECRET header authorization for endpoint.
@@ -522,4 +523,152 @@ func TestAddCustomEventType(t *testing.T) {
 	// The webhook form offers it.
 	_, body = e.get("/webhooks/new")
 	contains(t, body, "User - Birthday")
+}
+
+// log_body_bytes is on the form's delivery settings: what the API set
+// comes back and survives a UI edit, 0 (keep none) is not the default,
+// empty is, and a bad value is refused next to the field. The detail
+// page says what is kept.
+func TestWebhookLogBodyBytes(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t)
+	ctx := context.Background()
+	n := 512
+	wh, _, err := e.svc.CreateWebhook(ctx, e.ws, herald.WebhookSpec{Name: "capped", Event: "member.verified",
+		EndpointURL: "https://x.example.com", Method: "POST", PayloadType: herald.PayloadJSON, Payload: "{}", LogBodyBytes: &n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, body := e.get("/webhooks/" + wh.ID)
+	e.status(res, http.StatusOK)
+	contains(t, body, "<dt>Logged bodies</dt><dd>The first 512 bytes of each request and response body.</dd>")
+	res, body = e.get("/webhooks/" + wh.ID + "/edit")
+	e.status(res, http.StatusOK)
+	contains(t, body, `name="log_body_bytes" type="number" min="0" max="65536" step="1" inputmode="numeric" value="512" placeholder="4096"`,
+		"from 0 (none) to 65,536; successes keep at most 1,024. Empty: the server's default (4,096).")
+	f := url.Values{"name": {"renamed"}, "event": {"member.verified"}, "endpoint_url": {"https://x.example.com"}, "method": {"POST"},
+		"payload_type": {"JSON"}, "payload": {"{}"}, "revision": {"1"}, "log_body_bytes": {"512"}}
+	saved := func(rev int, want *int) {
+		t.Helper()
+		got, err := e.store.Webhook(ctx, e.ws, wh.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Revision != rev || (want == nil) != (got.LogBodyBytes == nil) || (want != nil && *want != *got.LogBodyBytes) {
+			t.Fatalf("revision %d, log_body_bytes %v; want revision %d, %v", got.Revision, got.LogBodyBytes, rev, want)
+		}
+	}
+	res, _ = e.post("/webhooks/"+wh.ID, f)
+	e.status(res, http.StatusSeeOther)
+	saved(2, &n)
+
+	zero := 0
+	f.Set("revision", "2")
+	f.Set("log_body_bytes", "0")
+	res, _ = e.post("/webhooks/"+wh.ID, f)
+	e.status(res, http.StatusSeeOther)
+	saved(3, &zero)
+	_, body = e.get("/webhooks/" + wh.ID)
+	contains(t, body, "<dd>None: attempts keep no request or response body.</dd>")
+	_, body = e.get("/webhooks/" + wh.ID + "/edit")
+	contains(t, body, `name="log_body_bytes" type="number" min="0" max="65536" step="1" inputmode="numeric" value="0"`)
+
+	for _, bad := range []string{"70000", "-1", "a lot", "99999999999999999999"} {
+		f.Set("revision", "3")
+		f.Set("log_body_bytes", bad)
+		res, body = e.post("/webhooks/"+wh.ID, f)
+		e.status(res, http.StatusUnprocessableEntity)
+		fieldError(t, body, "log_body_bytes", "must be from 0 to 65536")
+		contains(t, body, `value="`+bad+`"`)
+	}
+	saved(3, &zero)
+
+	f.Set("log_body_bytes", "")
+	res, _ = e.post("/webhooks/"+wh.ID, f)
+	e.status(res, http.StatusSeeOther)
+	saved(4, nil)
+	_, body = e.get("/webhooks/" + wh.ID)
+	contains(t, body, "The first 4,096 bytes of each request and response body (the server's default); of a success, the first 1,024.")
+}
+
+// The caps the pages name are the server's (web.Config, from the engine).
+func TestLogBodyBytesServerCaps(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t, options{cfg: web.Config{LogBodyBytes: 2000, LogSuccessBodyBytes: -1}} /* delivery.NoBodies */)
+	res, body := e.get("/webhooks/new")
+	e.status(res, http.StatusOK)
+	contains(t, body, `placeholder="2000"`, "successes keep none. Empty: the server's default (2,000).")
+	wh, _, err := e.svc.CreateWebhook(context.Background(), e.ws, herald.WebhookSpec{Name: "default caps", Event: "member.verified",
+		EndpointURL: "https://x.example.com", Method: "POST", PayloadType: herald.PayloadJSON, Payload: "{}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body = e.get("/webhooks/" + wh.ID)
+	contains(t, body, "The first 2,000 bytes of each request and response body (the server's default); successes keep none.")
+}
+
+// When the endpoint's circuit breaker holds deliveries back, the
+// Webhooks tab and the webhook's pages say so in words, for every webhook
+// that sends to that endpoint (scheme, host and port), and only those.
+func TestCircuitBreakerShown(t *testing.T) {
+	t.Parallel()
+	mon := &fakeMonitor{}
+	e := signedIn(t, options{endpoints: mon})
+	ctx := context.Background()
+	mk := func(name, endpoint string) *herald.Webhook {
+		wh, _, err := e.svc.CreateWebhook(ctx, e.ws, herald.WebhookSpec{Name: name, Event: "member.verified",
+			EndpointURL: endpoint, Method: "POST", PayloadType: herald.PayloadJSON, Payload: "{}"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wh
+	}
+	down := mk("CRM contacts", "https://CRM.example.com/contacts/{{ member.id }}")
+	also := mk("CRM tags", "https://crm.example.com:443/tags")
+	fine := mk("Mailer", "https://mail.example.com/in")
+	wait := mk("Shop", "http://shop.example.com:8080/hook")
+
+	// Closed everywhere: nothing is shown.
+	_, body := e.get("/webhooks")
+	lacks(t, body, "Circuit open", "Circuit half-open")
+	_, body = e.get("/webhooks/" + down.ID)
+	lacks(t, body, "Circuit open", `id="circuit"`)
+
+	until := time.Date(2026, 3, 4, 12, 3, 10, 0, time.UTC)
+	mon.set(herald.EndpointHealth{Endpoint: "https://crm.example.com:443", State: herald.CircuitOpen, Failures: 23, OpenUntil: until})
+	mon.set(herald.EndpointHealth{Endpoint: "http://shop.example.com:8080", State: herald.CircuitHalfOpen, Failures: 21})
+	res, body := e.get("/webhooks")
+	e.status(res, http.StatusOK)
+	row := func(wh *herald.Webhook) string {
+		t.Helper()
+		i := strings.Index(body, `href="/webhooks/`+wh.ID+`"`)
+		if i < 0 {
+			t.Fatalf("no row for %s", wh.Name)
+		}
+		j := strings.Index(body[i:], "</tr>")
+		return body[i : i+j]
+	}
+	for _, wh := range []*herald.Webhook{down, also} {
+		contains(t, row(wh), `<span class="badge badge-bad">Circuit open</span> 23 failures in a row, deliveries wait until 12:03:10 UTC.`)
+	}
+	contains(t, row(wait), `<span class="badge badge-warn">Circuit half-open</span> 21 failures in a row; one trial delivery decides whether the others go out again.`)
+	lacks(t, row(fine), "Circuit")
+
+	// The webhook's pages say it near the top, with the endpoint.
+	for _, path := range []string{"/webhooks/" + down.ID, "/webhooks/" + down.ID + "/logs"} {
+		res, body = e.get(path)
+		e.status(res, http.StatusOK)
+		contains(t, body, `<div class="notice circuit" id="circuit">`, "Circuit open", "23 failures in a row, deliveries wait until 12:03:10 UTC.",
+			`holds back deliveries to <span class="url">https://crm.example.com:443</span>`)
+		if strings.Index(body, `id="circuit"`) > strings.Index(body, `<nav class="tabs" aria-label="Webhook">`) {
+			t.Errorf("%s: the circuit note is below the tabs", path)
+		}
+	}
+	_, body = e.get("/webhooks/" + fine.ID)
+	lacks(t, body, `id="circuit"`)
+
+	// Once it closes, the note goes.
+	mon.set(herald.EndpointHealth{Endpoint: "https://crm.example.com:443", State: herald.CircuitClosed, Failures: 0})
+	_, body = e.get("/webhooks/" + down.ID)
+	lacks(t, body, `id="circuit"`, "Circuit open")
 }
