@@ -209,7 +209,7 @@ func (s *WebhookSpec) Validate() error {
 		v.Add("custom_headers", "at most %d headers", MaxCustomHeaders)
 	}
 	if s.LogBodyBytes != nil && (*s.LogBodyBytes < 0 || *s.LogBodyBytes > MaxLogBodyBytes) {
-		v.Add("log_body_bytes", "must be from 0 to %d (leave it out for the server's default)", MaxLogBodyBytes)
+		v.Add("log_body_bytes", "must be from 0 to %d bytes (empty or null for the server's default)", MaxLogBodyBytes)
 	}
 	if s.TimeoutSeconds < 0 || s.TimeoutSeconds > MaxTimeoutSeconds {
 		v.Add("timeout_seconds", "must be from 1 to %d (0 for the default)", MaxTimeoutSeconds)
