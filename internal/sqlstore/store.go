@@ -22,12 +22,15 @@ type Store struct {
 	cipher  herald.Cipher
 	rb      rebinder
 	stmts   sync.Map // stmtKey → *sql.Stmt
+	avail   availability
 	committer
 }
 
 // New returns a Store over the given pools; read may equal write.
-func New(write, read *sql.DB, d Dialect, cipher herald.Cipher) *Store {
+func New(write, read *sql.DB, d Dialect, cipher herald.Cipher, opts ...Option) *Store {
+	o := NewOptions(opts...)
 	s := &Store{write: write, read: read, dialect: d, cipher: cipher, rb: rebinder{dollar: d.DollarPlaceholders}}
+	s.avail.log = o.Log
 	s.closing = make(chan struct{})
 	return s
 }
@@ -80,7 +83,7 @@ func (s *Store) mapErr(err error) error {
 		return herald.ErrNotFound
 	}
 	if s.dialect.MapError != nil {
-		return s.dialect.MapError(err)
+		return s.noteErr(s.dialect.MapError(err))
 	}
 	return err
 }

@@ -24,7 +24,19 @@ const (
 // txConn is a transaction with the connection it runs on.
 type txConn struct {
 	*sql.Tx
-	conn *sql.Conn
+	conn    *sql.Conn
+	s       *Store
+	durable bool
+}
+
+// Commit commits; a durable commit proves the database takes writes, so
+// it ends an outage the store has logged (see availability).
+func (t *txConn) Commit() error {
+	err := t.Tx.Commit()
+	if err == nil && t.durable {
+		t.s.avail.up()
+	}
+	return err
 }
 
 // Close ends the transaction (rolling back if not committed) and returns
@@ -61,7 +73,7 @@ func (s *Store) begin(ctx context.Context, d Durability) (*txConn, error) {
 			return nil, fmt.Errorf("relax commit: %w", s.mapErr(err))
 		}
 	}
-	return &txConn{Tx: tx, conn: conn}, nil
+	return &txConn{Tx: tx, conn: conn, s: s, durable: d == Durable}, nil
 }
 
 // prepared returns a statement prepared once on db for query (rebound),
