@@ -1,0 +1,46 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/postgres"
+	"github.com/heraldhq/herald/internal/storetest"
+)
+
+// Real errors from a real driver: a port nobody listens on, and a server
+// that ends our own session (pg_terminate_backend of this connection —
+// SQLSTATE 57P01, what a shutdown sends).
+func TestMapErrorOfRealFailures(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	_, err = pgx.Connect(ctx, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/test?sslmode=disable&connect_timeout=2", port))
+	if err == nil || herald.ErrorCodeOf(postgres.MapError(err)) != herald.EUnavailable {
+		t.Fatalf("connect to a closed port: %v → %v", err, postgres.MapError(err))
+	}
+
+	conn, err := pgx.Connect(ctx, storetest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(ctx, `SELECT pg_terminate_backend(pg_backend_pid())`)
+	if err == nil {
+		t.Fatal("terminating our own session did not fail")
+	}
+	if got := postgres.MapError(err); herald.ErrorCodeOf(got) != herald.EUnavailable {
+		t.Fatalf("terminated session: %v (%T) → %v", err, err, got)
+	}
+}
