@@ -43,4 +43,11 @@ func TestMapErrorOfRealFailures(t *testing.T) {
 	if got := postgres.MapError(err); herald.ErrorCodeOf(got) != herald.EUnavailable {
 		t.Fatalf("terminated session: %v (%T) → %v", err, err, got)
 	}
+	// pgx has closed the connection now; using it again fails before
+	// anything is sent ("conn closed"), which is what a transaction whose
+	// connection died sees through database/sql.
+	_, err = conn.Exec(ctx, `SELECT 1`)
+	if got := postgres.MapError(err); err == nil || herald.ErrorCodeOf(got) != herald.EUnavailable {
+		t.Fatalf("use after termination: %v (%T) → %v", err, err, got)
+	}
 }

@@ -20,6 +20,7 @@ var MapError = mapError
 // Errors are classified by SQLSTATE and type; the message never matters
 // (every PgError here carries the same misleading one).
 func TestMapErrorByCode(t *testing.T) {
+	t.Parallel()
 	pg := func(code string) error {
 		return fmt.Errorf("exec: %w", &pgconn.PgError{Code: code, Message: "connection refused disk full"})
 	}

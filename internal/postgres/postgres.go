@@ -108,9 +108,7 @@ func Open(ctx context.Context, url string, cipher herald.Cipher, opts ...sqlstor
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
-		o.Log.Info("postgres notice", "severity", n.Severity, "code", n.Code, "message", n.Message, "detail", n.Detail)
-	}
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { logNotice(o.Log, n) }
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(16)
@@ -130,6 +128,19 @@ func Open(ctx context.Context, url string, cipher herald.Cipher, opts ...sqlstor
 		return nil, err
 	}
 	return s, nil
+}
+
+// logNotice logs a server notice: a WARNING as a warning, except those of
+// class 57 (operator intervention: "terminating connection due to … shutdown",
+// one per pooled connection), which the store's single availability line
+// already covers; NOTICE and below ("relation already exists, skipping" at
+// every start) at debug level.
+func logNotice(log *slog.Logger, n *pgconn.Notice) {
+	level := slog.LevelDebug
+	if n.Severity == "WARNING" && !strings.HasPrefix(n.Code, "57") {
+		level = slog.LevelWarn
+	}
+	log.Log(context.Background(), level, "postgres "+strings.ToLower(n.Severity), "code", n.Code, "message", n.Message, "detail", n.Detail, "hint", n.Hint)
 }
 
 // mapError turns constraint violations (by SQLSTATE) into herald errors,
@@ -167,7 +178,11 @@ func mapError(err error) error {
 //   - a failed connection attempt (*pgconn.ConnectError), a network
 //     error on an open connection (net.Error), a connection that ended in
 //     the middle of a message (io.ErrUnexpectedEOF), driver.ErrBadConn
-//     (database/sql gave up re-dialling).
+//     (database/sql gave up re-dialling), and what pgconn marks safe to
+//     retry because nothing was sent (a connection already closed under a
+//     transaction: database/sql cannot re-dial inside one).
+//
+// The caller's own deadline or cancellation is never "unavailable".
 func unavailable(err error, pe *pgconn.PgError) bool {
 	if pe != nil {
 		switch {
@@ -185,5 +200,5 @@ func unavailable(err error, pe *pgconn.PgError) bool {
 		return false // the caller gave up (context.DeadlineExceeded is a net.Error too)
 	}
 	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF)
+	return errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.SafeToRetry(err)
 }
