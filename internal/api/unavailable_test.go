@@ -34,6 +34,17 @@ func post(t *testing.T, url, key, body string) (*http.Response, []byte) {
 	return res, data
 }
 
+// withEngine serves the API with a real delivery engine (not started: it
+// ingests, delivers nothing) on store, logging to log.
+func withEngine(t *testing.T, store *sqlstore.Store, log io.Writer) *httptest.Server {
+	t.Helper()
+	svc := herald.NewService(store, nil)
+	engine := delivery.New(delivery.Config{}, delivery.Deps{Service: svc, Queue: store, Log: slogTo(io.Discard)})
+	srv := httptest.NewServer(New(Config{}, svc, nil, slogTo(log)).WithDelivery(Delivery{Ingester: engine, Control: engine, Reader: store, Rotate: engine.RotateSecret}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 // checkUnavailable asserts the answer is the documented 503.
 func checkUnavailable(t *testing.T, res *http.Response, body []byte) {
 	t.Helper()
@@ -63,11 +74,8 @@ func TestIngestWhenSQLiteIsFull(t *testing.T) {
 		id := e.createWebhook(wh)["id"].(string)
 		e.do("POST", "/api/v1/webhooks/"+id+"/publish", nil).must(t, http.StatusOK)
 	}
-	svc := herald.NewService(store, nil)
-	engine := delivery.New(delivery.Config{}, delivery.Deps{Service: svc, Queue: store, Log: slogTo(io.Discard)})
 	apiLog := &syncBuffer{}
-	srv := httptest.NewServer(New(Config{}, svc, nil, slogTo(apiLog)).WithDelivery(Delivery{Ingester: engine, Control: engine, Reader: store, Rotate: engine.RotateSecret}))
-	t.Cleanup(srv.Close)
+	srv := withEngine(t, store, apiLog)
 
 	ws, err := store.EnsureWorkspace(t0(), herald.DefaultWorkspace)
 	if err != nil {
