@@ -176,3 +176,27 @@ func TestIngestWhenSQLiteIsFull(t *testing.T) {
 	}
 	t.Logf("%d events accepted, %d requests refused with 503 while full; one line each for the outage and the recovery", len(accepted), refused+1)
 }
+
+// The document promises what TestIngestWhenSQLiteIsFull and the outage
+// test in cmd/herald observe: 503 with Retry-After on the ingest routes.
+func TestOpenAPIDocumentsUnavailable(t *testing.T) {
+	doc := oaDoc(t)
+	ops := oaOperations(t, doc)
+	for _, route := range []string{"POST /events", "POST /events/batch"} {
+		op := ops[route]
+		if op == nil {
+			t.Fatalf("%s not in the document", route)
+		}
+		resp, ok := oaPath(op, "responses", "503")
+		if !ok {
+			t.Fatalf("%s: no 503 answer", route)
+		}
+		resp = oaResolve(doc, resp)
+		if _, ok := oaPath(resp, "headers", "Retry-After"); !ok {
+			t.Errorf("%s: the 503 answer has no Retry-After header", route)
+		}
+		if typ, _ := oaPath(resp, "content", "application/problem+json", "example", "type"); typ != "urn:herald:problem:unavailable" {
+			t.Errorf("%s: the 503 example's type is %v", route, typ)
+		}
+	}
+}
