@@ -43,17 +43,27 @@ func NewOptions(opts ...Option) Options {
 // polling), which buried the one line that mattered under thousands.
 //
 // The store marks it down whenever the dialect maps a driver error to
-// herald.EUnavailable (mapErr), and up when a durable transaction commits
-// (ingest, configuration changes): a successful read, or a claim that
-// wrote nothing, does not prove that a database whose disk is full takes
-// writes again.
+// herald.EUnavailable (mapErr), and up when a durable transaction that
+// began during the outage commits (an ingest): a successful read, or a
+// claim that wrote nothing, does not prove that a database whose disk is
+// full takes writes again, and a transaction that began before the outage
+// and squeezed its commit in as the server went down does not end it.
 type availability struct {
-	log  *slog.Logger
-	down atomic.Bool // fast path for up(): one load when all is well
+	log    *slog.Logger
+	down   atomic.Bool  // fast path for up(): one load when all is well
+	outage atomic.Int64 // numbers the outages, so a commit ends only the one it began in
 
 	mu      sync.Mutex
 	since   time.Time // when the outage began
 	refused int       // EUnavailable errors seen during it
+}
+
+// during returns the number of the current outage, or 0 when there is none.
+func (a *availability) during() int64 {
+	if !a.down.Load() {
+		return 0
+	}
+	return a.outage.Load()
 }
 
 // fail records an EUnavailable error; the first of an outage is logged.
@@ -64,19 +74,21 @@ func (a *availability) fail(err error) {
 	if a.down.Load() {
 		return
 	}
+	a.outage.Add(1)
 	a.down.Store(true)
 	a.since, a.refused = time.Now(), 1
 	a.log.Warn("database unavailable; ingest answers 503 until it is back", "err", err)
 }
 
-// up records a durable commit; the first after an outage is logged.
-func (a *availability) up() {
-	if !a.down.Load() {
+// up records a durable commit of a transaction that began during outage
+// (0: before any); the first that ends the current outage is logged.
+func (a *availability) up(outage int64) {
+	if outage == 0 || !a.down.Load() {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !a.down.Load() {
+	if !a.down.Load() || a.outage.Load() != outage {
 		return
 	}
 	a.down.Store(false)
