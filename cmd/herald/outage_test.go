@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -134,6 +137,92 @@ func postEvent(t *testing.T, client *http.Client, baseURL, key string, n int) (i
 	return res.StatusCode, res.Header.Get("Retry-After"), p.Type
 }
 
+// outageStream posts events n+1, n+2, … from a few clients until stopped,
+// counting answers by status and remembering the acknowledged events and
+// any answer that is neither 202 nor a proper 503.
+type outageStream struct {
+	next   atomic.Int64
+	mu     sync.Mutex
+	status map[int]int
+	acked  []int
+	bad    []string
+}
+
+func (s *outageStream) run(ctx context.Context, client *http.Client, baseURL, key string, clients int) {
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				n := int(s.next.Add(1))
+				req, _ := http.NewRequestWithContext(ctx, "POST", baseURL+"/api/v1/events", strings.NewReader(fmt.Sprintf(`{"type": "member.verified", "data": {"n": %d}}`, n)))
+				req.Header.Set("Authorization", "Bearer "+key)
+				req.Header.Set("Content-Type", "application/json")
+				res, err := client.Do(req)
+				if err != nil {
+					if ctx.Err() == nil {
+						s.note(0, n, "event "+strconv.Itoa(n)+": "+err.Error())
+					}
+					return
+				}
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				var p struct{ Type string }
+				json.Unmarshal(body, &p)
+				switch {
+				case res.StatusCode == http.StatusAccepted:
+					s.note(res.StatusCode, n, "")
+				case res.StatusCode == http.StatusServiceUnavailable && res.Header.Get("Retry-After") == "2" && p.Type == "urn:herald:problem:unavailable":
+					s.note(res.StatusCode, n, "")
+					time.Sleep(5 * time.Millisecond)
+				default:
+					s.note(res.StatusCode, n, fmt.Sprintf("event %d: %d Retry-After %q %s", n, res.StatusCode, res.Header.Get("Retry-After"), body))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (s *outageStream) note(status, n int, bad string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.status == nil {
+		s.status = map[int]int{}
+	}
+	if bad != "" {
+		s.bad = append(s.bad, bad)
+		return
+	}
+	s.status[status]++
+	if status == http.StatusAccepted {
+		s.acked = append(s.acked, n)
+	}
+}
+
+func (s *outageStream) counts() map[int]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[int]int{}
+	for k, v := range s.status {
+		out[k] = v
+	}
+	return out
+}
+
+func (s *outageStream) ackedList() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int(nil), s.acked...)
+}
+
+func (s *outageStream) unexpected() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.bad[:min(len(s.bad), 10)]...)
+}
+
 // PostgreSQL goes away under a running herald and comes back: while it is
 // gone, ingest answers 503 with Retry-After (not 500), the server logs the
 // outage once (not once per request), and afterwards ingest works again
@@ -166,46 +255,48 @@ func TestPostgresOutage(t *testing.T) {
 		acked = append(acked, n)
 	}
 
+	// Clients keep sending while PostgreSQL stops and starts again.
+	var st outageStream
+	st.next.Store(int64(n))
+	ctx, stopStream := context.WithCancel(context.Background())
+	defer stopStream()
+	done := make(chan struct{})
+	go func() { st.run(ctx, client, h.url, key, 4); close(done) }()
+	time.Sleep(300 * time.Millisecond)
+
 	pg.stop()
-	refused := 0
-	for deadline := time.Now().Add(10 * time.Second); refused < 30 && time.Now().Before(deadline); n++ {
-		code, retryAfter, typ := postEvent(t, client, h.url, key, n)
-		if code == http.StatusAccepted {
-			t.Fatalf("event %d accepted while PostgreSQL is stopped", n)
-		}
-		if retryAfter != "2" || typ != "urn:herald:problem:unavailable" {
-			t.Fatalf("event %d: 503 with Retry-After %q, type %q", n, retryAfter, typ)
-		}
-		refused++
-		time.Sleep(20 * time.Millisecond)
-	}
-	if refused < 30 {
-		t.Fatalf("only %d requests answered within 10 s while PostgreSQL was stopped", refused)
+	stoppedAt := st.counts()
+	time.Sleep(1500 * time.Millisecond)
+	during := st.counts()
+	if refused := during[http.StatusServiceUnavailable] - stoppedAt[http.StatusServiceUnavailable]; refused < 20 {
+		t.Fatalf("only %d requests refused in 1.5 s while PostgreSQL was stopped (%v)", refused, during)
 	}
 	logs := h.stderr.String()
 	if c := strings.Count(logs, `msg="database unavailable; ingest answers 503`); c != 1 {
-		t.Fatalf("%d unavailable lines for %d refused requests, want 1:\n%s", c, refused, logs)
+		t.Fatalf("%d unavailable lines for %d refused requests, want 1:\n%s", c, during[http.StatusServiceUnavailable], logs)
 	}
 	if c := strings.Count(logs, `msg="request failed"`); c != 0 {
 		t.Fatalf("%d per-request ERROR lines during the outage:\n%s", c, logs)
 	}
 
 	pg.start()
-	// The pool dials anew; the first ingest after the restart succeeds
-	// (bounded: a restarted server may refuse connections while it
-	// recovers from the immediate stop).
-	back := false
-	for deadline := time.Now().Add(30 * time.Second); !back && time.Now().Before(deadline); n++ {
-		code, _, _ := postEvent(t, client, h.url, key, n)
-		if back = code == http.StatusAccepted; back {
-			acked = append(acked, n)
-		} else {
-			time.Sleep(200 * time.Millisecond)
+	// The pool dials anew; ingest succeeds again (bounded: a restarted
+	// server may refuse connections while it recovers from the immediate
+	// stop).
+	for deadline := time.Now().Add(30 * time.Second); st.counts()[http.StatusAccepted] == during[http.StatusAccepted]; {
+		if time.Now().After(deadline) {
+			t.Fatalf("ingest still refused 30 s after PostgreSQL restarted:\n%s", h.stderr)
 		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	if !back {
-		t.Fatalf("ingest still refused 30 s after PostgreSQL restarted:\n%s", h.stderr)
+	time.Sleep(500 * time.Millisecond)
+	stopStream()
+	<-done
+	if bad := st.unexpected(); len(bad) > 0 {
+		t.Fatalf("answers other than 202 or 503 with Retry-After: %v", bad)
 	}
+	acked = append(acked, st.ackedList()...)
+	n = int(st.next.Load()) + 1
 	for i := 0; i < 20; i, n = i+1, n+1 {
 		if code, _, _ := postEvent(t, client, h.url, key, n); code != http.StatusAccepted {
 			t.Fatalf("event %d after recovery: %d", n, code)
@@ -220,6 +311,6 @@ func TestPostgresOutage(t *testing.T) {
 	if c := strings.Count(logs, `msg="database unavailable; ingest answers 503`); c != 1 {
 		t.Fatalf("%d unavailable lines, want 1:\n%s", c, logs)
 	}
-	t.Logf("PostgreSQL stopped and restarted: %d requests refused with 503, %d acknowledged events all delivered; one line each for the outage and the recovery", refused, len(acked))
+	t.Logf("PostgreSQL stopped and restarted under 4 clients: answers %v; %d acknowledged events all delivered; one line each for the outage and the recovery", st.counts(), len(acked))
 	h.kill(t)
 }
