@@ -278,6 +278,21 @@ func TestPostgresOutage(t *testing.T) {
 	if c := strings.Count(logs, `msg="request failed"`); c != 0 {
 		t.Fatalf("%d per-request ERROR lines during the outage:\n%s", c, logs)
 	}
+	// A load balancer probing /readyz learns of the outage without a log
+	// line per probe.
+	for i := 0; i < 5; i++ {
+		res, err := client.Get(h.url + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("/readyz during the outage: %d", res.StatusCode)
+		}
+	}
+	if logs := h.stderr.String(); strings.Contains(logs, "not ready") || strings.Count(logs, `msg="database unavailable; ingest answers 503`) != 1 {
+		t.Fatalf("/readyz probes logged:\n%s", logs)
+	}
 
 	pg.start()
 	// The pool dials anew; ingest succeeds again (bounded: a restarted

@@ -67,10 +67,11 @@ func (s *Store) Close() error {
 	return err
 }
 
-// Ping reports whether the database answers.
+// Ping reports whether the database answers (an unreachable one is
+// EUnavailable, and noted by the availability tracker).
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
-	return s.read.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+	return s.mapErr(s.read.QueryRowContext(ctx, `SELECT 1`).Scan(&one))
 }
 
 func (s *Store) q(query string) string { return s.rb.q(query) }
