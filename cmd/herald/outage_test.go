@@ -137,6 +137,28 @@ func postEvent(t *testing.T, client *http.Client, baseURL, key string, n int) (i
 	return res.StatusCode, res.Header.Get("Retry-After"), p.Type
 }
 
+// metricsText returns the server's /metrics.
+func metricsText(t *testing.T, client *http.Client, baseURL string) string {
+	t.Helper()
+	res, err := client.Get(baseURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return "\n" + string(b)
+}
+
+func grepLines(text, sub string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 // outageStream posts events n+1, n+2, … from a few clients until stopped,
 // counting answers by status and remembering the acknowledged events and
 // any answer that is neither 202 nor a proper 503.
@@ -278,6 +300,9 @@ func TestPostgresOutage(t *testing.T) {
 	if c := strings.Count(logs, `msg="request failed"`); c != 0 {
 		t.Fatalf("%d per-request ERROR lines during the outage:\n%s", c, logs)
 	}
+	if m := metricsText(t, client, h.url); !strings.Contains(m, "\nherald_database_available 0\n") || !strings.Contains(m, "\nherald_database_outages_total 1\n") {
+		t.Fatalf("metrics during the outage:\n%s", grepLines(m, "herald_database"))
+	}
 	// A load balancer probing /readyz learns of the outage without a log
 	// line per probe.
 	for i := 0; i < 5; i++ {
@@ -325,6 +350,9 @@ func TestPostgresOutage(t *testing.T) {
 	}
 	if c := strings.Count(logs, `msg="database unavailable; ingest answers 503`); c != 1 {
 		t.Fatalf("%d unavailable lines, want 1:\n%s", c, logs)
+	}
+	if m := metricsText(t, client, h.url); !strings.Contains(m, "\nherald_database_available 1\n") || !strings.Contains(m, "\nherald_database_outages_total 1\n") {
+		t.Fatalf("metrics after the outage:\n%s", grepLines(m, "herald_database"))
 	}
 	t.Logf("PostgreSQL stopped and restarted under 4 clients: answers %v; %d acknowledged events all delivered; one line each for the outage and the recovery", st.counts(), len(acked))
 	h.kill(t)

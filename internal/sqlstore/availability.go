@@ -99,6 +99,10 @@ func (a *availability) up(outage int64) {
 // it (false from the first EUnavailable error until a durable commit).
 func (s *Store) Available() bool { return !s.avail.down.Load() }
 
+// Outages counts the times the database became unavailable since the
+// store opened.
+func (s *Store) Outages() int64 { return s.avail.outage.Load() }
+
 // noteErr tells the availability tracker about a mapped error.
 func (s *Store) noteErr(err error) error {
 	if herald.ErrorCodeOf(err) == herald.EUnavailable {
