@@ -351,6 +351,17 @@ func TestPostgresOutage(t *testing.T) {
 	if c := strings.Count(logs, `msg="database unavailable; ingest answers 503`); c != 1 {
 		t.Fatalf("%d unavailable lines, want 1:\n%s", c, logs)
 	}
+	// The LISTEN connection: lost once, back once, however many redials
+	// (it backs off up to 10 s, so wait for it, bounded).
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(h.stderr.String(), `msg="postgres LISTEN connection is back"`); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the LISTEN connection did not come back:\n%s", h.stderr)
+		}
+	}
+	logs = h.stderr.String()
+	if strings.Count(logs, `msg="postgres LISTEN connection lost`) != 1 || strings.Count(logs, `msg="postgres LISTEN connection is back"`) != 1 {
+		t.Fatalf("LISTEN lines:\n%s", logs)
+	}
 	if m := metricsText(t, client, h.url); !strings.Contains(m, "\nherald_database_available 1\n") || !strings.Contains(m, "\nherald_database_outages_total 1\n") {
 		t.Fatalf("metrics after the outage:\n%s", grepLines(m, "herald_database"))
 	}

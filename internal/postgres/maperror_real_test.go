@@ -3,7 +3,10 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +14,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/postgres"
+	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/storetest"
 )
 
@@ -50,4 +54,37 @@ func TestMapErrorOfRealFailures(t *testing.T) {
 	if got := postgres.MapError(err); err == nil || herald.ErrorCodeOf(got) != herald.EUnavailable {
 		t.Fatalf("use after termination: %v (%T) → %v", err, err, got)
 	}
+}
+
+// The server's notices and warnings reach the logger herald was given,
+// not stderr and not nowhere: warnings as warnings, notices at debug.
+func TestNoticesGoThroughTheLogger(t *testing.T) {
+	var buf syncBuffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s := storetest.OpenPostgresURL(t, storetest.PostgresURL(t), sqlstore.WithLogger(log))
+	if _, err := s.DB().Exec(`DO $$ BEGIN RAISE WARNING 'herald test warning' USING HINT = 'a hint'; RAISE NOTICE 'herald test notice'; END $$`); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, `level=WARN msg="postgres warning" code=01000 message="herald test warning"`) || !strings.Contains(out, `hint="a hint"`) ||
+		!strings.Contains(out, `level=DEBUG msg="postgres notice" code=00000 message="herald test notice"`) {
+		t.Fatalf("log:\n%s", out)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
