@@ -25,6 +25,16 @@ func newEngine(cfg serveConfig, svc *herald.Service, store *sqlstore.Store, log 
 	guard := netguard.New(allow)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_database_available",
+		Help: "1 while the database takes writes; 0 from the first error saying it cannot (unreachable, shutting down, full) until an ingest commits again (ingest answers 503 meanwhile)."},
+		func() float64 {
+			if store.Available() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "herald_database_outages_total", Help: "Times the database became unavailable since start."},
+			func() float64 { return float64(store.Outages()) }))
 	ec := cfg.engine
 	ec.UserAgent = "herald/" + version
 	transport := guard.Transport()
@@ -37,5 +47,9 @@ func newEngine(cfg serveConfig, svc *herald.Service, store *sqlstore.Store, log 
 	if len(allow) > 0 {
 		log.Warn("SSRF guard opened for some networks", "allow", fmt.Sprint(cfg.allowNetworks))
 	}
-	return engine, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), nil
+	// ContinueOnError: while the database is unavailable the queue gauges
+	// cannot be read, and that is when the other metrics (and
+	// herald_database_available) matter most; the default would answer
+	// 500 with nothing.
+	return engine, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}), nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/client"
 )
@@ -155,6 +156,27 @@ func eventData(values []string, stdin io.Reader) (json.RawMessage, error) {
 func checkObject(raw []byte) error {
 	if len(raw) == 0 {
 		return errors.New("is empty; give a JSON object such as {\"member\": {…}}")
+	}
+	if !utf8.Valid(raw) {
+		// encoding/json would read the bytes as U+FFFD, and the server
+		// refuses them: say where they are before sending anything.
+		off := 0
+		for off < len(raw) {
+			r, size := utf8.DecodeRune(raw[off:])
+			if r == utf8.RuneError && size == 1 {
+				break
+			}
+			off += size
+		}
+		line, col := 1, 1
+		for _, c := range raw[:off] {
+			if c == '\n' {
+				line, col = line+1, 1
+			} else {
+				col++
+			}
+		}
+		return fmt.Errorf("is not valid UTF-8: byte 0x%02x at line %d, column %d; save the file as UTF-8", raw[off], line, col)
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	var v any

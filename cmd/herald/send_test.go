@@ -181,6 +181,8 @@ func TestSendUsage(t *testing.T) {
 		{[]string{"send", "--type", "a.b", "--occurred-at", "yesterday"}, "RFC 3339"},
 		{[]string{"send", "--type", "a.b", "--url", "127.0.0.1:8080"}, "http://"},
 		{[]string{"send", "--type", "a.b", "--data", "@-", "--data", "@-"}, "only once"},
+		{[]string{"send", "--type", "a.b", "--data", "{\"member\": {\n \"name\": \"Ana \xff\"}}"}, "not valid UTF-8: byte 0xff at line 2, column 15"},
+		{[]string{"send", "--type", "a.b", "--data", "null"}, "must be a JSON object"},
 	} {
 		_, _, err := runHerald(t, vars, tc.args...)
 		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), tc.want) {

@@ -79,9 +79,9 @@ func (f *storeFlags) open(ctx context.Context, log *slog.Logger) (*sqlstore.Stor
 		return nil, err
 	}
 	if isPostgres(f.db) {
-		return postgres.Open(ctx, f.db, box)
+		return postgres.Open(ctx, f.db, box, sqlstore.WithLogger(log))
 	}
-	return sqlite.Open(ctx, f.db, box)
+	return sqlite.Open(ctx, f.db, box, sqlstore.WithLogger(log))
 }
 
 // recordCLIAudit notes a change made from the command line in the audit

@@ -65,7 +65,7 @@ func TestBadInputIsAProblemNeverACrash(t *testing.T) {
 		{"unknown route", "GET", "/api/v1/nothing", ``, 404, ""},
 		{"wrong method", "PUT", "/api/v1/webhooks", `{}`, 405, ""},
 		{"wrong content type", "POST", "/api/v1/webhooks", `<xml/>`, 400, ""},
-		{"invalid UTF-8", "POST", "/api/v1/webhooks", "{\"name\": \"\xff\xfe\"}", 422, ""},
+		{"invalid UTF-8", "POST", "/api/v1/webhooks", "{\"name\": \"\xff\xfe\"}", 422, "name"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

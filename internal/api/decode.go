@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
@@ -44,6 +45,13 @@ func decodeJSON(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return &herald.Error{Code: herald.EBadRequest, Message: "request body is empty; send a JSON object",
 			Fields: []herald.FieldError{{Field: "body", Message: "is empty"}}}
+	}
+	if !utf8.Valid(body) {
+		// encoding/json would replace the bytes with U+FFFD and carry on,
+		// storing text the client never sent: refuse, naming the field.
+		if err := invalidUTF8(body); err != nil {
+			return err
+		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -200,4 +208,102 @@ func position(body []byte, offset int64) (line, col int) {
 		}
 	}
 	return line, col
+}
+
+// invalidUTF8 returns an EInvalid error naming the JSON path of the first
+// byte of body that is not UTF-8 ("data.member.name", "events[3].type"),
+// or nil when the JSON breaks before it (the syntax error is reported
+// instead, by the decoder).
+func invalidUTF8(body []byte) error {
+	off := 0
+	for off < len(body) {
+		r, size := utf8.DecodeRune(body[off:])
+		if r == utf8.RuneError && size == 1 {
+			break
+		}
+		off += size
+	}
+	field, key, ok := jsonPathAt(body, int64(off))
+	if !ok {
+		return nil
+	}
+	line, col := position(body, int64(off))
+	what := "is not valid UTF-8"
+	if key {
+		what = "has a key that is not valid UTF-8"
+	}
+	return &herald.Error{Code: herald.EInvalid, Message: "validation failed", Fields: []herald.FieldError{{Field: field,
+		Message: fmt.Sprintf("%s (byte 0x%02x at line %d, column %d); send text as UTF-8", what, body[off], line, col)}}}
+}
+
+// jsonPathAt walks body's tokens to the one that holds byte offset off and
+// returns its path, and whether it is an object key; ok is false when the
+// JSON is malformed before off.
+func jsonPathAt(body []byte, off int64) (path string, key, ok bool) {
+	type frame struct {
+		obj     bool
+		key     string
+		idx     int
+		wantKey bool
+	}
+	var stack []frame
+	pathOf := func() string {
+		var b strings.Builder
+		for _, f := range stack {
+			switch {
+			case !f.obj:
+				b.WriteString("[" + strconv.Itoa(f.idx) + "]")
+			case f.wantKey: // the object itself, between its members
+			default:
+				if b.Len() > 0 {
+					b.WriteByte('.')
+				}
+				b.WriteString(f.key)
+			}
+		}
+		if b.Len() == 0 {
+			return "body"
+		}
+		return b.String()
+	}
+	valueDone := func() {
+		if len(stack) == 0 {
+			return
+		}
+		if top := &stack[len(stack)-1]; top.obj {
+			top.wantKey = true
+		} else {
+			top.idx++
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false, false
+		}
+		end := dec.InputOffset()
+		if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].wantKey {
+			if k, isKey := tok.(string); isKey {
+				if off < end {
+					return pathOf(), true, true
+				}
+				stack[n-1].key, stack[n-1].wantKey = k, false
+				continue
+			}
+		}
+		if off < end {
+			return pathOf(), false, true
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			stack = append(stack, frame{obj: tok == json.Delim('{'), wantKey: true})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
@@ -22,6 +23,8 @@ func FuzzDecodeAndValidate(f *testing.F) {
 		`{"endpoint":"https://x.example.com","type":"header","header":{"key":"X","value":"v","visibility":"SECRET"}}`,
 		`{"custom_headers":[{"name":"Host","value":"x"}]}`, `{"header":{"secret":1}}`, `[]`, `null`, `{"a":`, "\xff", `{"name":"\u0000"}`,
 		`{"endpoint_url":"https://{{x}}.example.com"}`, `{"endpoint_url":"http://[::1]:80/{{ a }}{% if %}"}`,
+		`{"type":"member.verified","data":{"member":{"name":"Ana \xff"}}}`, `{"events":[{"type":"a","data":null},{"data":{"k\xc3":1}}]}`,
+		`{"type":"x","data":{"a":[1,{"b":"\xed\xa0\x80"}]},"occurred_at":"2025-05-12T12:34:56Z"}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -50,6 +53,23 @@ func FuzzDecodeAndValidate(f *testing.F) {
 		var patch webhookPatch
 		patch.WebhookSpec = &herald.WebhookSpec{}
 		check(decodeJSON(body, &patch))
+		// Events: text that is not UTF-8 is never accepted (encoding/json
+		// would store U+FFFD instead), and the error names a field.
+		var batch struct {
+			Events []eventBody `json:"events"`
+		}
+		var ev eventBody
+		for _, v := range []any{&ev, &batch} {
+			err := decodeJSON(body, v)
+			check(err)
+			if err == nil && !utf8.Valid(body) {
+				t.Fatalf("decoded a body that is not UTF-8: %q", body)
+			}
+			var e *herald.Error
+			if errors.As(err, &e) && e.Code == herald.EInvalid && len(e.Fields) == 0 {
+				t.Fatalf("invalid without a field: %v", err)
+			}
+		}
 	})
 }
 

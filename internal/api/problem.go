@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
@@ -28,6 +29,7 @@ var statusOf = map[herald.ErrorCode]int{
 	herald.ETooLarge:     http.StatusRequestEntityTooLarge,
 	herald.EInvalid:      http.StatusUnprocessableEntity,
 	herald.EInternal:     http.StatusInternalServerError,
+	herald.EUnavailable:  http.StatusServiceUnavailable,
 }
 
 var titleOf = map[herald.ErrorCode]string{
@@ -39,15 +41,22 @@ var titleOf = map[herald.ErrorCode]string{
 	herald.ETooLarge:     "Request too large",
 	herald.EInvalid:      "Validation failed",
 	herald.EInternal:     "Internal error",
+	herald.EUnavailable:  "Service unavailable",
 }
 
 // writeError answers err as problem+json. Internal errors are logged with
-// their cause and shown only as a generic message.
+// their cause and shown only as a generic message. An unavailable database
+// is not logged per request (the store logs each change of its state once,
+// see sqlstore's availability): the answer is 503 with Retry-After.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := herald.ErrorCodeOf(err)
 	p := problem{Type: "urn:herald:problem:" + string(code), Title: titleOf[code], Status: statusOf[code]}
 	var e *herald.Error
-	if code == herald.EInternal || !errors.As(err, &e) {
+	if code == herald.EUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(herald.UnavailableRetrySeconds))
+		s.log.DebugContext(r.Context(), "request refused: database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		p.Detail = "the database is unavailable, so nothing was changed; try again in " + strconv.Itoa(herald.UnavailableRetrySeconds) + " seconds"
+	} else if code == herald.EInternal || !errors.As(err, &e) {
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		p.Detail = "an internal error occurred; it has been logged"
 	} else {

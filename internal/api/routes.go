@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -134,7 +135,13 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.store.Ping(r.Context()); err != nil {
-		s.log.WarnContext(r.Context(), "not ready: database does not answer", "err", err)
+		// An outage is logged once by the store; a probe every second
+		// must not add a line each.
+		level := slog.LevelWarn
+		if herald.ErrorCodeOf(err) == herald.EUnavailable {
+			level = slog.LevelDebug
+		}
+		s.log.Log(r.Context(), level, "not ready: database does not answer", "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database does not answer"})
 		return
 	}

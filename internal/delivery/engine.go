@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -727,10 +728,16 @@ func (e *Engine) ingest(ctx context.Context, workspaceID string, inputs []herald
 		}
 		data := bytes.TrimSpace(in.Data)
 		switch {
-		case len(data) == 0 || bytes.Equal(data, []byte("null")):
+		case len(data) == 0: // data left out: an event without variables
 			ev.RawData = []byte("{}")
+		case bytes.Equal(data, []byte("null")):
+			// Refused rather than stored as {}: a null is more often a bug
+			// in the sender than a deliberate "no variables".
+			v.Add(prefix+"data", "must be a JSON object of the event's variables, not null; send {} (or leave data out) for an event without variables")
 		case data[0] != '{':
 			v.Add(prefix+"data", "must be a JSON object of the event's variables, e.g. {\"member\": {…}}")
+		case !utf8.Valid(data):
+			v.Add(prefix+"data", "is not valid UTF-8; send text as UTF-8")
 		default:
 			var buf bytes.Buffer
 			if err := json.Compact(&buf, data); err != nil {

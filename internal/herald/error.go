@@ -19,7 +19,17 @@ const (
 	ETooLarge     ErrorCode = "too_large"    // a configured size limit was exceeded (413)
 	EInternal     ErrorCode = "internal"     // anything else (500); details are logged, not shown
 	EBadRequest   ErrorCode = "bad_request"  // the request itself is malformed (400)
+	// EUnavailable: the database cannot be reached or cannot take writes
+	// (connection refused, shutting down, disk full); nothing was changed
+	// and the same request may succeed later (503 with Retry-After).
+	EUnavailable ErrorCode = "unavailable"
 )
+
+// UnavailableRetrySeconds is how soon a client should try again after an
+// EUnavailable answer (the HTTP layers send it as Retry-After). Short,
+// because an outage often ends in seconds (a restart, a failover), and a
+// refused request changed nothing, so trying again is always safe.
+const UnavailableRetrySeconds = 2
 
 // FieldError names the input field at fault. Line and Column are set for
 // template fields (1-based) and zero otherwise.

@@ -67,7 +67,8 @@ type Queue interface {
 	// Ingest stores each event and one pending delivery per published
 	// webhook of its type, all in one transaction (concurrent calls are
 	// grouped into one commit), and fills each request's Result. When it
-	// returns nil, every event is on disk.
+	// returns nil, every event is on disk; when it returns EUnavailable
+	// (the database is unreachable or full), none of them is.
 	Ingest(ctx context.Context, reqs []*IngestRequest) error
 	// ClaimDeliveries takes up to limit due deliveries, leasing each until
 	// now+lease; no other claim returns them before then.
@@ -165,7 +166,10 @@ type EventInput struct {
 }
 
 // Ingester accepts events: validated, stored with their deliveries, and
-// on disk when it returns (the API answers 202 only then).
+// on disk when it returns (the API answers 202 only then). It returns
+// EInvalid naming the field at fault (events[i].… in a batch of more than
+// one: data must be a JSON object of valid UTF-8, not null), and
+// EUnavailable, with nothing stored, while the database cannot take them.
 type Ingester interface {
 	Ingest(ctx context.Context, workspaceID string, events []EventInput) ([]IngestResult, error)
 }

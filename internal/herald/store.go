@@ -24,7 +24,9 @@ const (
 // Every method that takes a workspaceID acts inside that workspace only: an
 // id of another workspace's object is reported as ENotFound. Methods return
 // ENotFound for missing objects and EConflict for state conflicts, wrapped
-// in *Error; anything else is an internal failure.
+// in *Error; any method may return EUnavailable when the database cannot
+// be reached or cannot take writes (then nothing was changed); anything
+// else is an internal failure.
 type Store interface {
 	// EnsureWorkspace returns the workspace named name, creating it first
 	// if it does not exist.

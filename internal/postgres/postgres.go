@@ -5,17 +5,20 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/sqlstore"
@@ -43,18 +46,31 @@ func Dialect() sqlstore.Dialect {
 // workChannel is the NOTIFY channel ingest signals on.
 const workChannel = "herald_work"
 
-// listener returns a ListenWork for the database at url: a dedicated pgx
+// listener returns a ListenWork for the database: a dedicated pgx
 // connection that LISTENs and calls wake on each notification,
-// reconnecting with backoff until ctx ends.
-func listener(url string) func(ctx context.Context, wake func()) error {
+// reconnecting with backoff until ctx ends. A lost connection is logged
+// once when it is lost and once when it is back, not at every retry.
+func listener(cfg *pgx.ConnConfig, log *slog.Logger) func(ctx context.Context, wake func()) error {
 	return func(ctx context.Context, wake func()) error {
 		backoff := 100 * time.Millisecond
+		lost := false
 		for ctx.Err() == nil {
-			err := listenOnce(ctx, url, wake)
+			err := listenOnce(ctx, cfg, func() {
+				backoff = 100 * time.Millisecond
+				if lost {
+					lost = false
+					log.Info("postgres LISTEN connection is back")
+				}
+			}, wake)
 			if ctx.Err() != nil {
 				return nil
 			}
-			slog.Default().Warn("postgres LISTEN connection lost; polling until it is back", "err", err, "retry_in", backoff)
+			if !lost {
+				lost = true
+				log.Warn("postgres LISTEN connection lost; polling until it is back", "err", err)
+			} else {
+				log.Debug("postgres LISTEN reconnect failed", "err", err, "retry_in", backoff)
+			}
 			select {
 			case <-ctx.Done():
 			case <-time.After(backoff):
@@ -65,8 +81,8 @@ func listener(url string) func(ctx context.Context, wake func()) error {
 	}
 }
 
-func listenOnce(ctx context.Context, url string, wake func()) error {
-	conn, err := pgx.Connect(ctx, url)
+func listenOnce(ctx context.Context, cfg *pgx.ConnConfig, connected, wake func()) error {
+	conn, err := pgx.ConnectConfig(ctx, cfg.Copy())
 	if err != nil {
 		return err
 	}
@@ -74,6 +90,7 @@ func listenOnce(ctx context.Context, url string, wake func()) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+workChannel); err != nil {
 		return err
 	}
+	connected()
 	wake() // work may have arrived while we were not listening
 	for {
 		if _, err := conn.WaitForNotification(ctx); err != nil {
@@ -84,12 +101,17 @@ func listenOnce(ctx context.Context, url string, wake func()) error {
 }
 
 // Open connects to the database at url (postgres://…), applies pending
-// migrations and returns the store.
-func Open(ctx context.Context, url string, cipher herald.Cipher) (*sqlstore.Store, error) {
-	db, err := sql.Open("pgx", url)
+// migrations and returns the store. sqlstore.WithLogger names the logger
+// for the store's lines and the driver's: the server's notices and
+// warnings (OnNotice) and the LISTEN connection.
+func Open(ctx context.Context, url string, cipher herald.Cipher, opts ...sqlstore.Option) (*sqlstore.Store, error) {
+	o := sqlstore.NewOptions(opts...)
+	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { logNotice(o.Log, n) }
+	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(16)
 	if err := db.PingContext(ctx); err != nil {
@@ -101,8 +123,8 @@ func Open(ctx context.Context, url string, cipher herald.Cipher) (*sqlstore.Stor
 		return nil, fmt.Errorf("migrate postgres: %w", err)
 	}
 	d := Dialect()
-	d.ListenWork = listener(url)
-	s := sqlstore.New(db, db, d, cipher)
+	d.ListenWork = listener(cfg, o.Log)
+	s := sqlstore.New(db, db, d, cipher, opts...)
 	if err := s.Prepare(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -110,10 +132,28 @@ func Open(ctx context.Context, url string, cipher herald.Cipher) (*sqlstore.Stor
 	return s, nil
 }
 
-// mapError turns constraint violations (by SQLSTATE) into herald errors.
+// logNotice logs a server notice: a WARNING as a warning, except those of
+// class 57 (operator intervention: "terminating connection due to … shutdown",
+// one per pooled connection), which the store's single availability line
+// already covers; NOTICE and below ("relation already exists, skipping" at
+// every start) at debug level.
+func logNotice(log *slog.Logger, n *pgconn.Notice) {
+	level := slog.LevelDebug
+	if n.Severity == "WARNING" && !strings.HasPrefix(n.Code, "57") {
+		level = slog.LevelWarn
+	}
+	log.Log(context.Background(), level, "postgres "+strings.ToLower(n.Severity), "code", n.Code, "message", n.Message, "detail", n.Detail, "hint", n.Hint)
+}
+
+// mapError turns constraint violations (by SQLSTATE) into herald errors,
+// and every sign that the server cannot be reached or cannot take work
+// into EUnavailable (see unavailable).
 func mapError(err error) error {
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
+		if unavailable(err, nil) {
+			return &herald.Error{Code: herald.EUnavailable, Message: "the database is unavailable (PostgreSQL cannot be reached)", Err: err}
+		}
 		return err
 	}
 	switch pe.Code {
@@ -124,5 +164,43 @@ func mapError(err error) error {
 	case "23514", "23502": // check_violation, not_null_violation
 		return &herald.Error{Code: herald.EInvalid, Message: "violates a database constraint", Err: err}
 	}
+	if unavailable(err, pe) {
+		return &herald.Error{Code: herald.EUnavailable, Message: "the database is unavailable (PostgreSQL: " + pe.Code + ")", Err: err}
+	}
 	return err
+}
+
+// unavailable reports whether err means the server is not there or cannot
+// take work now, decided by type and SQLSTATE, never by message text:
+//   - class 08 (connection exception), 57P01 admin_shutdown, 57P02
+//     crash_shutdown, 57P03 cannot_connect_now (starting up, recovering),
+//     class 53 (insufficient resources: 53100 disk_full, 53200
+//     out_of_memory, 53300 too_many_connections), 25006
+//     read_only_sql_transaction (a standby after a failover);
+//   - a failed connection attempt (*pgconn.ConnectError), a network
+//     error on an open connection (net.Error), a connection that ended in
+//     the middle of a message (io.ErrUnexpectedEOF), driver.ErrBadConn
+//     (database/sql gave up re-dialling), and what pgconn marks safe to
+//     retry because nothing was sent (a connection already closed under a
+//     transaction: database/sql cannot re-dial inside one).
+//
+// The caller's own deadline or cancellation is never "unavailable".
+func unavailable(err error, pe *pgconn.PgError) bool {
+	if pe != nil {
+		switch {
+		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "53"),
+			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", pe.Code == "25006":
+			return true
+		}
+		return false
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false // the caller gave up (context.DeadlineExceeded is a net.Error too)
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.SafeToRetry(err)
 }

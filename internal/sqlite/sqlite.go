@@ -58,8 +58,9 @@ func dsn(path string, readOnly bool) string {
 }
 
 // Open opens (creating if needed) the database file at path, applies
-// pending migrations, and returns the store.
-func Open(ctx context.Context, path string, cipher herald.Cipher) (*sqlstore.Store, error) {
+// pending migrations, and returns the store (sqlstore.WithLogger names
+// the logger of its availability lines).
+func Open(ctx context.Context, path string, cipher herald.Cipher, opts ...sqlstore.Option) (*sqlstore.Store, error) {
 	write, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -86,7 +87,7 @@ func Open(ctx context.Context, path string, cipher herald.Cipher) (*sqlstore.Sto
 	}
 	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)*2))
 	read.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)*2))
-	s := sqlstore.New(write, read, Dialect(), cipher)
+	s := sqlstore.New(write, read, Dialect(), cipher, opts...)
 	if err := s.Prepare(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -130,7 +131,12 @@ func syncPragma(durable bool) string {
 	return "PRAGMA synchronous = NORMAL"
 }
 
-// mapError turns constraint violations into EConflict.
+// mapError turns constraint violations into EConflict or EInvalid, and a
+// database that cannot take writes into EUnavailable, by (extended) result
+// code: SQLITE_FULL (disk or max_page_count full), SQLITE_IOERR_* (the
+// disk failed), SQLITE_CANTOPEN (the file went away), SQLITE_BUSY (another
+// process held the lock past busy_timeout). The transaction that hit one
+// rolls back whole, so nothing is half-written.
 func mapError(err error) error {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
@@ -143,6 +149,14 @@ func mapError(err error) error {
 		return &herald.Error{Code: herald.EConflict, Message: "refers to or is referred to by another object", Err: err}
 	case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL:
 		return &herald.Error{Code: herald.EInvalid, Message: "violates a database constraint", Err: err}
+	}
+	switch se.Code() & 0xff { // the primary result code
+	case sqlite3.SQLITE_FULL:
+		return &herald.Error{Code: herald.EUnavailable, Message: "the database is unavailable (SQLite: the disk or database is full)", Err: err}
+	case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN:
+		return &herald.Error{Code: herald.EUnavailable, Message: "the database is unavailable (SQLite: cannot read or write the file)", Err: err}
+	case sqlite3.SQLITE_BUSY:
+		return &herald.Error{Code: herald.EUnavailable, Message: "the database is unavailable (SQLite: locked by another process past the busy timeout)", Err: err}
 	}
 	return err
 }

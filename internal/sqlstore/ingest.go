@@ -103,6 +103,14 @@ func (s *Store) commitGroup(group []*ingestBatch) {
 		}
 		return
 	}
+	// A database that is unavailable refuses every batch alike: answer
+	// them all at once instead of failing one transaction per batch.
+	if herald.ErrorCodeOf(err) == herald.EUnavailable {
+		for _, b := range group {
+			b.done <- err
+		}
+		return
+	}
 	// Retry each batch alone, once: a batch that raced another process
 	// on an idempotency key now finds the winner's event and answers with
 	// it, and a batch that is really at fault fails only its own caller.

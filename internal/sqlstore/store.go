@@ -22,12 +22,15 @@ type Store struct {
 	cipher  herald.Cipher
 	rb      rebinder
 	stmts   sync.Map // stmtKey → *sql.Stmt
+	avail   availability
 	committer
 }
 
 // New returns a Store over the given pools; read may equal write.
-func New(write, read *sql.DB, d Dialect, cipher herald.Cipher) *Store {
+func New(write, read *sql.DB, d Dialect, cipher herald.Cipher, opts ...Option) *Store {
+	o := NewOptions(opts...)
 	s := &Store{write: write, read: read, dialect: d, cipher: cipher, rb: rebinder{dollar: d.DollarPlaceholders}}
+	s.avail.log = o.Log
 	s.closing = make(chan struct{})
 	return s
 }
@@ -64,10 +67,11 @@ func (s *Store) Close() error {
 	return err
 }
 
-// Ping reports whether the database answers.
+// Ping reports whether the database answers (an unreachable one is
+// EUnavailable, and noted by the availability tracker).
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
-	return s.read.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+	return s.mapErr(s.read.QueryRowContext(ctx, `SELECT 1`).Scan(&one))
 }
 
 func (s *Store) q(query string) string { return s.rb.q(query) }
@@ -80,7 +84,7 @@ func (s *Store) mapErr(err error) error {
 		return herald.ErrNotFound
 	}
 	if s.dialect.MapError != nil {
-		return s.dialect.MapError(err)
+		return s.noteErr(s.dialect.MapError(err))
 	}
 	return err
 }

@@ -24,7 +24,20 @@ const (
 // txConn is a transaction with the connection it runs on.
 type txConn struct {
 	*sql.Tx
-	conn *sql.Conn
+	conn    *sql.Conn
+	s       *Store
+	durable bool
+	outage  int64 // the outage this transaction began in, 0 if none
+}
+
+// Commit commits; a durable commit proves the database takes writes, so
+// it ends the outage it began in (see availability).
+func (t *txConn) Commit() error {
+	err := t.Tx.Commit()
+	if err == nil && t.durable {
+		t.s.avail.up(t.outage)
+	}
+	return err
 }
 
 // Close ends the transaction (rolling back if not committed) and returns
@@ -39,6 +52,7 @@ func (t *txConn) Close() {
 // cannot change inside a transaction); PostgreSQL sets
 // synchronous_commit for the transaction alone.
 func (s *Store) begin(ctx context.Context, d Durability) (*txConn, error) {
+	outage := s.avail.during()
 	conn, err := s.write.Conn(ctx)
 	if err != nil {
 		return nil, s.mapErr(err)
@@ -61,7 +75,7 @@ func (s *Store) begin(ctx context.Context, d Durability) (*txConn, error) {
 			return nil, fmt.Errorf("relax commit: %w", s.mapErr(err))
 		}
 	}
-	return &txConn{Tx: tx, conn: conn}, nil
+	return &txConn{Tx: tx, conn: conn, s: s, durable: d == Durable, outage: outage}, nil
 }
 
 // prepared returns a statement prepared once on db for query (rebound),

@@ -35,9 +35,9 @@ func TestCipher(t testing.TB) herald.Cipher {
 }
 
 // OpenSQLite opens a store on a new file in t.TempDir().
-func OpenSQLite(t testing.TB) *sqlstore.Store {
+func OpenSQLite(t testing.TB, opts ...sqlstore.Option) *sqlstore.Store {
 	t.Helper()
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"), TestCipher(t))
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"), TestCipher(t), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,9 +95,9 @@ func OpenPostgres(t testing.TB) *sqlstore.Store {
 
 // OpenPostgresURL opens a store on url; two calls with one URL act like
 // two herald processes sharing a database.
-func OpenPostgresURL(t testing.TB, url string) *sqlstore.Store {
+func OpenPostgresURL(t testing.TB, url string, opts ...sqlstore.Option) *sqlstore.Store {
 	t.Helper()
-	s, err := postgres.Open(context.Background(), url, TestCipher(t))
+	s, err := postgres.Open(context.Background(), url, TestCipher(t), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

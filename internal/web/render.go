@@ -99,8 +99,8 @@ func (s *Server) renderFragment(w http.ResponseWriter, r *http.Request, page, na
 	w.Write(buf.Bytes())
 }
 
-// fail answers an error as a page: not found, conflict or internal (logged
-// with its cause, shown only as a generic message).
+// fail answers an error as a page: not found, conflict, unavailable (503)
+// or internal (logged with its cause, shown only as a generic message).
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := herald.ErrorCodeOf(err)
 	status, title, msg := http.StatusInternalServerError, "Something went wrong", "An internal error occurred; it has been logged. Try again, or go back."
@@ -114,6 +114,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status, title, msg = http.StatusForbidden, "Not allowed", e.Message
 	case code == herald.ETooLarge:
 		status, title, msg = http.StatusRequestEntityTooLarge, "Too large", e.Message
+	case code == herald.EUnavailable:
+		// As the API answers it (503, Retry-After); the store logs the
+		// outage once, so this is not logged per request.
+		w.Header().Set("Retry-After", strconv.Itoa(herald.UnavailableRetrySeconds))
+		status, title, msg = http.StatusServiceUnavailable, "Database unavailable", "The database is unavailable, so nothing was changed. Try again in a few seconds."
 	default:
 		status, title, msg = http.StatusBadRequest, "Cannot do that", e.Error()
 	}
