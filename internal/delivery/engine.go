@@ -255,7 +255,7 @@ func (e *Engine) claimLoop(ctx context.Context) {
 				if ctx.Err() != nil {
 					return
 				}
-				e.log.Error("claim deliveries", "err", err)
+				e.logStoreError("claim deliveries", err)
 				sleep(ctx, time.Second)
 				continue
 			}
@@ -629,11 +629,23 @@ func (e *Engine) writeLoop() {
 				e.log.Error("record delivery outcomes; giving up at shutdown, the deliveries will be retried after their lease", "err", err, "count", len(batch))
 				break
 			}
-			e.log.Error("record delivery outcomes; retrying", "err", err, "count", len(batch))
+			e.logStoreError("record delivery outcomes; retrying", err, "count", len(batch))
 			time.Sleep(wait)
 		}
 		e.Wake()
 	}
+}
+
+// logStoreError logs a failed store call. While the database is away
+// (EUnavailable) the store itself logs one line per change of state, so
+// the engine's retries, once a second or more, stay at debug.
+func (e *Engine) logStoreError(msg string, err error, args ...any) {
+	args = append([]any{"err", err}, args...)
+	if herald.ErrorCodeOf(err) == herald.EUnavailable {
+		e.log.Debug(msg, args...)
+		return
+	}
+	e.log.Error(msg, args...)
 }
 
 // disable unpublishes a webhook (410 Gone or failing too long), cancels
