@@ -88,6 +88,6 @@ func (e *Engine) purgeOnce(ctx context.Context) {
 
 func (e *Engine) purgeFailed(ctx context.Context, err error) {
 	if ctx.Err() == nil {
-		e.log.Error("retention: purge failed; trying again at the next run", "err", err)
+		e.logStoreError("retention: purge failed; trying again at the next run", err)
 	}
 }
