@@ -486,6 +486,11 @@ func (e *Engine) attempt(j *job, test bool) *herald.OutcomeRecord {
 		return final(c, w, herald.DeliveryCanceled, "webhook deleted", now)
 	case w.Status != herald.Published && !test && !j.event.Test:
 		return final(c, w, herald.DeliveryCanceled, "webhook unpublished", now)
+	case !test && e.beingDisabled(w.ID):
+		// Unpublished a moment ago (410 Gone, or failing too long) by a
+		// goroutine that may not have committed yet: this claim loaded
+		// the webhook before.
+		return final(c, w, herald.DeliveryCanceled, "webhook unpublished", now)
 	case !test && w.FailingSince != nil && e.cfg.DisableAfter > 0 && now.Sub(*w.FailingSince) >= e.cfg.DisableAfter:
 		reason := fmt.Sprintf("disabled automatically: every delivery failed since %s (more than %s)", w.FailingSince.UTC().Format(time.RFC3339), e.cfg.DisableAfter)
 		e.disable(w, reason)
@@ -664,6 +669,11 @@ func (e *Engine) disable(w *herald.Webhook, reason string) {
 		e.log.Warn("webhook disabled", "webhook", w.ID, "reason", reason)
 		e.alert(ctx, w.WorkspaceID, "herald.webhook.disabled", map[string]any{"webhook": webhookInfo(w), "reason": reason})
 	}()
+}
+
+func (e *Engine) beingDisabled(webhookID string) bool {
+	_, busy := e.disabling.Load(webhookID)
+	return busy
 }
 
 func (e *Engine) maybeFailingAlert(w *herald.Webhook, now time.Time) {
