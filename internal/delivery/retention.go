@@ -14,6 +14,7 @@ import (
 func (e *Engine) janitor(ctx context.Context) {
 	for ctx.Err() == nil {
 		e.purgeOnce(ctx)
+		e.reclaimSpace(ctx)
 		sleep(ctx, e.purgeInterval())
 	}
 }
@@ -71,18 +72,25 @@ func (e *Engine) purgeOnce(ctx context.Context) {
 		sleep(ctx, e.cfg.PurgePause)
 	}
 	rows := total.Attempts + total.Events + total.Deliveries
-	var freed int64
-	if rows > 0 {
-		if freed, err = e.queue.ReclaimSpace(ctx); err != nil {
-			e.purgeFailed(ctx, err)
-		}
-	}
 	took := time.Since(start)
 	e.metrics.PurgeSeconds.Observe(took.Seconds())
 	if rows > 0 {
 		e.log.Info("retention: purged old attempts and events", "attempts", total.Attempts, "events", total.Events,
 			"deliveries", total.Deliveries, "transactions", batches, "duration", took.Round(time.Millisecond),
-			"older_than", e.cfg.Retention, "workspace_overrides", len(overrides), "space_returned_bytes", freed)
+			"older_than", e.cfg.Retention, "workspace_overrides", len(overrides))
+	}
+}
+
+// reclaimSpace gives freed space back (SQLite) or vacuums (PostgreSQL
+// without autovacuum) after every run, even one that deleted nothing: on
+// PostgreSQL the queue's own updates leave dead rows.
+func (e *Engine) reclaimSpace(ctx context.Context) {
+	freed, err := e.queue.ReclaimSpace(ctx)
+	switch {
+	case err != nil:
+		e.purgeFailed(ctx, err)
+	case freed > 0:
+		e.log.Info("retention: gave free space back to the file system", "bytes", freed)
 	}
 }
 

@@ -40,7 +40,11 @@ func Dialect() sqlstore.Dialect {
 	return sqlstore.Dialect{Name: "postgres", DollarPlaceholders: true, Migrations: sub, MapError: mapError, SkipLocked: " FOR UPDATE SKIP LOCKED", ForUpdate: " FOR UPDATE", RelaxTx: "SET LOCAL synchronous_commit = off", NotifyWork: "NOTIFY " + workChannel,
 		MigrationLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockKey),
 		SizeQuery: `SELECT CAST(COALESCE(SUM(pg_total_relation_size(c.oid)), 0) AS BIGINT), CAST(0 AS BIGINT) FROM pg_class c
-			JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r'`}
+			JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r'`,
+		// The queue's updates and retention's deletes leave dead rows;
+		// where the server's autovacuum is off, the store vacuums these.
+		Vacuum:    []string{"VACUUM deliveries", "VACUUM attempts", "VACUUM events"},
+		VacuumOff: "SELECT current_setting('autovacuum') = 'off'"}
 }
 
 // workChannel is the NOTIFY channel ingest signals on.

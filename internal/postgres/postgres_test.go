@@ -54,3 +54,38 @@ func TestIngestNotifiesOtherProcesses(t *testing.T) {
 		t.Fatal("the other process was not notified of the ingest")
 	}
 }
+
+// Where the server's autovacuum is off (as on the test machines), the
+// store vacuums the queue's tables itself; where it is on, it leaves
+// them to the server.
+func TestStoreVacuumsWhenAutovacuumIsOff(t *testing.T) {
+	s := storetest.OpenPostgres(t)
+	var off bool
+	if err := s.DB().QueryRow(`SELECT current_setting('autovacuum') = 'off'`).Scan(&off); err != nil {
+		t.Fatal(err)
+	}
+	lastVacuum := func() bool {
+		var n int
+		if err := s.DB().QueryRow(`SELECT COUNT(*) FROM pg_stat_user_tables WHERE schemaname = current_schema()
+			AND relname IN ('deliveries', 'attempts', 'events') AND last_vacuum IS NOT NULL`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 3
+	}
+	if lastVacuum() {
+		t.Fatal("vacuumed before anything asked")
+	}
+	if _, err := s.ReclaimSpace(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second) // statistics arrive shortly after
+	for off && !lastVacuum() {
+		if time.Now().After(deadline) {
+			t.Fatal("autovacuum is off and the store did not vacuum its tables")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !off && lastVacuum() {
+		t.Fatal("autovacuum is on, yet the store vacuumed")
+	}
+}

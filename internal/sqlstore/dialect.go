@@ -45,6 +45,11 @@ type Dialect struct {
 	// ReclaimSpace, if set, returns the statement that gives up to n free
 	// pages back to the file system (SQLite: PRAGMA incremental_vacuum).
 	ReclaimSpace func(pages int) string
+	// Vacuum, if set, are the statements that make dead rows' space
+	// reusable (PostgreSQL: VACUUM of the queue's tables), run by the
+	// store itself when VacuumOff says the server's autovacuum is off.
+	Vacuum    []string
+	VacuumOff string
 }
 
 // rebinder caches the rebound form of each query text.

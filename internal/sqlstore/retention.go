@@ -187,6 +187,9 @@ const reclaimStep = 2000
 // quarter of the file is free, down to an eighth (the rest is reused by
 // new rows without growing the file), in short steps.
 func (s *Store) ReclaimSpace(ctx context.Context) (int64, error) {
+	if len(s.dialect.Vacuum) > 0 {
+		return 0, s.vacuum(ctx)
+	}
 	if s.dialect.ReclaimSpace == nil {
 		return 0, nil
 	}
@@ -215,4 +218,38 @@ func (s *Store) ReclaimSpace(ctx context.Context) (int64, error) {
 		time.Sleep(10 * time.Millisecond) // let ingest in between
 	}
 	return freed, nil
+}
+
+// vacuumEvery is how often the store vacuums its own tables when the
+// server's autovacuum is off: the queue's updates leave dead rows at the
+// delivery rate, and nothing else would ever make their space reusable.
+const vacuumEvery = 30 * time.Second
+
+// vacuum runs the dialect's VACUUM statements when autovacuum is off on
+// the server and the last run is vacuumEvery ago. VACUUM (not FULL)
+// takes no lock that blocks reads or writes.
+func (s *Store) vacuum(ctx context.Context) error {
+	s.vacuumMu.Lock()
+	defer s.vacuumMu.Unlock()
+	if time.Since(s.lastVacuum) < vacuumEvery {
+		return nil
+	}
+	s.lastVacuum = time.Now()
+	var off bool
+	if err := s.read.QueryRowContext(ctx, s.dialect.VacuumOff).Scan(&off); err != nil {
+		return fmt.Errorf("autovacuum setting: %w", s.mapErr(err))
+	}
+	if !off {
+		return nil // the server's autovacuum does it
+	}
+	if !s.vacuumNoted {
+		s.vacuumNoted = true
+		s.log().Warn("the database server's autovacuum is off: herald vacuums its own tables every 30 s")
+	}
+	for _, q := range s.dialect.Vacuum {
+		if _, err := s.write.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("vacuum: %w", s.mapErr(err))
+		}
+	}
+	return nil
 }

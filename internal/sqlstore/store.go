@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,10 @@ type Store struct {
 	stmts   sync.Map // stmtKey → *sql.Stmt
 	avail   availability
 	committer
+	// vacuum bookkeeping (PostgreSQL with autovacuum off)
+	vacuumMu    sync.Mutex
+	lastVacuum  time.Time
+	vacuumNoted bool
 }
 
 // New returns a Store over the given pools; read may equal write.
@@ -36,6 +41,9 @@ func New(write, read *sql.DB, d Dialect, cipher herald.Cipher, opts ...Option) *
 }
 
 var _ herald.Store = (*Store)(nil)
+
+// log is where the store's own lines go (WithLogger; slog.Default).
+func (s *Store) log() *slog.Logger { return s.avail.log }
 
 // ListenForWork calls wake whenever another process commits new events,
 // until ctx ends; it returns at once on databases with a single writer
