@@ -188,6 +188,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 
 	start := time.Now()
 	rc.begin(start)
+	cpu0, mallocs0 := h.cpuSeconds(), benchMetric(h.url, "go_memstats_mallocs_total")
 	sent, err := drive(ctx, h.url, apiKey, c)
 	if err != nil {
 		return err
@@ -205,6 +206,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		defer h.stop()
 		start = time.Now()
 		rc.begin(start)
+		cpu0, mallocs0 = h.cpuSeconds(), benchMetric(h.url, "go_memstats_mallocs_total")
 	}
 	if err := rc.wait(ctx); err != nil {
 		return fmt.Errorf("%w (%d of %d deliveries received)", err, rc.received.Load(), c.events*c.fanout)
@@ -212,6 +214,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	total := time.Since(start)
 	peak := h.peakRSS()
 	n := c.events * c.fanout
+	cpu, mallocs := h.cpuSeconds()-cpu0, benchMetric(h.url, "go_memstats_mallocs_total")-mallocs0
 	what := "first event sent → last delivery received"
 	if c.backlog {
 		what = "drain of the backlog, from the delivering process's start"
@@ -221,6 +224,8 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		p := rc.percentiles()
 		fmt.Fprintf(stdout, "latency:    ingest→receipt p50 %s, p95 %s, p99 %s, max %s\n", p[0], p[1], p[2], p[3])
 	}
+	fmt.Fprintf(stdout, "cpu:        %.2f CPU-s per 10k deliveries (herald's user+system), %.0f allocations per delivery, load average %s (1 min, at the end)\n",
+		cpu/float64(n)*10000, mallocs/float64(n), loadAverage())
 	fmt.Fprintf(stdout, "peak RSS:   %s (the herald process)\n", mb(peak))
 	fmt.Fprintf(stdout, "receipts:   %d, duplicates %d\n", rc.received.Load(), rc.duplicates.Load())
 	if c.slow > 0 {
