@@ -102,7 +102,7 @@ func (e *Engine) buildRequest(ctx context.Context, r *payload.Request, c *herald
 	return req, logged, red, nil
 }
 
-// logCaps are the most bytes of the request and response bodies an
+// logCap is the most bytes of the request and response bodies an
 // attempt keeps: the webhook's log_body_bytes or the server's default, and
 // no more than the smaller default for successes.
 func (e *Engine) logCap(w *herald.Webhook, success bool) int {
@@ -138,7 +138,10 @@ func (e *Engine) send(ctx context.Context, r *payload.Request, c *herald.Claim, 
 	a.RequestHeaders = logged
 	a.RequestURL = red.string(r.URL)
 	keep := func(success bool) {
-		a.RequestBody, _ = capText(red.string(string(r.Body)), e.logCap(w, success))
+		// Cut a little past the cap first, so a large body is not searched
+		// whole, and a secret straddling the cap is still redacted.
+		limit := e.logCap(w, success)
+		a.RequestBody, _ = capText(red.string(string(r.Body[:min(len(r.Body), limit+red.longest()+utf8.UTFMax)])), limit)
 		a.RequestBodySize = len(r.Body)
 	}
 	if err != nil {
