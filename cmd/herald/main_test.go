@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -130,7 +131,7 @@ func TestVersionAndUsage(t *testing.T) {
 		t.Fatalf("no command: %v", err)
 	}
 	_, stderr, err = runHerald(t, env(nil), "serve", "--help")
-	if exitCode(err) != 2 || !strings.Contains(stderr, "HERALD_DB") || !strings.Contains(stderr, "HERALD_ALLOW_NETWORKS") {
+	if err != nil || !strings.Contains(stderr, "HERALD_DB") || !strings.Contains(stderr, "HERALD_ALLOW_NETWORKS") {
 		t.Fatalf("serve --help does not document the environment: %s", stderr)
 	}
 	_, _, err = runHerald(t, env(nil), "serve", "--allow-network", "not-a-cidr")
@@ -310,5 +311,65 @@ func TestTimeZoneFlag(t *testing.T) {
 	// full timestamp is unaffected.
 	if code != 200 || res["body"] != "640130400 1747053296" {
 		t.Fatalf("render: %d %v", code, res)
+	}
+}
+
+// The CLI's rough edges: --help is a success, subcommands describe
+// themselves, one "herald:" per message, did-you-mean, --db mistakes named.
+func TestCLIHelpAndMistakes(t *testing.T) {
+	for _, args := range [][]string{{"serve", "--help"}, {"migrate", "--help"}, {"bench", "-h"}, {"send", "--help"}, {"apikey", "create", "--help"}, {"user", "create", "--help"}} {
+		_, stderr, err := runHerald(t, env(nil), args...)
+		if err != nil || strings.Contains(stderr, "help requested") || !strings.Contains(stderr, "-") {
+			t.Errorf("%v: %v, %q", args, err, stderr)
+		}
+	}
+	for _, cmd := range []string{"apikey", "user"} {
+		out, _, err := runHerald(t, env(nil), cmd, "--help")
+		if err != nil || !strings.Contains(out, "herald "+cmd+" create") {
+			t.Errorf("%s --help: %v %q", cmd, err, out)
+		}
+		_, _, err = runHerald(t, env(nil), cmd)
+		if exitCode(err) != 2 || !strings.Contains(err.Error(), "create") {
+			t.Errorf("%s without a subcommand: %v", cmd, err)
+		}
+	}
+	_, _, err := runHerald(t, env(nil), "serv")
+	if exitCode(err) != 2 || !strings.Contains(err.Error(), `did you mean "serve"`) {
+		t.Errorf("a typo of serve: %v", err)
+	}
+	out, _, _ := runHerald(t, env(nil), "version")
+	if !strings.Contains(out, ", commit ") || !strings.Contains(out, ", built ") {
+		t.Errorf("version: %q", out)
+	}
+	for _, tc := range []struct{ err, want string }{
+		{"herald user create: --email is required", "herald user create: --email is required"},
+		{"herald send: herald: 422 Validation failed", "herald send: 422 Validation failed"},
+		{"workspace x: not found", "herald: workspace x: not found"},
+	} {
+		if got := errorLine(errors.New(tc.err)); got != tc.want {
+			t.Errorf("errorLine(%q) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+	dir := t.TempDir()
+	for _, tc := range []struct{ db, want string }{
+		{"mysql://root@localhost/herald", `unsupported database scheme "mysql"`},
+		{" ", "--db is empty"},
+		{filepath.Join(dir, "missing", "herald.db"), "does not exist; create it first"},
+		{dir, "is a folder"},
+	} {
+		_, _, err := runHerald(t, env(map[string]string{"HERALD_DB": tc.db}), "migrate")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("--db %q: %v, want %q", tc.db, err, tc.want)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a refused --db left files behind: %v", entries)
+	}
+	// HERALD_ALLOW_NETWORK (singular) is read too.
+	var cfg serveConfig
+	fs := newFlagSet("serve", io.Discard)
+	fs.Var(&cfg.allowNetworks, "allow-network", "")
+	if err := parseFlags(fs, nil, env(map[string]string{"HERALD_ALLOW_NETWORK": "127.0.0.0/8,10.1.0.0/16"})); err != nil || len(cfg.allowNetworks) != 2 {
+		t.Errorf("HERALD_ALLOW_NETWORK: %v %v", cfg.allowNetworks, err)
 	}
 }

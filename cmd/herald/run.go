@@ -6,7 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
+
+	"github.com/heraldhq/herald/internal/herald"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -16,6 +19,17 @@ var version = "0.1.0-dev"
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
+
+// errorLine is how main reports err: one "herald:" in front, whether or
+// not the message already names the command ("herald send: …") or
+// carries the client library's own prefix ("send: herald: 422 …").
+func errorLine(err error) string {
+	msg := strings.ReplaceAll(err.Error(), ": herald: ", ": ")
+	if strings.HasPrefix(msg, "herald ") || strings.HasPrefix(msg, "herald: ") {
+		return msg
+	}
+	return "herald: " + msg
+}
 
 func exitCode(err error) int {
 	var u usageError
@@ -53,32 +67,111 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "serve":
-		return runServe(ctx, rest, getenv, stdout, stderr)
+		return helpIsNotAnError(runServe(ctx, rest, getenv, stdout, stderr))
 	case "migrate":
-		return runMigrate(ctx, rest, getenv, stdout, stderr)
+		return helpIsNotAnError(runMigrate(ctx, rest, getenv, stdout, stderr))
 	case "apikey":
-		if len(rest) == 0 || rest[0] != "create" {
-			return usageError{"usage: herald apikey create --name NAME [--workspace default] [--scopes admin]"}
+		switch {
+		case len(rest) > 0 && isHelp(rest[0]):
+			fmt.Fprint(stdout, apikeyUsage)
+			return nil
+		case len(rest) == 0 || rest[0] != "create":
+			fmt.Fprint(stderr, apikeyUsage)
+			return usageError{"herald apikey: give a subcommand: create"}
 		}
-		return runAPIKeyCreate(ctx, rest[1:], getenv, stdout, stderr)
+		return helpIsNotAnError(runAPIKeyCreate(ctx, rest[1:], getenv, stdout, stderr))
 	case "user":
-		if len(rest) == 0 || rest[0] != "create" {
-			return usageError{"usage: herald user create --email E [--workspace default] (password on stdin)"}
+		switch {
+		case len(rest) > 0 && isHelp(rest[0]):
+			fmt.Fprint(stdout, userUsage)
+			return nil
+		case len(rest) == 0 || rest[0] != "create":
+			fmt.Fprint(stderr, userUsage)
+			return usageError{"herald user: give a subcommand: create"}
 		}
-		return runUserCreate(ctx, rest[1:], getenv, stdin, stdout, stderr)
+		return helpIsNotAnError(runUserCreate(ctx, rest[1:], getenv, stdin, stdout, stderr))
 	case "bench":
-		return runBench(ctx, rest, getenv, stdout, stderr)
+		return helpIsNotAnError(runBench(ctx, rest, getenv, stdout, stderr))
 	case "send":
-		return runSend(ctx, rest, getenv, stdin, stdout, stderr)
+		return helpIsNotAnError(runSend(ctx, rest, getenv, stdin, stdout, stderr))
 	case "version", "--version", "-v":
-		fmt.Fprintf(stdout, "herald %s\n", version)
+		fmt.Fprintln(stdout, versionLine())
 		return nil
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
+	if near := herald.Closest(cmd, commands); near != "" {
+		return usageError{fmt.Sprintf("unknown command %q — did you mean %q?", cmd, near)}
+	}
 	return usageError{fmt.Sprintf("unknown command %q", cmd)}
+}
+
+// commands are the first words run knows, for "did you mean".
+var commands = []string{"serve", "migrate", "apikey", "user", "bench", "send", "version", "help"}
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help" }
+
+// helpIsNotAnError: a command's --help printed its flags; that is a
+// success (exit 0), not "flag: help requested".
+func helpIsNotAnError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+const apikeyUsage = `Usage:
+  herald apikey create --name NAME [--workspace default] [--scopes admin]
+      Print a new API key of the workspace, once (only its hash is stored).
+      Scopes: admin (everything), read (GET only), ingest (sending events),
+      comma-separated. Run it in the folder where serve runs, or pass the
+      same --db and --secret-key-file.
+
+Run 'herald apikey create --help' for every flag.
+`
+
+const userUsage = `Usage:
+  herald user create --email EMAIL [--workspace default]
+      Create an admin of the web UI; the password is read from stdin.
+
+Run 'herald user create --help' for every flag.
+`
+
+// Set at build time: go build -ldflags "-X main.commit=$(git rev-parse
+// --short HEAD) -X main.buildDate=$(date -u +%FT%TZ)". Otherwise the
+// commit comes from the VCS information Go stamps into the binary.
+var commit, buildDate string
+
+// versionLine is herald's version, commit and build date.
+func versionLine() string {
+	c, date, dirty := commit, buildDate, false
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				if c == "" && len(s.Value) >= 12 {
+					c = s.Value[:12]
+				}
+			case "vcs.time":
+				if date == "" {
+					date = s.Value + " (commit time)"
+				}
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+	}
+	if c == "" {
+		c = "unknown"
+	} else if dirty {
+		c += " (modified)"
+	}
+	if date == "" {
+		date = "unknown"
+	}
+	return fmt.Sprintf("herald %s, commit %s, built %s", version, c, date)
 }
 
 // newFlagSet returns a FlagSet whose flags fall back to HERALD_* variables
@@ -92,7 +185,7 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 // envName is the environment variable of a flag: --secret-key-file is
 // HERALD_SECRET_KEY_FILE.
 func envName(flagName string) string {
-	if flagName == "allow-network" { // a list: interface.md names it in the plural
+	if flagName == "allow-network" { // a list: interface.md names it in the plural (the singular works too)
 		return "HERALD_ALLOW_NETWORKS"
 	}
 	return "HERALD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
@@ -108,7 +201,7 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+		return usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))} // fs.Name() is "herald serve"
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -118,7 +211,12 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 			return
 		}
 		env := envName(f.Name)
-		if v := getenv(env); v != "" {
+		v := getenv(env)
+		if v == "" && f.Name == "allow-network" {
+			env = "HERALD_ALLOW_NETWORK"
+			v = getenv(env)
+		}
+		if v != "" {
 			if _, multi := f.Value.(*listFlag); multi {
 				for _, part := range strings.Split(v, ",") {
 					if e := f.Value.Set(strings.TrimSpace(part)); e != nil {

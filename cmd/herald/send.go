@@ -81,7 +81,7 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		var herr *client.Error
 		if !errors.As(err, &herr) {
-			return fmt.Errorf("send: %w", err)
+			return fmt.Errorf("herald send: %w", err)
 		}
 		detail := herr.Detail
 		if detail == "" {
@@ -91,7 +91,7 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 		for _, f := range herr.Errors {
 			fmt.Fprintf(stderr, "  %s\n", f)
 		}
-		return fmt.Errorf("send: the server refused the event: %d %s", herr.Status, herr.Title)
+		return fmt.Errorf("herald send: the server refused the event: %d %s", herr.Status, herr.Title)
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
@@ -123,7 +123,7 @@ func eventData(values []string, stdin io.Reader) (json.RawMessage, error) {
 				raw, err = os.ReadFile(name)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("send: %s: %w", src, err)
+				return nil, fmt.Errorf("herald send: %s: %w", src, err)
 			}
 		}
 		raw = bytes.TrimSpace(raw)

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"os/user"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -72,8 +75,49 @@ func (f *storeFlags) cipher(log *slog.Logger) (*secrets.Box, error) {
 	return secrets.NewBox(key)
 }
 
+// checkDB refuses a --db that names no database herald can open, with
+// the reason: empty, another database's URL, a folder that does not
+// exist or cannot be written.
+func (f *storeFlags) checkDB() error {
+	db := strings.TrimSpace(f.db)
+	switch {
+	case db == "":
+		return usageError{"--db is empty: give a SQLite file path (e.g. herald.db) or a postgres:// URL"}
+	case isPostgres(db):
+		return nil
+	case strings.Contains(db, "://"):
+		scheme, _, _ := strings.Cut(db, "://")
+		return usageError{fmt.Sprintf("--db %s://…: unsupported database scheme %q; herald runs on SQLite (a file path) or PostgreSQL (postgres://…)", scheme, scheme)}
+	}
+	dir := filepath.Dir(db)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("--db %s: the folder %s does not exist; create it first", db, dir)
+	case err != nil:
+		return fmt.Errorf("--db %s: cannot look at the folder %s: %v", db, dir, err)
+	case !st.IsDir():
+		return fmt.Errorf("--db %s: %s is not a folder", db, dir)
+	}
+	if fi, err := os.Stat(db); err == nil && fi.IsDir() {
+		return fmt.Errorf("--db %s is a folder; name a file in it, e.g. %s", db, filepath.Join(db, "herald.db"))
+	}
+	if _, err := os.Stat(db); errors.Is(err, fs.ErrNotExist) {
+		probe, err := os.CreateTemp(dir, ".herald-write-check-*")
+		if err != nil {
+			return fmt.Errorf("--db %s: cannot create files in %s (SQLite writes the database, its WAL and the key beside it): %v", db, dir, err)
+		}
+		probe.Close()
+		os.Remove(probe.Name())
+	}
+	return nil
+}
+
 // open opens the database named by --db and applies pending migrations.
 func (f *storeFlags) open(ctx context.Context, log *slog.Logger) (*sqlstore.Store, error) {
+	if err := f.checkDB(); err != nil {
+		return nil, err
+	}
 	box, err := f.cipher(log)
 	if err != nil {
 		return nil, err

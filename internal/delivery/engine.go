@@ -744,7 +744,12 @@ func (e *Engine) ingest(ctx context.Context, workspaceID string, inputs []herald
 		case ev.Type == "":
 			v.Add(prefix+"type", "is required")
 		case !known:
-			v.Add(prefix+"type", "unknown event type %q; known types: %s", ev.Type, e.knownTypes(ctx, workspaceID))
+			known := e.knownTypes(ctx, workspaceID)
+			if near := herald.Closest(ev.Type, known); near != "" {
+				v.Add(prefix+"type", "unknown event type %q — did you mean %q? Known types: %s", ev.Type, near, strings.Join(known, ", "))
+			} else {
+				v.Add(prefix+"type", "unknown event type %q; known types: %s", ev.Type, strings.Join(known, ", "))
+			}
 		case strings.HasPrefix(ev.Type, "herald.") && !internal:
 			v.Add(prefix+"type", "%q is one of herald's own alerts; only herald raises them", ev.Type)
 		}
@@ -799,17 +804,18 @@ func (e *Engine) ingest(ctx context.Context, workspaceID string, inputs []herald
 	return out, nil
 }
 
-func (e *Engine) knownTypes(ctx context.Context, workspaceID string) string {
+// knownTypes lists the workspace's event types, sorted.
+func (e *Engine) knownTypes(ctx context.Context, workspaceID string) []string {
 	types, err := e.svc.EventTypes(ctx, workspaceID)
 	if err != nil {
-		return "(unavailable)"
+		return []string{"(unavailable)"}
 	}
 	keys := make([]string, len(types))
 	for i, t := range types {
 		keys[i] = t.Key
 	}
 	sort.Strings(keys)
-	return strings.Join(keys, ", ")
+	return keys
 }
 
 // SendTest implements herald.DeliveryControl: the catalog's sample event,

@@ -581,7 +581,7 @@ func TestIngestValidationAndIdempotency(t *testing.T) {
 	e := setup(t, envOpts{})
 	_, err := e.engine.Ingest(ctx, e.ws, []herald.EventInput{{Type: "member.verifyed", Data: []byte(`{}`)}})
 	var he *herald.Error
-	if !asErr(err, &he) || he.Fields[0].Field != "type" || !strings.Contains(he.Fields[0].Message, "member.verified") {
+	if !asErr(err, &he) || he.Fields[0].Field != "type" || !strings.Contains(he.Fields[0].Message, `did you mean "member.verified"?`) {
 		t.Fatalf("unknown type: %v", err)
 	}
 	_, err = e.engine.Ingest(ctx, e.ws, []herald.EventInput{{Type: "member.verified", Data: []byte(`[1]`)}, {Type: "", Data: []byte(`{}`)}})

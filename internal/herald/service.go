@@ -332,7 +332,7 @@ func (s *Service) checkWebhook(ctx context.Context, workspaceID string, spec *We
 		case ErrorCodeOf(err) == ENotFound:
 			msg := fmt.Sprintf("unknown event type %q", spec.Event)
 			if types, err := s.EventTypes(ctx, workspaceID); err == nil {
-				if near := closest(spec.Event, eventKeys(types)); near != "" {
+				if near := Closest(spec.Event, eventKeys(types)); near != "" {
 					msg += fmt.Sprintf(" — did you mean %q?", near)
 				}
 			}
@@ -521,9 +521,10 @@ func eventKeys(types []*EventType) []string {
 	return keys
 }
 
-// closest returns the candidate nearest to s by edit distance, if it is
-// near enough to be a plausible typo.
-func closest(s string, candidates []string) string {
+// Closest returns the candidate nearest to s by edit distance, if it is
+// near enough to be a plausible typo ("" otherwise): the "did you mean"
+// of event types, commands and the like.
+func Closest(s string, candidates []string) string {
 	best, bestD := "", len(s)/3+2
 	for _, c := range candidates {
 		if d := editDistance(s, c); d < bestD {
