@@ -111,7 +111,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 // commands are the first words run knows, for "did you mean".
 var commands = []string{"serve", "migrate", "apikey", "user", "bench", "send", "version", "help"}
 
-func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help" }
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help"
+}
 
 // helpIsNotAnError: a command's --help printed its flags; that is a
 // success (exit 0), not "flag: help requested".
