@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -371,5 +372,22 @@ func TestCLIHelpAndMistakes(t *testing.T) {
 	fs.Var(&cfg.allowNetworks, "allow-network", "")
 	if err := parseFlags(fs, nil, env(map[string]string{"HERALD_ALLOW_NETWORK": "127.0.0.0/8,10.1.0.0/16"})); err != nil || len(cfg.allowNetworks) != 2 {
 		t.Errorf("HERALD_ALLOW_NETWORK: %v %v", cfg.allowNetworks, err)
+	}
+}
+
+// serve on an address in use fails before it creates a database or key.
+func TestServeFailingToBindCreatesNothing(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	_, _, err = runHerald(t, env(map[string]string{"HERALD_DB": filepath.Join(dir, "herald.db")}), "serve", "--addr", busy.Addr().String())
+	if err == nil || !strings.Contains(err.Error(), "listen on") {
+		t.Fatalf("serve on a busy address: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("a failed serve left %v behind", entries)
 	}
 }

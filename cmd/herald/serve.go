@@ -81,6 +81,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	// Listen first: an address in use must not leave a new database and
+	// key file behind.
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
+	}
+	defer ln.Close()
 	store, err := cfg.store.open(ctx, log)
 	if err != nil {
 		return err
@@ -112,10 +119,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	mux.Handle("GET /metrics", metrics)
 	mux.Handle("/", ui) // the admin UI
 
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
-	}
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
