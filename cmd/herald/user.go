@@ -50,11 +50,24 @@ func runUserCreate(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		var e *herald.Error
 		if errors.As(err, &e) && e.Code == herald.EInvalid {
-			return usageError{"herald user create: " + e.Error()}
+			return usageError{"herald user create: " + shown(e)}
 		}
 		return err
 	}
 	recordCLIAudit(ctx, store, ws.ID, "user.create", "user", u.ID, email)
 	fmt.Fprintf(stdout, "admin %s created in workspace %q; sign in at /login\n", email, workspace)
 	return nil
+}
+
+// shown is what a user reads of an error: its message and fields, never
+// the wrapped driver text.
+func shown(e *herald.Error) string {
+	parts := make([]string, 0, len(e.Fields))
+	for _, f := range e.Fields {
+		parts = append(parts, f.Field+" "+f.Message)
+	}
+	if len(parts) == 0 {
+		return e.Message
+	}
+	return strings.Join(parts, "; ")
 }
