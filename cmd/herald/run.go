@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return nil
 		case len(rest) == 0 || rest[0] != "create":
 			fmt.Fprint(stderr, apikeyUsage)
-			return usageError{"herald apikey: give a subcommand: create"}
+			return usageError{"herald apikey: give a subcommand: herald apikey create --name NAME"}
 		}
 		return helpIsNotAnError(runAPIKeyCreate(ctx, rest[1:], getenv, stdout, stderr))
 	case "user":
@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return nil
 		case len(rest) == 0 || rest[0] != "create":
 			fmt.Fprint(stderr, userUsage)
-			return usageError{"herald user: give a subcommand: create"}
+			return usageError{"herald user: give a subcommand: herald user create --email E (password on stdin)"}
 		}
 		return helpIsNotAnError(runUserCreate(ctx, rest[1:], getenv, stdin, stdout, stderr))
 	case "bench":
