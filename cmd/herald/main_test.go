@@ -391,3 +391,17 @@ func TestServeFailingToBindCreatesNothing(t *testing.T) {
 		t.Fatalf("a failed serve left %v behind", entries)
 	}
 }
+
+// A second serve on the same SQLite file says what that costs.
+func TestSecondServeOnOneSQLiteFileWarns(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "herald.db")
+	vars := env(map[string]string{"HERALD_DB": db})
+	first := startServe(t, vars)
+	if strings.Contains(first.logs.String(), "another herald serve") {
+		t.Fatalf("the first serve warned:\n%s", first.logs.String())
+	}
+	second := startServe(t, vars)
+	if !strings.Contains(second.logs.String(), "another herald serve has this SQLite file open") {
+		t.Fatalf("no warning from the second serve:\n%s", second.logs.String())
+	}
+}

@@ -93,6 +93,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer store.Close()
+	if !isPostgres(cfg.store.db) {
+		shared, release := holdSQLiteFile(cfg.store.db)
+		defer release()
+		if shared {
+			log.Warn("another herald serve has this SQLite file open: SQLite has one writer, so the two slow each other down and each keeps its own circuit breakers; run one serve per SQLite file, or several on PostgreSQL", "db", cfg.store.db)
+		}
+	}
 	if _, err := store.EnsureWorkspace(ctx, herald.DefaultWorkspace); err != nil {
 		return fmt.Errorf("create default workspace: %w", err)
 	}
