@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/httperr"
 )
 
 // problem is an RFC 9457 problem details document.
@@ -17,19 +18,6 @@ type problem struct {
 	Status int                 `json:"status"`
 	Detail string              `json:"detail,omitempty"`
 	Errors []herald.FieldError `json:"errors,omitempty"`
-}
-
-// statusOf is the one table from error codes to HTTP statuses.
-var statusOf = map[herald.ErrorCode]int{
-	herald.EBadRequest:   http.StatusBadRequest,
-	herald.EUnauthorized: http.StatusUnauthorized,
-	herald.EForbidden:    http.StatusForbidden,
-	herald.ENotFound:     http.StatusNotFound,
-	herald.EConflict:     http.StatusConflict,
-	herald.ETooLarge:     http.StatusRequestEntityTooLarge,
-	herald.EInvalid:      http.StatusUnprocessableEntity,
-	herald.EInternal:     http.StatusInternalServerError,
-	herald.EUnavailable:  http.StatusServiceUnavailable,
 }
 
 var titleOf = map[herald.ErrorCode]string{
@@ -50,7 +38,7 @@ var titleOf = map[herald.ErrorCode]string{
 // see sqlstore's availability): the answer is 503 with Retry-After.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := herald.ErrorCodeOf(err)
-	p := problem{Type: "urn:herald:problem:" + string(code), Title: titleOf[code], Status: statusOf[code]}
+	p := problem{Type: "urn:herald:problem:" + string(code), Title: titleOf[code], Status: httperr.Status(code)}
 	var e *herald.Error
 	if code == herald.EUnavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(herald.UnavailableRetrySeconds))

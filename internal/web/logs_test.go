@@ -168,9 +168,9 @@ func TestLogsWithoutDeliveryEngine(t *testing.T) {
 	e.status(res, http.StatusOK)
 	contains(t, body, "Test sends need the delivery engine")
 	res, _ = e.post("/webhooks/"+wh.ID+"/deliveries/"+herald.NewID()+"/retry", url.Values{})
-	e.status(res, http.StatusBadRequest)
+	e.status(res, http.StatusConflict) // the engine is not running: the same status the API gives
 	res, _ = e.post("/webhooks/"+wh.ID+"/replay", url.Values{})
-	e.status(res, http.StatusBadRequest)
+	e.status(res, http.StatusConflict) // the engine is not running: the same status the API gives
 	res, _ = e.get("/webhooks/" + wh.ID + "/logs/" + herald.NewID())
 	e.status(res, http.StatusNotFound)
 }

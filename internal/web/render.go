@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/httperr"
 )
 
 // view is what every page template receives: the layout's fields and the
@@ -103,24 +104,26 @@ func (s *Server) renderFragment(w http.ResponseWriter, r *http.Request, page, na
 // or internal (logged with its cause, shown only as a generic message).
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := herald.ErrorCodeOf(err)
-	status, title, msg := http.StatusInternalServerError, "Something went wrong", "An internal error occurred; it has been logged. Try again, or go back."
+	// The status comes from the one table the API uses too.
+	status, title, msg := httperr.Status(code), "Something went wrong", "An internal error occurred; it has been logged. Try again, or go back."
 	var e *herald.Error
 	switch {
 	case code == herald.ENotFound:
-		status, title, msg = http.StatusNotFound, "Not found", "This page does not exist, or the object was deleted."
+		title, msg = "Not found", "This page does not exist, or the object was deleted."
 	case code == herald.EInternal || !errors.As(err, &e):
+		status = http.StatusInternalServerError
 		s.log.ErrorContext(r.Context(), "ui request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	case code == herald.EForbidden:
-		status, title, msg = http.StatusForbidden, "Not allowed", e.Message
+		title, msg = "Not allowed", e.Message
 	case code == herald.ETooLarge:
-		status, title, msg = http.StatusRequestEntityTooLarge, "Too large", e.Message
+		title, msg = "Too large", e.Message
 	case code == herald.EUnavailable:
 		// As the API answers it (503, Retry-After); the store logs the
 		// outage once, so this is not logged per request.
 		w.Header().Set("Retry-After", strconv.Itoa(herald.UnavailableRetrySeconds))
-		status, title, msg = http.StatusServiceUnavailable, "Database unavailable", "The database is unavailable, so nothing was changed. Try again in a few seconds."
-	default:
-		status, title, msg = http.StatusBadRequest, "Cannot do that", e.Error()
+		title, msg = "Database unavailable", "The database is unavailable, so nothing was changed. Try again in a few seconds."
+	default: // invalid, conflict, bad request: the message, never the wrapped cause
+		title, msg = "Cannot do that", shownError(e)
 	}
 	t := s.pages["error"]
 	var buf bytes.Buffer
@@ -135,6 +138,20 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+}
+
+// shownError is what a page says of e: its message and fields, never
+// the wrapped cause (a driver's text).
+func shownError(e *herald.Error) string {
+	msg := e.Message
+	for i, f := range e.Fields {
+		sep := "; "
+		if i == 0 {
+			sep = ": "
+		}
+		msg += sep + f.Field + " " + f.Message
+	}
+	return msg
 }
 
 // redirect answers a successful POST (303: the browser GETs the target).
