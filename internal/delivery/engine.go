@@ -124,7 +124,12 @@ type Engine struct {
 	store   herald.Store
 	queue   herald.Queue
 	client  *http.Client
-	clock   Clock
+	// baseTransport is Deps.Transport when it is an *http.Transport: the
+	// clients that present a client certificate clone it.
+	baseTransport *http.Transport
+	creds         credentials
+	certWarned    sync.Map // authorization id@revision@day → struct{}
+	clock         Clock
 	policy  RetryPolicy
 	metrics *Metrics
 	log     *slog.Logger
@@ -180,6 +185,7 @@ func New(cfg Config, d Deps) *Engine {
 	e := &Engine{cfg: cfg, svc: d.Service, store: d.Service.Store, queue: d.Queue, clock: d.Clock, policy: d.Policy, metrics: d.Metrics, log: d.Log, listen: d.Listen,
 		wake: make(chan struct{}, 1), outcomes: make(chan *herald.OutcomeRecord, 4096), jobs: make(chan *job), writerDone: make(chan struct{})}
 	e.client = &http.Client{Transport: d.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	e.baseTransport, _ = d.Transport.(*http.Transport)
 	e.cache.Location = cfg.Location
 	e.eps.limits = cfg.Endpoint
 	e.eps.log = d.Log
