@@ -119,23 +119,23 @@ type Deps struct {
 // Engine ingests events and delivers them. It implements herald.Ingester
 // and herald.DeliveryControl.
 type Engine struct {
-	cfg     Config
-	svc     *herald.Service
-	store   herald.Store
-	queue   herald.Queue
-	client  *http.Client
+	cfg    Config
+	svc    *herald.Service
+	store  herald.Store
+	queue  herald.Queue
+	client *http.Client
 	// baseTransport is Deps.Transport when it is an *http.Transport: the
 	// clients that present a client certificate clone it.
 	baseTransport *http.Transport
 	creds         credentials
 	certWarned    sync.Map // authorization id@revision@day → struct{}
 	clock         Clock
-	policy  RetryPolicy
-	metrics *Metrics
-	log     *slog.Logger
-	listen  func(ctx context.Context, wake func()) error
-	cache   payload.Cache
-	eps     endpoints
+	policy        RetryPolicy
+	metrics       *Metrics
+	log           *slog.Logger
+	listen        func(ctx context.Context, wake func()) error
+	cache         payload.Cache
+	eps           endpoints
 
 	wake     chan struct{}
 	outcomes chan *herald.OutcomeRecord
