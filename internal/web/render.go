@@ -204,7 +204,15 @@ var funcs = template.FuncMap{
 		}
 		return strconv.FormatFloat(ms, 'f', 0, 64) + " ms"
 	},
-	"mask":     herald.Mask,
+	"mask": herald.Mask,
+	// certsoon: a client certificate that expires within the warning window.
+	"certsoon": func(t time.Time) bool { return time.Until(t) < herald.CertificateWarnDays*24*time.Hour },
+	"fmtdate": func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format("2 Jan 2006")
+	},
 	"join":     strings.Join,
 	"add":      func(a, b int) int { return a + b },
 	"upper":    strings.ToUpper,
