@@ -62,6 +62,7 @@ type authForm struct {
 	TLSSubject  string
 	TLSNotAfter time.Time
 	TLSSoon     bool // expires within herald.CertificateWarnDays
+	Preset      *herald.Preset
 }
 
 // Secret reports whether a secret of type t is stored (so a blank field
@@ -170,6 +171,21 @@ func (s *Server) newAuthorization(w http.ResponseWriter, r *http.Request) {
 		f.Spec.Type = t
 	}
 	f.Spec.Endpoint = r.URL.Query().Get("endpoint")
+	if key := r.URL.Query().Get("preset"); key != "" {
+		p, err := herald.PresetByKey(key)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		pa := p.Authorization
+		f.Preset = p
+		f.Spec = herald.AuthorizationSpec{Name: strings.SplitN(p.Name, " — ", 2)[0], Endpoint: pa.Endpoint, Type: p.AuthorizationType}
+		f.Key, f.Username, f.QueryKey = pa.HeaderKey, pa.Username, pa.QueryKey
+		f.OAuth2 = herald.OAuth2Auth{TokenURL: pa.TokenURL, ClientAuth: pa.ClientAuth}
+		if f.OAuth2.ClientAuth == "" {
+			f.OAuth2.ClientAuth = herald.ClientAuthBasic
+		}
+	}
 	s.render(w, r, http.StatusOK, "authorization_form", &view{Title: "Add an authorization", Section: "authorizations", D: f})
 }
 

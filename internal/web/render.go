@@ -213,11 +213,12 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2 Jan 2006")
 	},
-	"join":     strings.Join,
-	"add":      func(a, b int) int { return a + b },
-	"upper":    strings.ToUpper,
-	"string":   func(v any) string { return fmt.Sprint(v) },
-	"varpaths": varPaths,
+	"join":      strings.Join,
+	"add":       func(a, b int) int { return a + b },
+	"upper":     strings.ToUpper,
+	"hasprefix": strings.HasPrefix,
+	"string":    func(v any) string { return fmt.Sprint(v) },
+	"varpaths":  varPaths,
 }
 
 // varPath is one variable a template can use, with the sample's value.
