@@ -416,3 +416,26 @@ func mustDeliveries(t *testing.T, e *env, hookID string) []*herald.Delivery {
 	}
 	return list
 }
+
+// The token endpoint goes through the SSRF guard like any delivery: one
+// on a refused address (loopback, with the guard closed) is not asked,
+// and the attempt fails with class auth saying why.
+func TestOAuth2TokenEndpointIsGuarded(t *testing.T) {
+	e := setup(t, envOpts{noAllow: true, cfg: Config{Schedule: []time.Duration{time.Hour}}})
+	ts := newTokenServer(t, "herald-client", "secret-secret-secret", 60)
+	a, err := e.svc.CreateAuthorization(ctx, e.ws, herald.AuthorizationSpec{Endpoint: "https://api.example.com", Type: herald.AuthOAuth2,
+		OAuth2: &herald.OAuth2Auth{TokenURL: ts.URL + "/token", ClientID: ts.clientID, ClientSecret: ts.secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := e.webhook(herald.WebhookSpec{AuthorizationEnabled: true, AuthorizationID: a.ID, EndpointURL: "https://api.example.com/in"})
+	e.send("member.verified", memberData)
+	e.waitAttempted(w.ID)
+	atts, _, _ := e.store.ListAttempts(ctx, e.ws, w.ID, herald.AttemptFilter{})
+	if len(atts) != 1 || atts[0].ErrorClass != herald.ErrClassAuth || !strings.Contains(atts[0].Error, "blocked by the SSRF guard") {
+		t.Fatalf("attempts: %+v, want one auth failure naming the SSRF guard", atts)
+	}
+	if n := ts.fetches.Load(); n != 0 {
+		t.Fatalf("the guarded token endpoint was asked %d times", n)
+	}
+}
