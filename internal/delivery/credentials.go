@@ -36,7 +36,17 @@ type tokenEntry struct {
 	rev     int64
 	token   string
 	expires time.Time
+	// A failed fetch is remembered for tokenFailureHold: the deliveries
+	// that waited for it fail with its error instead of each asking a
+	// token endpoint that is down or refusing the client.
+	failRev   int64
+	failUntil time.Time
+	failErr   error
 }
+
+// tokenFailureHold is how long a failed token fetch answers for the
+// authorization before the endpoint is asked again.
+const tokenFailureHold = 5 * time.Second
 
 type certClient struct {
 	rev      int64
@@ -83,15 +93,22 @@ func (e *Engine) accessToken(ctx context.Context, a *herald.Authorization, stale
 	}
 	defer func() { <-t.lock }()
 	rev := revision(a)
-	if t.rev == rev && t.token != "" && t.token != stale && e.clock.Now().Before(t.expires) {
+	now := e.clock.Now()
+	if t.rev == rev && t.token != "" && t.token != stale && now.Before(t.expires) {
 		return t.token, nil
+	}
+	if t.failRev == rev && now.Before(t.failUntil) {
+		return "", t.failErr
 	}
 	token, lifetime, err := e.fetchToken(ctx, a)
 	if err != nil {
 		t.token = ""
+		t.failRev, t.failUntil, t.failErr = rev, e.clock.Now().Add(tokenFailureHold), err
 		e.metrics.TokenFetches.WithLabelValues("failed").Inc()
 		return "", err
 	}
+	t.failErr = nil
+	t.failUntil = time.Time{}
 	t.rev, t.token, t.expires = rev, token, e.clock.Now().Add(lifetime-tokenMargin(lifetime))
 	e.metrics.TokenFetches.WithLabelValues("ok").Inc()
 	return token, nil
