@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/client"
 )
 
 // listenOn starts an HTTP server on addr ("127.0.0.2:0").
@@ -152,6 +155,13 @@ func TestServeWithEgressProxyAndOAuth2(t *testing.T) {
 		t.Error("the proxy carried nothing")
 	}
 	mu.Unlock()
+	// The public Go client speaks the new types too.
+	c := client.New(s.url, key)
+	q, err := c.CreateAuthorization(context.Background(), client.AuthorizationInput{Endpoint: receiver.URL, Type: client.AuthQuery,
+		Query: &client.QueryCredential{Key: "api_key", Value: "query-value-0123456789"}})
+	if err != nil || q.Query == nil || q.Query.Value != "••••6789" || !q.Query.ValueSet || q.Query.Visibility != client.VisibilitySecret {
+		t.Fatalf("client CreateAuthorization query: %+v, %v", q, err)
+	}
 	all, _ := json.Marshal(append(attempts(ok), attempts(refused)...))
 	for _, bad := range []string{secret, "xyzzy"} {
 		if strings.Contains(string(all), bad) || strings.Contains(s.logs.String(), bad) {
