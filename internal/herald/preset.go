@@ -71,7 +71,7 @@ func Presets() []*Preset {
 		{
 			Key: "bloomreach", Name: "Bloomreach Engagement — track event",
 			Description:       "Adds an event to a customer in a Bloomreach Engagement project (Tracking API, add event).",
-			VendorDocsURL:     "https://documentation.bloomreach.com/engagement/reference/add-event-2",
+			VendorDocsURL:     "https://documentation.bloomreach.com/engagement/reference/add-event",
 			AuthorizationType: AuthBasic,
 			Authorization: PresetAuth{Endpoint: "https://api.exponea.com/track/v2/projects/YOUR_PROJECT_TOKEN", Username: "YOUR_API_KEY_ID",
 				Secret: "the API key secret of a private API key with permission to set events"},
@@ -171,12 +171,14 @@ func Presets() []*Preset {
 		{
 			Key: "salesforce-marketing-cloud", Name: "Salesforce Marketing Cloud — fire entry event",
 			Description:       "Fires a Journey Builder entry event for a contact (Interaction API, POST /interaction/v1/events), with an OAuth 2.0 token from the tenant's auth endpoint.",
-			VendorDocsURL:     "https://developer.salesforce.com/docs/marketing/marketing-cloud/references/mc_rest_interaction/postEvent.html",
+			VendorDocsURL:     "https://developer.salesforce.com/docs/atlas.en-us.noversion.mc-apis.meta/mc-apis/postEvent.htm",
 			AuthorizationType: AuthOAuth2,
 			Authorization: PresetAuth{Endpoint: "https://YOUR_SUBDOMAIN.rest.marketingcloudapis.com", TokenURL: "https://YOUR_SUBDOMAIN.auth.marketingcloudapis.com/v2/token",
 				ClientAuth: ClientAuthBody, Secret: "the client secret of a server-to-server installed package"},
 			Method: "POST", EndpointURL: "https://YOUR_SUBDOMAIN.rest.marketingcloudapis.com/interaction/v1/events",
-			PayloadType: PayloadJSON,
+			// The reference asks for the charset when the body may hold UTF-8.
+			CustomHeaders: []Header{{Name: "Content-Type", Value: "application/json; charset=UTF-8"}},
+			PayloadType:   PayloadJSON,
 			Payload: `{
   "ContactKey": "{{ member.id }}",
   "EventDefinitionKey": "YOUR_EVENT_DEFINITION_KEY",
@@ -194,7 +196,7 @@ func Presets() []*Preset {
 				{Field: "authorization.oauth2.client_id", Description: "The installed package's client ID."},
 				{Field: "authorization.oauth2.client_secret", Description: "The installed package's client secret."},
 			},
-			RequiredFields: []string{"ContactKey", "EventDefinitionKey", "Data"},
+			RequiredFields: []string{"ContactKey", "EventDefinitionKey"},
 		},
 		{
 			Key: "segment", Name: "Segment — track",
@@ -225,7 +227,9 @@ func Presets() []*Preset {
 			AuthorizationType: AuthBearer,
 			Authorization:     PresetAuth{Endpoint: "https://slack.com/api", Secret: "a bot token (xoxb-…) with the chat:write scope, the bot invited to the channel"},
 			Method:            "POST", EndpointURL: "https://slack.com/api/chat.postMessage",
-			PayloadType: PayloadJSON,
+			// Slack answers a JSON body without a charset with a missing_charset warning.
+			CustomHeaders: []Header{{Name: "Content-Type", Value: "application/json; charset=utf-8"}},
+			PayloadType:   PayloadJSON,
 			Payload: `{
   "channel": "YOUR_CHANNEL_ID",
   "text": "{{ event.type }}: {{ member.email }} ({{ member.tier }}, {{ member.points }} points)",
