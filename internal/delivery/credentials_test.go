@@ -451,3 +451,30 @@ func TestOAuth2TokenEndpointIsGuarded(t *testing.T) {
 		t.Fatalf("the guarded token endpoint was asked %d times", n)
 	}
 }
+
+// A custom header that replaces one herald sets (a vendor's JSON:API
+// Content-Type) is sent, and logged once, as sent.
+func TestCustomContentTypeIsLoggedOnce(t *testing.T) {
+	e := setup(t, envOpts{})
+	rc := newReceiver(t, nil)
+	w := e.webhook(herald.WebhookSpec{EndpointURL: rc.URL + "/in", CustomHeaders: []herald.Header{{Name: "Content-Type", Value: "application/vnd.api+json"}}, LogOnlyErrors: false})
+	e.send("member.verified", memberData)
+	got := rc.next(t, 5*time.Second)
+	if ct := got.header.Values("Content-Type"); len(ct) != 1 || ct[0] != "application/vnd.api+json" {
+		t.Fatalf("the receiver got Content-Type %v", ct)
+	}
+	e.waitAttempted(w.ID)
+	atts, _, _ := e.store.ListAttempts(ctx, e.ws, w.ID, herald.AttemptFilter{})
+	n := 0
+	for _, h := range atts[0].RequestHeaders {
+		if strings.EqualFold(h.Name, "Content-Type") {
+			n++
+			if h.Value != "application/vnd.api+json" {
+				t.Fatalf("logged Content-Type %q", h.Value)
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("Content-Type logged %d times", n)
+	}
+}

@@ -69,6 +69,14 @@ func (e *Engine) buildRequest(ctx context.Context, r *payload.Request, c *herald
 	var logged []herald.Header
 	set := func(name, value, shown string) {
 		req.Header.Set(name, value)
+		// A custom header may replace one herald set (Content-Type, say):
+		// the log shows what was sent, once.
+		for i := range logged {
+			if http.CanonicalHeaderKey(logged[i].Name) == http.CanonicalHeaderKey(name) {
+				logged[i] = herald.Header{Name: name, Value: shown}
+				return
+			}
+		}
 		logged = append(logged, herald.Header{Name: name, Value: shown})
 	}
 	if r.ContentType != "" {
