@@ -220,6 +220,9 @@ type AttemptFilter struct {
 const (
 	AuthHeader = "header"
 	AuthBasic  = "basic"
+	AuthBearer = "bearer"
+	AuthQuery  = "query"
+	AuthOAuth2 = "oauth2_client_credentials"
 
 	VisibilitySecret = "SECRET" // write-only: shown masked after save
 	VisibilityPublic = "PUBLIC" // shown back in clear
@@ -238,28 +241,102 @@ type BasicCredential struct {
 	Password string `json:"password"`
 }
 
-// AuthorizationInput is what CreateAuthorization sends. Set Header for
-// Type AuthHeader, Basic for Type AuthBasic. The credentials are sent only
-// to URLs under Endpoint.
+// BearerCredential is a static bearer token.
+type BearerCredential struct {
+	Token string `json:"token"`
+}
+
+// QueryCredential is a query parameter added to every request URL.
+type QueryCredential struct {
+	Key        string `json:"key"`
+	Value      string `json:"value"`
+	Visibility string `json:"visibility,omitempty"` // default VisibilitySecret
+}
+
+// OAuth2Credential is an OAuth 2.0 client-credentials grant; herald
+// fetches and caches the access tokens.
+type OAuth2Credential struct {
+	TokenURL     string `json:"token_url"`
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+	Scope        string `json:"scope,omitempty"`
+	Audience     string `json:"audience,omitempty"`
+	ClientAuth   string `json:"client_auth,omitempty"` // "basic" (default) or "body"
+}
+
+// TLSClientCredential is a client certificate (PEM) and its private key.
+type TLSClientCredential struct {
+	CertificatePEM string `json:"certificate_pem"`
+	PrivateKeyPEM  string `json:"private_key_pem"`
+}
+
+// AuthorizationInput is what CreateAuthorization sends. Set the field
+// named by Type (Header, Basic, Bearer, Query or OAuth2); any type may add
+// TLSClient. The credentials are sent only to URLs under Endpoint.
 type AuthorizationInput struct {
-	Name     string            `json:"name,omitempty"`
-	Endpoint string            `json:"endpoint"`
-	Type     string            `json:"type"`
-	Header   *HeaderCredential `json:"header,omitempty"`
-	Basic    *BasicCredential  `json:"basic,omitempty"`
+	Name      string               `json:"name,omitempty"`
+	Endpoint  string               `json:"endpoint"`
+	Type      string               `json:"type"`
+	Header    *HeaderCredential    `json:"header,omitempty"`
+	Basic     *BasicCredential     `json:"basic,omitempty"`
+	Bearer    *BearerCredential    `json:"bearer,omitempty"`
+	Query     *QueryCredential     `json:"query,omitempty"`
+	OAuth2    *OAuth2Credential    `json:"oauth2,omitempty"`
+	TLSClient *TLSClientCredential `json:"tls_client,omitempty"`
 }
 
 // Authorization is an authorization as herald shows it: secret values
 // are masked.
 type Authorization struct {
-	ID        string               `json:"id"`
-	Name      string               `json:"name"`
-	Endpoint  string               `json:"endpoint"`
-	Type      string               `json:"type"`
-	Header    *AuthorizationHeader `json:"header,omitempty"`
-	Basic     *AuthorizationBasic  `json:"basic,omitempty"`
-	CreatedAt time.Time            `json:"created_at"`
-	UpdatedAt time.Time            `json:"updated_at"`
+	ID        string                  `json:"id"`
+	Name      string                  `json:"name"`
+	Endpoint  string                  `json:"endpoint"`
+	Type      string                  `json:"type"`
+	Header    *AuthorizationHeader    `json:"header,omitempty"`
+	Basic     *AuthorizationBasic     `json:"basic,omitempty"`
+	Bearer    *AuthorizationBearer    `json:"bearer,omitempty"`
+	Query     *AuthorizationQuery     `json:"query,omitempty"`
+	OAuth2    *AuthorizationOAuth2    `json:"oauth2,omitempty"`
+	TLSClient *AuthorizationTLSClient `json:"tls_client,omitempty"`
+	CreatedAt time.Time               `json:"created_at"`
+	UpdatedAt time.Time               `json:"updated_at"`
+}
+
+// AuthorizationBearer is a stored bearer token; Token is masked.
+type AuthorizationBearer struct {
+	Token    string `json:"token"`
+	TokenSet bool   `json:"token_set"`
+}
+
+// AuthorizationQuery is a stored query credential; Value is masked unless
+// its visibility is PUBLIC.
+type AuthorizationQuery struct {
+	Key        string `json:"key"`
+	Value      string `json:"value"`
+	ValueSet   bool   `json:"value_set"`
+	Visibility string `json:"visibility"`
+}
+
+// AuthorizationOAuth2 is a stored client-credentials grant; ClientSecret
+// is masked.
+type AuthorizationOAuth2 struct {
+	TokenURL        string `json:"token_url"`
+	ClientID        string `json:"client_id"`
+	ClientSecret    string `json:"client_secret"`
+	ClientSecretSet bool   `json:"client_secret_set"`
+	Scope           string `json:"scope"`
+	Audience        string `json:"audience"`
+	ClientAuth      string `json:"client_auth"`
+}
+
+// AuthorizationTLSClient is a stored client certificate; the key is masked.
+type AuthorizationTLSClient struct {
+	CertificatePEM string    `json:"certificate_pem"`
+	PrivateKeyPEM  string    `json:"private_key_pem"`
+	PrivateKeySet  bool      `json:"private_key_set"`
+	Subject        string    `json:"subject"`
+	NotAfter       time.Time `json:"not_after"`
+	ExpiresSoon    bool      `json:"expires_soon"`
 }
 
 // AuthorizationHeader is a stored header credential; Value is masked

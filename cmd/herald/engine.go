@@ -38,6 +38,14 @@ func newEngine(cfg serveConfig, svc *herald.Service, store *sqlstore.Store, log 
 	ec := cfg.engine
 	ec.UserAgent = "herald/" + version
 	transport := guard.Transport()
+	if cfg.egressProxy != "" {
+		proxy, err := netguard.ParseProxy(cfg.egressProxy)
+		if err != nil {
+			return nil, nil, usageError{"--egress-proxy: " + err.Error()}
+		}
+		transport = guard.ProxyTransport(proxy)
+		log.Info("deliveries go through an egress proxy", "proxy", proxy.Host)
+	}
 	// Keep as many idle connections per endpoint as may be in flight to
 	// it, or a busy endpoint costs a new TCP (and TLS) handshake per call.
 	transport.MaxIdleConnsPerHost = max(transport.MaxIdleConnsPerHost, ec.Endpoint.Concurrency)

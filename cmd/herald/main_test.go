@@ -139,6 +139,11 @@ func TestVersionAndUsage(t *testing.T) {
 	if exitCode(err) != 2 {
 		t.Fatalf("bad CIDR: %v", err)
 	}
+	for _, bad := range []string{"socks5://127.0.0.1:1080", "http://proxy", "127.0.0.1:3128"} {
+		if _, _, err = runHerald(t, env(nil), "serve", "--egress-proxy", bad); exitCode(err) != 2 || !strings.Contains(err.Error(), "--egress-proxy") {
+			t.Fatalf("bad --egress-proxy %q: %v", bad, err)
+		}
+	}
 	_, _, err = runHerald(t, env(nil), "apikey", "create")
 	if exitCode(err) != 2 || !strings.Contains(err.Error(), "--name") {
 		t.Fatalf("apikey without name: %v", err)

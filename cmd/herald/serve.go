@@ -22,6 +22,7 @@ type serveConfig struct {
 	addr          string
 	store         storeFlags
 	allowNetworks listFlag
+	egressProxy   string
 	logFormat     string
 	logLevel      string
 	maxBodyBytes  int64
@@ -38,6 +39,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	cfg.store.register(fs)
 	fs.Var(&cfg.allowNetworks, "allow-network", "open the SSRF guard for this CIDR (repeatable; env is comma-separated)")
+	fs.StringVar(&cfg.egressProxy, "egress-proxy", "", "send every delivery through this HTTP CONNECT proxy (http://host:port); the SSRF guard still checks each destination first, and naming the proxy is what allows herald to reach it")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.Int64Var(&cfg.maxBodyBytes, "max-body-bytes", 1<<20, "largest request body accepted")
@@ -71,6 +73,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if _, err := netguard.ParseAllowList(cfg.allowNetworks); err != nil {
 		return usageError{fmt.Sprintf("--allow-network: %v (e.g. 127.0.0.0/8)", err)}
+	}
+	if cfg.egressProxy != "" {
+		if _, err := netguard.ParseProxy(cfg.egressProxy); err != nil {
+			return usageError{fmt.Sprintf("--egress-proxy: %v", err)}
+		}
 	}
 	loc, err := time.LoadLocation(cfg.timeZone)
 	if err != nil {

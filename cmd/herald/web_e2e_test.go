@@ -472,6 +472,19 @@ func TestAdminUIInBrowser(t *testing.T) {
 	b.see("A secret value is set (••••9876)")
 	b.notSee(secret, "crm-secret")
 
+	// 3b. The OAuth 2.0 type shows its own fields only; a preset fills the
+	// webhook form and says what is left to fill.
+	b.open("/authorizations/new")
+	b.do(chromedp.Click(chromedp.CSS(`label[for="f-type-oauth2"]`)))
+	if eval[bool](b, `document.querySelector("#f-header-key").offsetParent !== null`) || !eval[bool](b, `document.querySelector("#f-oauth2-token-url").offsetParent !== null`) ||
+		!eval[bool](b, `document.querySelector("#f-tls-client-certificate-pem").offsetParent !== null`) {
+		t.Fatal("type switch to OAuth 2.0 did not show its fields (and the client certificate) only")
+	}
+	b.checkA11y("authorization form (OAuth 2.0)")
+	b.open("/webhooks/new?preset=salesforce-marketing-cloud&event=coupon.redeemed")
+	b.see("Still to fill before publishing", "YOUR_EVENT_DEFINITION_KEY", "oauth2_client_credentials")
+	b.checkA11y("webhook form from a preset")
+
 	lap("before step 4")
 	// 4. A webhook with every field, a field error first.
 	b.open("/webhooks")

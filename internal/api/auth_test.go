@@ -103,8 +103,8 @@ func TestBadInputIsAProblemNeverACrash(t *testing.T) {
 func TestEventTypes(t *testing.T) {
 	e := setup(t, openSQLite(t), Config{})
 	list := e.do("GET", "/api/v1/event-types", nil).must(t, http.StatusOK).json(t)["data"].([]any)
-	if len(list) != 21 {
-		t.Fatalf("%d built-in event types, want 21 (18 loyalty, 3 herald alerts)", len(list))
+	if len(list) != 22 {
+		t.Fatalf("%d built-in event types, want 22 (18 loyalty, 4 herald alerts)", len(list))
 	}
 	got := e.do("GET", "/api/v1/event-types/coupon.redeemed", nil).must(t, http.StatusOK).json(t)
 	if got["display_name"] != "User - User Redeemed Coupon" || got["sample"].(map[string]any)["venue"] == nil {
@@ -130,7 +130,7 @@ func TestEventTypes(t *testing.T) {
 	b["event"] = "member.birthday"
 	b["payload"] = `{"id": "{{ member.id }}"}`
 	e.createWebhook(b)
-	if n := len(e.do("GET", "/api/v1/event-types", nil).must(t, http.StatusOK).json(t)["data"].([]any)); n != 22 {
-		t.Fatalf("%d event types after adding one, want 22", n)
+	if n := len(e.do("GET", "/api/v1/event-types", nil).must(t, http.StatusOK).json(t)["data"].([]any)); n != 23 {
+		t.Fatalf("%d event types after adding one, want 23", n)
 	}
 }

@@ -109,7 +109,7 @@ func TestAuthorizationValidation(t *testing.T) {
 		{"endpoint with user", map[string]any{"endpoint": "https://u:p@x.example.com", "type": "basic", "basic": map[string]any{"username": "u", "password": "p"}}, "endpoint", "user or password"},
 		{"relative endpoint", map[string]any{"endpoint": "/api", "type": "basic", "basic": map[string]any{"username": "u", "password": "p"}}, "endpoint", "http:// or https://"},
 		{"no type", map[string]any{"endpoint": "https://x.example.com"}, "type", "is required"},
-		{"bad type", map[string]any{"endpoint": "https://x.example.com", "type": "oauth"}, "type", "header or basic"},
+		{"bad type", map[string]any{"endpoint": "https://x.example.com", "type": "oauth"}, "type", "oauth2_client_credentials"},
 		{"header missing", map[string]any{"endpoint": "https://x.example.com", "type": "header"}, "header", "is required"},
 		{"header key missing", map[string]any{"endpoint": "https://x.example.com", "type": "header", "header": header("", "v", "SECRET")}, "header.key", "is required"},
 		{"header key invalid", map[string]any{"endpoint": "https://x.example.com", "type": "header", "header": header("X Api", "v", "SECRET")}, "header.key", "not a valid header name"},

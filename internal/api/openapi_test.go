@@ -238,11 +238,7 @@ func TestOpenAPIRefs(t *testing.T) {
 // a field is required exactly when Go always writes it.
 func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 	doc := oaDoc(t)
-	var authPatch struct {
-		authorizationPatch
-		Header *patchHeader `json:"header"`
-		Basic  *patchBasic  `json:"basic"`
-	}
+	var authPatch authorizationPatchBody
 	tests := []struct {
 		schema string
 		value  any
@@ -257,6 +253,22 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"Authorization", authorizationView{}, true},
 		{"HeaderAuthView", headerView{}, true},
 		{"BasicAuthView", basicView{}, true},
+		{"BearerAuthInput", herald.BearerAuth{}, false},
+		{"QueryAuthInput", herald.QueryAuth{}, false},
+		{"OAuth2AuthInput", herald.OAuth2Auth{}, false},
+		{"TLSClientAuthInput", herald.TLSClientAuth{}, false},
+		{"BearerAuthPatch", patchBearer{}, false},
+		{"QueryAuthPatch", patchQuery{}, false},
+		{"OAuth2AuthPatch", patchOAuth2{}, false},
+		{"TLSClientAuthPatch", patchTLSClient{}, false},
+		{"BearerAuthView", bearerView{}, true},
+		{"QueryAuthView", queryView{}, true},
+		{"OAuth2AuthView", oauth2View{}, true},
+		{"TLSClientAuthView", tlsClientView{}, true},
+		{"Preset", herald.Preset{}, true},
+		{"PresetAuthorization", herald.PresetAuth{}, true},
+		{"PresetField", herald.PresetField{}, true},
+		{"PresetList", listResponse[*herald.Preset]{}, true},
 		{"AuthorizationList", listResponse[authorizationView]{}, true},
 		{"WebhookInput", herald.WebhookSpec{}, false},
 		{"CustomHeader", herald.Header{}, true},

@@ -50,6 +50,8 @@ var apiRoutes = []route{
 	{"GET", "/event-types", herald.ScopeRead, (*Server).listEventTypes},
 	{"POST", "/event-types", herald.ScopeAdmin, (*Server).createEventType},
 	{"GET", "/event-types/{key}", herald.ScopeRead, (*Server).getEventType},
+	{"GET", "/presets", herald.ScopeRead, (*Server).listPresets},
+	{"GET", "/presets/{key}", herald.ScopeRead, (*Server).getPreset},
 
 	{"POST", "/webhooks/{id}/test", herald.ScopeAdmin, (*Server).testWebhook},
 	{"POST", "/webhooks/{id}/rotate-secret", herald.ScopeAdmin, (*Server).rotateSecret},

@@ -120,18 +120,23 @@ type Deps struct {
 // Engine ingests events and delivers them. It implements herald.Ingester
 // and herald.DeliveryControl.
 type Engine struct {
-	cfg     Config
-	svc     *herald.Service
-	store   herald.Store
-	queue   herald.Queue
-	client  *http.Client
-	clock   Clock
-	policy  RetryPolicy
-	metrics *Metrics
-	log     *slog.Logger
-	listen  func(ctx context.Context, wake func()) error
-	cache   payload.Cache
-	eps     endpoints
+	cfg    Config
+	svc    *herald.Service
+	store  herald.Store
+	queue  herald.Queue
+	client *http.Client
+	// baseTransport is Deps.Transport when it is an *http.Transport: the
+	// clients that present a client certificate clone it.
+	baseTransport *http.Transport
+	creds         credentials
+	certWarned    sync.Map // authorization id@revision@day → struct{}
+	clock         Clock
+	policy        RetryPolicy
+	metrics       *Metrics
+	log           *slog.Logger
+	listen        func(ctx context.Context, wake func()) error
+	cache         payload.Cache
+	eps           endpoints
 
 	wake     chan struct{}
 	outcomes chan *herald.OutcomeRecord
@@ -181,6 +186,7 @@ func New(cfg Config, d Deps) *Engine {
 	e := &Engine{cfg: cfg, svc: d.Service, store: d.Service.Store, queue: d.Queue, clock: d.Clock, policy: d.Policy, metrics: d.Metrics, log: d.Log, listen: d.Listen,
 		wake: make(chan struct{}, 1), outcomes: make(chan *herald.OutcomeRecord, 4096), jobs: make(chan *job), writerDone: make(chan struct{})}
 	e.client = &http.Client{Transport: d.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	e.baseTransport, _ = d.Transport.(*http.Transport)
 	e.cache.Location = cfg.Location
 	e.eps.limits = cfg.Endpoint
 	e.eps.log = d.Log

@@ -37,6 +37,7 @@ type envOpts struct {
 	cfg       Config
 	store     storetest.QueueStore
 	log       *slog.Logger
+	transport func(*http.Transport) // adjusts the guarded transport (trusted CAs, …)
 }
 
 func setup(t *testing.T, o envOpts) *env {
@@ -51,7 +52,11 @@ func setup(t *testing.T, o envOpts) *env {
 	if !o.noAllow {
 		allow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	}
-	d := Deps{Service: svc, Queue: store, Transport: netguard.New(allow).Transport(), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	tr := netguard.New(allow).Transport()
+	if o.transport != nil {
+		o.transport(tr)
+	}
+	d := Deps{Service: svc, Queue: store, Transport: tr, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Policy: JitteredSchedule{MinRetryAfter: time.Second, MaxRetryAfter: time.Hour}}
 	if o.log != nil {
 		d.Log = o.log

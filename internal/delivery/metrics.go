@@ -21,6 +21,7 @@ type Metrics struct {
 	InFlight       prometheus.Gauge
 	PurgedRows     *prometheus.CounterVec // table
 	PurgeSeconds   prometheus.Histogram
+	TokenFetches   *prometheus.CounterVec // outcome: ok, failed
 	reg            prometheus.Registerer
 }
 
@@ -33,7 +34,7 @@ func NewMetrics(reg prometheus.Registerer, queue herald.Queue) *Metrics {
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "herald_deliveries_total",
 			Help: "Delivery outcomes: succeeded, retried (an attempt failed, another is scheduled), failed (attempts exhausted), canceled, deferred (not attempted: endpoint busy or circuit open)."}, []string{"outcome"}),
 		Attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "herald_attempts_total",
-			Help: "Delivery attempts by outcome and error class (dns, connect, tls, timeout, http_status, template, blocked, network; empty for a success)."}, []string{"outcome", "error_class"}),
+			Help: "Delivery attempts by outcome and error class (dns, connect, tls, timeout, http_status, template, blocked, auth, network; empty for a success)."}, []string{"outcome", "error_class"}),
 		AttemptSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "herald_attempt_duration_seconds", Help: "Duration of HTTP attempts.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"outcome"}),
 		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "herald_attempts_in_flight", Help: "HTTP attempts in progress."}),
@@ -41,9 +42,11 @@ func NewMetrics(reg prometheus.Registerer, queue herald.Queue) *Metrics {
 			Help: "Rows deleted by retention, by table (attempts, events, deliveries)."}, []string{"table"}),
 		PurgeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "herald_retention_run_duration_seconds",
 			Help: "Duration of retention runs (every batch of one run, pauses included).", Buckets: []float64{.001, .01, .05, .1, .5, 1, 5, 10, 30, 60, 300}}),
+		TokenFetches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "herald_oauth2_token_fetches_total",
+			Help: "OAuth2 access tokens requested from token endpoints, by outcome (ok, failed)."}, []string{"outcome"}),
 		reg: reg,
 	}
-	reg.MustRegister(m.EventsIngested, m.Deliveries, m.Attempts, m.AttemptSeconds, m.InFlight, m.PurgedRows, m.PurgeSeconds, newQueueCollector(queue))
+	reg.MustRegister(m.EventsIngested, m.Deliveries, m.Attempts, m.AttemptSeconds, m.InFlight, m.PurgedRows, m.PurgeSeconds, m.TokenFetches, newQueueCollector(queue))
 	return m
 }
 

@@ -40,8 +40,10 @@ const redacted = "••••"
 // buildRequest adds herald's headers, the authorization and the Standard
 // Webhooks signature to a rendered request. It also returns the headers as
 // logged (secret values redacted) and the redactor for everything else
-// stored of the attempt.
-func (e *Engine) buildRequest(ctx context.Context, r *payload.Request, c *herald.Claim, w *herald.Webhook, auth *herald.Authorization, now time.Time) (*http.Request, []herald.Header, *redactor, error) {
+// stored of the attempt. tokens are the OAuth2 access tokens of this
+// attempt, the one to send last (an earlier one the endpoint refused is
+// redacted as well).
+func (e *Engine) buildRequest(ctx context.Context, r *payload.Request, c *herald.Claim, w *herald.Webhook, auth *herald.Authorization, tokens []string, now time.Time) (*http.Request, []herald.Header, *redactor, error) {
 	var body io.Reader
 	if r.Body != nil {
 		body = bytes.NewReader(r.Body)
@@ -50,13 +52,31 @@ func (e *Engine) buildRequest(ctx context.Context, r *payload.Request, c *herald
 	if w.PreviousSigningSecret != "" {
 		secretValues = append(secretValues, w.PreviousSigningSecret, strings.TrimPrefix(w.PreviousSigningSecret, "whsec_"))
 	}
-	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, body)
+	if auth != nil {
+		// Every secret the authorization holds, whether or not this request
+		// carries it (a client secret, a private key): none may be stored.
+		secretValues = append(secretValues, auth.Secrets()...)
+	}
+	secretValues = append(secretValues, tokens...)
+	target := r.URL
+	if auth != nil && auth.Type == herald.AuthQuery {
+		target = withQueryParam(r.URL, auth.Query.Key, auth.Query.Value)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Method, target, body)
 	if err != nil {
 		return nil, nil, newRedactor(secretValues...), fmt.Errorf("build request: %w", err)
 	}
 	var logged []herald.Header
 	set := func(name, value, shown string) {
 		req.Header.Set(name, value)
+		// A custom header may replace one herald set (Content-Type, say):
+		// the log shows what was sent, once.
+		for i := range logged {
+			if http.CanonicalHeaderKey(logged[i].Name) == http.CanonicalHeaderKey(name) {
+				logged[i] = herald.Header{Name: name, Value: shown}
+				return
+			}
+		}
 		logged = append(logged, herald.Header{Name: name, Value: shown})
 	}
 	if r.ContentType != "" {
@@ -82,6 +102,12 @@ func (e *Engine) buildRequest(ctx context.Context, r *payload.Request, c *herald
 			cred := basicCredential(auth.Basic.Username, auth.Basic.Password)
 			secretValues = append(secretValues, auth.Basic.Password, cred)
 			set("Authorization", "Basic "+cred, "Basic "+redacted)
+		case herald.AuthBearer:
+			set("Authorization", "Bearer "+auth.Bearer.Token, "Bearer "+redacted)
+		case herald.AuthOAuth2:
+			if len(tokens) > 0 {
+				set("Authorization", "Bearer "+tokens[len(tokens)-1], "Bearer "+redacted)
+			}
 		}
 	}
 	set("User-Agent", e.cfg.UserAgent, e.cfg.UserAgent)
@@ -134,9 +160,24 @@ func (e *Engine) send(ctx context.Context, r *payload.Request, c *herald.Claim, 
 	a := &herald.Attempt{ID: herald.NewID(), WorkspaceID: c.WorkspaceID, DeliveryID: c.ID, WebhookID: c.WebhookID, EventID: c.EventID,
 		Number: c.Attempts + 1, StartedAt: start.UTC(), RequestMethod: r.Method}
 	out := &sent{attempt: a}
-	req, logged, red, err := e.buildRequest(ctx, r, c, w, auth, start)
+	var tokens []string
+	if auth != nil && auth.Type == herald.AuthOAuth2 {
+		token, err := e.accessToken(ctx, auth, "")
+		if err != nil {
+			return e.authFailure(out, r, w, auth, nil, err)
+		}
+		tokens = append(tokens, token)
+	}
+	client, err := e.clientFor(auth)
+	if err != nil {
+		return e.authFailure(out, r, w, auth, tokens, err)
+	}
+	req, logged, red, err := e.buildRequest(ctx, r, c, w, auth, tokens, start)
 	a.RequestHeaders = logged
 	a.RequestURL = red.string(r.URL)
+	if req != nil {
+		a.RequestURL = red.string(req.URL.String())
+	}
 	keep := func(success bool) {
 		// Cut a little past the cap first, so a large body is not searched
 		// whole, and a secret straddling the cap is still redacted.
@@ -146,11 +187,31 @@ func (e *Engine) send(ctx context.Context, r *payload.Request, c *herald.Claim, 
 	}
 	if err != nil {
 		keep(false)
-		a.Outcome, a.ErrorClass, a.Error = herald.OutcomeFailure, herald.ErrClassNetwork, err.Error()
+		a.Outcome, a.ErrorClass, a.Error = herald.OutcomeFailure, herald.ErrClassNetwork, red.string(err.Error())
 		return out
 	}
 	wall := time.Now()
-	res, err := e.client.Do(req)
+	res, err := client.Do(req)
+	if err == nil && res.StatusCode == http.StatusUnauthorized && len(tokens) > 0 {
+		// The endpoint refused the cached token (revoked, or expired
+		// early): fetch a new one, once, and retry at once.
+		io.Copy(io.Discard, io.LimitReader(res.Body, maxDiscard))
+		res.Body.Close()
+		token, terr := e.accessToken(ctx, auth, tokens[0])
+		if terr != nil {
+			return e.authFailure(out, r, w, auth, tokens, fmt.Errorf("the endpoint answered 401 to the cached access token, and a new one could not be had: %w", terr))
+		}
+		tokens = append(tokens, token)
+		req, logged, red, err = e.buildRequest(ctx, r, c, w, auth, tokens, start)
+		a.RequestHeaders = logged
+		if err != nil {
+			keep(false)
+			a.Outcome, a.ErrorClass, a.Error = herald.OutcomeFailure, herald.ErrClassNetwork, red.string(err.Error())
+			return out
+		}
+		a.RequestURL = red.string(req.URL.String())
+		res, err = client.Do(req)
+	}
 	if err != nil {
 		keep(false)
 		a.DurationMS = float64(time.Since(wall).Microseconds()) / 1000
@@ -208,6 +269,38 @@ func (e *Engine) send(ctx context.Context, r *payload.Request, c *herald.Claim, 
 	}
 	out.retryAfter = retryAfter(res, start)
 	out.health = res.StatusCode >= 500 || res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusRequestTimeout
+	return out
+}
+
+// authFailure records an attempt whose credentials could not be had (an
+// OAuth2 token fetch failed): class auth, no request sent to the
+// endpoint, the endpoint's health untouched.
+func (e *Engine) authFailure(out *sent, r *payload.Request, w *herald.Webhook, auth *herald.Authorization, tokens []string, err error) *sent {
+	a := out.attempt
+	red := newRedactor(append(auth.Secrets(), tokens...)...)
+	a.RequestURL = red.string(r.URL)
+	a.RequestHeaders = []herald.Header{}
+	a.RequestBody, _ = capText(red.string(string(r.Body)), e.logCap(w, false))
+	a.RequestBodySize = len(r.Body)
+	a.Outcome, a.ErrorClass, a.Error = herald.OutcomeFailure, herald.ErrClassAuth, red.string(err.Error())
+	return out
+}
+
+// withQueryParam adds key=value to a URL's query (after what the template
+// rendered), both escaped.
+func withQueryParam(raw, key, value string) string {
+	base, frag, _ := strings.Cut(raw, "#")
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+		if strings.HasSuffix(base, "?") || strings.HasSuffix(base, "&") {
+			sep = ""
+		}
+	}
+	out := base + sep + url.QueryEscape(key) + "=" + url.QueryEscape(value)
+	if frag != "" {
+		out += "#" + frag
+	}
 	return out
 }
 

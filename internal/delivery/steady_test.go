@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,8 +36,10 @@ func echo(n int, w http.ResponseWriter, r *http.Request) {
 
 func TestEchoedSecretsAreNotStored(t *testing.T) {
 	const (
-		password = "pa55-w0rd/with+plus&amp"
-		token    = "tok_9f8e7d6c5b4a39281706"
+		password    = "pa55-w0rd/with+plus&amp"
+		token       = "tok_9f8e7d6c5b4a39281706"
+		bearerToken = "brr_0a1b2c3d4e5f60718293"
+		queryValue  = "qv/9z8y+7x6w&5v4u3t2s1r"
 	)
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
@@ -90,19 +93,31 @@ func TestEchoedSecretsAreNotStored(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			bearerType, err := e.svc.CreateAuthorization(ctx, e.ws, herald.AuthorizationSpec{Endpoint: rc.URL + "/bearer-type", Type: herald.AuthBearer,
+				Bearer: &herald.BearerAuth{Token: bearerToken}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			query, err := e.svc.CreateAuthorization(ctx, e.ws, herald.AuthorizationSpec{Endpoint: rc.URL + "/query", Type: herald.AuthQuery,
+				Query: &herald.QueryAuth{Key: "api_key", Value: queryValue, Visibility: herald.Secret}})
+			if err != nil {
+				t.Fatal(err)
+			}
 			w1 := e.webhook(herald.WebhookSpec{AuthorizationEnabled: true, AuthorizationID: basic.ID, EndpointURL: rc.URL + "/basic"})
 			w2 := e.webhook(herald.WebhookSpec{AuthorizationEnabled: true, AuthorizationID: bearer.ID, EndpointURL: rc.URL + "/bearer", Name: "bearer"})
+			w3 := e.webhook(herald.WebhookSpec{AuthorizationEnabled: true, AuthorizationID: bearerType.ID, EndpointURL: rc.URL + "/bearer-type", Name: "bearer type"})
+			w4 := e.webhook(herald.WebhookSpec{AuthorizationEnabled: true, AuthorizationID: query.ID, EndpointURL: rc.URL + "/query", Name: "query"})
 			e.send("member.verified", memberData)
 			var hooks []*herald.Webhook
-			for _, w := range []*herald.Webhook{w1, w2} {
+			for _, w := range []*herald.Webhook{w1, w2, w3, w4} {
 				e.waitAttempted(w.ID)
 				hook, _ := e.store.Webhook(ctx, e.ws, w.ID)
 				hooks = append(hooks, hook)
 			}
 			secrets := []string{password, basicCredential("herald", password), token, hooks[0].SigningSecret, hooks[1].SigningSecret,
-				strings.TrimPrefix(hooks[0].SigningSecret, "whsec_")}
+				strings.TrimPrefix(hooks[0].SigningSecret, "whsec_"), bearerToken, queryValue, url.QueryEscape(queryValue)}
 			// The receiver really got them (so the test can fail).
-			if rc.count() < 2 {
+			if rc.count() < 4 {
 				t.Fatalf("the receiver got %d requests", rc.count())
 			}
 			var stored []*herald.Attempt

@@ -82,6 +82,7 @@ const (
 	ErrClassTemplate ErrorClass = "template"    // the request could not be rendered
 	ErrClassBlocked  ErrorClass = "blocked"     // the SSRF guard refused the address
 	ErrClassNetwork  ErrorClass = "network"     // any other transport failure
+	ErrClassAuth     ErrorClass = "auth"        // credentials could not be obtained (an OAuth2 token fetch failed)
 )
 
 // Attempt is one HTTP call (the Logs tab): the request as sent, with

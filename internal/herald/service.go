@@ -248,6 +248,24 @@ func (s *Service) UpdateAuthorization(ctx context.Context, workspaceID, id strin
 		b.Password = ""
 		spec.Basic = &b
 	}
+	if old.Bearer != nil {
+		spec.Bearer = &BearerAuth{}
+	}
+	if old.Query != nil {
+		q := *old.Query
+		if q.Visibility == Secret {
+			q.Value = ""
+		}
+		spec.Query = &q
+	}
+	if old.OAuth2 != nil {
+		o := *old.OAuth2
+		o.ClientSecret = ""
+		spec.OAuth2 = &o
+	}
+	if old.TLSClient != nil {
+		spec.TLSClient = &TLSClientAuth{CertificatePEM: old.TLSClient.CertificatePEM}
+	}
 	if err := change(&spec); err != nil {
 		return nil, err
 	}
@@ -257,6 +275,20 @@ func (s *Service) UpdateAuthorization(ctx context.Context, workspaceID, id strin
 	}
 	if spec.Basic != nil && spec.Basic.Password == "" && old.Basic != nil {
 		spec.Basic.Password = old.Basic.Password
+	}
+	if spec.Bearer != nil && spec.Bearer.Token == "" && old.Bearer != nil {
+		spec.Bearer.Token = old.Bearer.Token
+	}
+	if spec.Query != nil && spec.Query.Value == "" && old.Query != nil {
+		spec.Query.Value = old.Query.Value
+	}
+	if spec.OAuth2 != nil && spec.OAuth2.ClientSecret == "" && old.OAuth2 != nil {
+		spec.OAuth2.ClientSecret = old.OAuth2.ClientSecret
+	}
+	// A key left blank keeps the stored one, whether or not the
+	// certificate is replaced (a renewed certificate for the same key).
+	if spec.TLSClient != nil && spec.TLSClient.PrivateKeyPEM == "" && old.TLSClient != nil {
+		spec.TLSClient.PrivateKeyPEM = old.TLSClient.PrivateKeyPEM
 	}
 	if err := spec.Validate(); err != nil {
 		return nil, err

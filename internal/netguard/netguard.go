@@ -19,7 +19,9 @@
 // dialer then tries the next resolved address (happy eyeballs included), and
 // if every address is refused the dial fails with a *BlockedError. Because
 // [Guard.Transport] sets Proxy to nil, no proxy can make the connection on
-// herald's behalf either.
+// herald's behalf either — except the one egress proxy an operator names
+// ([Guard.ProxyTransport]), which is asked to connect only to addresses
+// the Guard has checked, by IP.
 //
 // By default every address that is not globally routable is refused:
 // loopback, unspecified, private and unique-local, link-local (including the

@@ -34,7 +34,14 @@ func Dialect() sqlstore.Dialect {
 	return sqlstore.Dialect{Name: "sqlite", Migrations: sub, MapError: mapError, SyncPragma: syncPragma,
 		SizeQuery: `SELECT (SELECT page_count FROM pragma_page_count()) * (SELECT page_size FROM pragma_page_size()),
 			(SELECT freelist_count FROM pragma_freelist_count()) * (SELECT page_size FROM pragma_page_size())`,
-		ReclaimSpace: func(pages int) string { return fmt.Sprintf("PRAGMA incremental_vacuum(%d)", pages) }}
+		ReclaimSpace: func(pages int) string { return fmt.Sprintf("PRAGMA incremental_vacuum(%d)", pages) },
+		ForeignKeys: func(on bool) string {
+			if on {
+				return "PRAGMA foreign_keys = ON"
+			}
+			return "PRAGMA foreign_keys = OFF"
+		},
+		ForeignKeyCheck: "PRAGMA foreign_key_check"}
 }
 
 // dsn sets busy_timeout first (so the other pragmas wait rather than fail),

@@ -8,55 +8,106 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 )
 
-const authorizationColumns = `id, workspace_id, name, endpoint, type, header_key, header_visibility, basic_username, secret, created_at, updated_at`
+const authorizationColumns = `id, workspace_id, name, endpoint, type, header_key, header_visibility, basic_username, secret, created_at, updated_at, ` +
+	`query_key, query_visibility, oauth2_token_url, oauth2_client_id, oauth2_scope, oauth2_audience, oauth2_client_auth, tls_certificate, tls_private_key`
 
-// authorizationRow flattens an Authorization: the header value or the
-// basic password, whichever the type has, is the one sealed secret.
-func (s *Store) authorizationArgs(a *herald.Authorization) (headerKey, visibility, username sql.NullString, secret []byte, err error) {
+// authorizationRow is an Authorization flattened into its columns. The
+// one secret of the type (header value, basic password, bearer token,
+// query value, OAuth2 client secret) is sealed into secret, a client
+// certificate's private key into tlsKey.
+type authorizationRow struct {
+	headerKey, visibility, username                          sql.NullString
+	queryKey, queryVisibility                                sql.NullString
+	tokenURL, clientID, scope, audience, clientAuth, tlsCert sql.NullString
+	secret, tlsKey                                           []byte
+}
+
+func text(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
+
+func (s *Store) authorizationArgs(a *herald.Authorization) (*authorizationRow, error) {
+	var r authorizationRow
 	var plain string
 	switch a.Type {
 	case herald.AuthHeader:
-		headerKey = sql.NullString{String: a.Header.Key, Valid: true}
-		visibility = sql.NullString{String: string(a.Header.Visibility), Valid: true}
+		r.headerKey, r.visibility = text(a.Header.Key), text(string(a.Header.Visibility))
 		plain = a.Header.Value
 	case herald.AuthBasic:
-		username = sql.NullString{String: a.Basic.Username, Valid: true}
+		r.username = text(a.Basic.Username)
 		plain = a.Basic.Password
+	case herald.AuthBearer:
+		plain = a.Bearer.Token
+	case herald.AuthQuery:
+		r.queryKey, r.queryVisibility = text(a.Query.Key), text(string(a.Query.Visibility))
+		plain = a.Query.Value
+	case herald.AuthOAuth2:
+		o := a.OAuth2
+		r.tokenURL, r.clientID, r.clientAuth = text(o.TokenURL), text(o.ClientID), text(o.ClientAuth)
+		r.scope, r.audience = text(o.Scope), text(o.Audience)
+		plain = o.ClientSecret
 	}
-	secret, err = s.seal(plain)
-	return
+	var err error
+	if r.secret, err = s.seal(plain); err != nil {
+		return nil, err
+	}
+	if t := a.TLSClient; t != nil {
+		r.tlsCert = text(t.CertificatePEM)
+		if r.tlsKey, err = s.seal(t.PrivateKeyPEM); err != nil {
+			return nil, err
+		}
+	}
+	return &r, nil
+}
+
+func (r *authorizationRow) values() []any {
+	return []any{r.headerKey, r.visibility, r.username, r.secret, r.queryKey, r.queryVisibility, r.tokenURL, r.clientID, r.scope, r.audience, r.clientAuth, r.tlsCert, r.tlsKey}
 }
 
 func (s *Store) scanAuthorization(row interface{ Scan(...any) error }) (*herald.Authorization, error) {
 	var a herald.Authorization
-	var headerKey, visibility, username sql.NullString
-	var secret []byte
+	var r authorizationRow
 	var created, updated int64
-	if err := row.Scan(&a.ID, &a.WorkspaceID, &a.Name, &a.Endpoint, &a.Type, &headerKey, &visibility, &username, &secret, &created, &updated); err != nil {
+	if err := row.Scan(&a.ID, &a.WorkspaceID, &a.Name, &a.Endpoint, &a.Type, &r.headerKey, &r.visibility, &r.username, &r.secret, &created, &updated,
+		&r.queryKey, &r.queryVisibility, &r.tokenURL, &r.clientID, &r.scope, &r.audience, &r.clientAuth, &r.tlsCert, &r.tlsKey); err != nil {
 		return nil, s.mapErr(err)
 	}
-	plain, err := s.open(secret)
+	plain, err := s.open(r.secret)
 	if err != nil {
 		return nil, fmt.Errorf("authorization %s: %w", a.ID, err)
 	}
 	switch a.Type {
 	case herald.AuthHeader:
-		a.Header = &herald.HeaderAuth{Key: headerKey.String, Value: plain, Visibility: herald.Visibility(visibility.String)}
+		a.Header = &herald.HeaderAuth{Key: r.headerKey.String, Value: plain, Visibility: herald.Visibility(r.visibility.String)}
 	case herald.AuthBasic:
-		a.Basic = &herald.BasicAuth{Username: username.String, Password: plain}
+		a.Basic = &herald.BasicAuth{Username: r.username.String, Password: plain}
+	case herald.AuthBearer:
+		a.Bearer = &herald.BearerAuth{Token: plain}
+	case herald.AuthQuery:
+		a.Query = &herald.QueryAuth{Key: r.queryKey.String, Value: plain, Visibility: herald.Visibility(r.queryVisibility.String)}
+	case herald.AuthOAuth2:
+		a.OAuth2 = &herald.OAuth2Auth{TokenURL: r.tokenURL.String, ClientID: r.clientID.String, ClientSecret: plain,
+			Scope: r.scope.String, Audience: r.audience.String, ClientAuth: r.clientAuth.String}
+	}
+	if r.tlsCert.Valid {
+		key, err := s.open(r.tlsKey)
+		if err != nil {
+			return nil, fmt.Errorf("authorization %s: client certificate key: %w", a.ID, err)
+		}
+		a.TLSClient = &herald.TLSClientAuth{CertificatePEM: r.tlsCert.String, PrivateKeyPEM: key}
 	}
 	a.CreatedAt, a.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return &a, nil
 }
 
-// CreateAuthorization stores a new authorization with its secret sealed.
+// CreateAuthorization stores a new authorization with its secrets sealed.
 func (s *Store) CreateAuthorization(ctx context.Context, a *herald.Authorization) error {
-	headerKey, visibility, username, secret, err := s.authorizationArgs(a)
+	r, err := s.authorizationArgs(a)
 	if err != nil {
 		return err
 	}
-	_, err = s.write.ExecContext(ctx, s.q(`INSERT INTO authorizations (`+authorizationColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		a.ID, a.WorkspaceID, a.Name, a.Endpoint, string(a.Type), headerKey, visibility, username, secret, micros(a.CreatedAt), micros(a.UpdatedAt))
+	args := append([]any{a.ID, a.WorkspaceID, a.Name, a.Endpoint, string(a.Type), micros(a.CreatedAt), micros(a.UpdatedAt)}, r.values()...)
+	_, err = s.write.ExecContext(ctx, s.q(`INSERT INTO authorizations (id, workspace_id, name, endpoint, type, created_at, updated_at, `+
+		`header_key, header_visibility, basic_username, secret, query_key, query_visibility, oauth2_token_url, oauth2_client_id, oauth2_scope, oauth2_audience, oauth2_client_auth, tls_certificate, tls_private_key) `+
+		`VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), args...)
 	return s.mapErr(err)
 }
 
@@ -120,12 +171,15 @@ func listPage[T any](ctx context.Context, s *Store, query string, args []any, cu
 
 // UpdateAuthorization overwrites the stored authorization.
 func (s *Store) UpdateAuthorization(ctx context.Context, a *herald.Authorization) error {
-	headerKey, visibility, username, secret, err := s.authorizationArgs(a)
+	r, err := s.authorizationArgs(a)
 	if err != nil {
 		return err
 	}
-	res, err := s.write.ExecContext(ctx, s.q(`UPDATE authorizations SET name = ?, endpoint = ?, type = ?, header_key = ?, header_visibility = ?, basic_username = ?, secret = ?, updated_at = ? WHERE workspace_id = ? AND id = ?`),
-		a.Name, a.Endpoint, string(a.Type), headerKey, visibility, username, secret, micros(a.UpdatedAt), a.WorkspaceID, a.ID)
+	args := append([]any{a.Name, a.Endpoint, string(a.Type), micros(a.UpdatedAt)}, r.values()...)
+	args = append(args, a.WorkspaceID, a.ID)
+	res, err := s.write.ExecContext(ctx, s.q(`UPDATE authorizations SET name = ?, endpoint = ?, type = ?, updated_at = ?, `+
+		`header_key = ?, header_visibility = ?, basic_username = ?, secret = ?, query_key = ?, query_visibility = ?, oauth2_token_url = ?, oauth2_client_id = ?, `+
+		`oauth2_scope = ?, oauth2_audience = ?, oauth2_client_auth = ?, tls_certificate = ?, tls_private_key = ? WHERE workspace_id = ? AND id = ?`), args...)
 	return s.expectOne(res, err)
 }
 

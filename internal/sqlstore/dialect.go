@@ -39,6 +39,12 @@ type Dialect struct {
 	// MigrationLock, if set, runs first in the migration transaction so
 	// that concurrent processes migrate one at a time.
 	MigrationLock string
+	// ForeignKeys, if set, returns the statement that turns foreign-key
+	// enforcement on or off for a connection, and ForeignKeyCheck lists
+	// violations (SQLite): migrations marked "-- herald:foreign-keys-off"
+	// run with the keys off and must leave no violation.
+	ForeignKeys     func(on bool) string
+	ForeignKeyCheck string
 	// SizeQuery returns two integers: the bytes herald's tables take and
 	// how many of them are free for reuse.
 	SizeQuery string

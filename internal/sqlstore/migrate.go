@@ -58,8 +58,27 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect) (int, error) {
 	return applied, nil
 }
 
+// foreignKeysOff marks a migration that must run with foreign keys off
+// (SQLite: rebuilding a table that other tables refer to). The keys are
+// checked before it commits and turned on again after.
+const foreignKeysOff = "-- herald:foreign-keys-off"
+
 func applyMigration(ctx context.Context, db *sql.DB, d Dialect, rb *rebinder, version int64, name, body string) (bool, error) {
-	tx, err := db.BeginTx(ctx, nil)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	keysOff := d.ForeignKeys != nil && strings.Contains(body, foreignKeysOff)
+	if keysOff {
+		// PRAGMA foreign_keys is a no-op inside a transaction: it is set on
+		// the connection before BEGIN.
+		if _, err := conn.ExecContext(ctx, d.ForeignKeys(false)); err != nil {
+			return false, fmt.Errorf("foreign keys off: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), d.ForeignKeys(true))
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
 	}
@@ -78,6 +97,17 @@ func applyMigration(ctx context.Context, db *sql.DB, d Dialect, rb *rebinder, ve
 	}
 	if _, err := tx.ExecContext(ctx, body); err != nil {
 		return false, err
+	}
+	if keysOff && d.ForeignKeyCheck != "" {
+		rows, err := tx.QueryContext(ctx, d.ForeignKeyCheck)
+		if err != nil {
+			return false, fmt.Errorf("foreign key check: %w", err)
+		}
+		broken := rows.Next()
+		rows.Close()
+		if broken {
+			return false, fmt.Errorf("foreign key check: the migration leaves rows that refer to missing rows")
+		}
 	}
 	if _, err := tx.ExecContext(ctx, rb.q(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`),
 		version, name, time.Now().UnixMicro()); err != nil {

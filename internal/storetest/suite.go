@@ -23,6 +23,7 @@ func Run(t *testing.T, open func(t testing.TB) herald.Store) {
 		{"Authorizations", testAuthorizations},
 		{"AuthorizationSecretsSealed", testSecretsSealed},
 		{"AuthorizationInUse", testAuthorizationInUse},
+		{"AuthorizationTypes", testAuthorizationTypes},
 		{"Webhooks", testWebhooks},
 		{"WebhookRevisionConflict", testWebhookRevisionConflict},
 		{"WebhookFiltersAndPages", testWebhookFiltersAndPages},

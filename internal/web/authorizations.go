@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
@@ -39,7 +40,8 @@ func (s *Server) listAuthorizations(w http.ResponseWriter, r *http.Request) {
 
 // authForm is the data of the add and edit forms. Secret values are never
 // put back into the form: SecretSet says one is stored, Hint shows its
-// mask.
+// mask. The certificate of a client certificate is public and is shown;
+// its key is a secret like the others.
 type authForm struct {
 	ID         string
 	Spec       herald.AuthorizationSpec
@@ -47,9 +49,25 @@ type authForm struct {
 	Value      string // only a PUBLIC value, or what the admin just typed on a failed add
 	Visibility herald.Visibility
 	Username   string
-	SecretSet  bool
+	SecretSet  bool // the stored authorization has the secret of Spec.Type
 	Hint       string
+	StoredType herald.AuthType
+
+	QueryKey, QueryValue string
+	QueryVisibility      herald.Visibility
+	OAuth2               herald.OAuth2Auth // without the client secret
+
+	TLSCert     string
+	TLSKeySet   bool
+	TLSSubject  string
+	TLSNotAfter time.Time
+	TLSSoon     bool // expires within herald.CertificateWarnDays
+	Preset      *herald.Preset
 }
+
+// Secret reports whether a secret of type t is stored (so a blank field
+// keeps it).
+func (f *authForm) Secret(t string) bool { return f.SecretSet && string(f.StoredType) == t }
 
 func (f *authForm) Action() string {
 	if f.ID == "" {
@@ -59,7 +77,7 @@ func (f *authForm) Action() string {
 }
 
 func formFromAuthorization(a *herald.Authorization) *authForm {
-	f := &authForm{ID: a.ID, Spec: a.AuthorizationSpec, Visibility: herald.Secret}
+	f := &authForm{ID: a.ID, Spec: a.AuthorizationSpec, Visibility: herald.Secret, QueryVisibility: herald.Secret, StoredType: a.Type}
 	if a.Header != nil {
 		f.Key, f.Visibility = a.Header.Key, a.Header.Visibility
 		if a.Header.Visibility == herald.Public {
@@ -72,12 +90,39 @@ func formFromAuthorization(a *herald.Authorization) *authForm {
 		f.Username = a.Basic.Username
 		f.SecretSet, f.Hint = a.Basic.Password != "", herald.Mask(a.Basic.Password)
 	}
+	if a.Bearer != nil {
+		f.SecretSet, f.Hint = a.Bearer.Token != "", herald.Mask(a.Bearer.Token)
+	}
+	if a.Query != nil {
+		f.QueryKey, f.QueryVisibility = a.Query.Key, a.Query.Visibility
+		if a.Query.Visibility == herald.Public {
+			f.QueryValue = a.Query.Value
+		} else {
+			f.SecretSet, f.Hint = a.Query.Value != "", herald.Mask(a.Query.Value)
+		}
+	}
+	if a.OAuth2 != nil {
+		f.OAuth2 = *a.OAuth2
+		f.OAuth2.ClientSecret = ""
+		f.SecretSet, f.Hint = a.OAuth2.ClientSecret != "", herald.Mask(a.OAuth2.ClientSecret)
+	}
+	if t := a.TLSClient; t != nil {
+		f.TLSCert, f.TLSKeySet = t.CertificatePEM, t.PrivateKeyPEM != ""
+		if leaf, err := t.Leaf(); err == nil {
+			f.TLSSubject, f.TLSNotAfter = leaf.Subject.String(), leaf.NotAfter.UTC()
+			f.TLSSoon = time.Until(leaf.NotAfter) < herald.CertificateWarnDays*24*time.Hour
+		}
+	}
+	f.Spec.Header, f.Spec.Basic, f.Spec.Bearer, f.Spec.Query, f.Spec.OAuth2, f.Spec.TLSClient = nil, nil, nil, nil, nil, nil
 	return f
 }
 
 // parseAuthForm reads the form. Field names match the service's errors:
 // name, endpoint, type, header.key, header.value, header.visibility,
-// basic.username, basic.password.
+// basic.username, basic.password, bearer.token, query.key, query.value,
+// query.visibility, oauth2.token_url, oauth2.client_id,
+// oauth2.client_secret, oauth2.scope, oauth2.audience, oauth2.client_auth,
+// tls_client.certificate_pem, tls_client.private_key_pem.
 func parseAuthForm(form url.Values) herald.AuthorizationSpec {
 	spec := herald.AuthorizationSpec{Name: form.Get("name"), Endpoint: form.Get("endpoint"), Type: herald.AuthType(form.Get("type"))}
 	switch spec.Type {
@@ -86,12 +131,61 @@ func parseAuthForm(form url.Values) herald.AuthorizationSpec {
 			Visibility: herald.Visibility(form.Get("header.visibility"))}
 	case herald.AuthBasic:
 		spec.Basic = &herald.BasicAuth{Username: form.Get("basic.username"), Password: form.Get("basic.password")}
+	case herald.AuthBearer:
+		spec.Bearer = &herald.BearerAuth{Token: form.Get("bearer.token")}
+	case herald.AuthQuery:
+		spec.Query = &herald.QueryAuth{Key: form.Get("query.key"), Value: form.Get("query.value"), Visibility: herald.Visibility(form.Get("query.visibility"))}
+	case herald.AuthOAuth2:
+		spec.OAuth2 = &herald.OAuth2Auth{TokenURL: form.Get("oauth2.token_url"), ClientID: form.Get("oauth2.client_id"), ClientSecret: form.Get("oauth2.client_secret"),
+			Scope: form.Get("oauth2.scope"), Audience: form.Get("oauth2.audience"), ClientAuth: form.Get("oauth2.client_auth")}
+	}
+	if c, k := form.Get("tls_client.certificate_pem"), form.Get("tls_client.private_key_pem"); strings.TrimSpace(c+k) != "" {
+		spec.TLSClient = &herald.TLSClientAuth{CertificatePEM: c, PrivateKeyPEM: k}
 	}
 	return spec
 }
 
+// refill puts what the admin typed (never a secret value) back into a
+// form that failed to save.
+func (f *authForm) refill(form url.Values, spec herald.AuthorizationSpec) {
+	f.Spec = herald.AuthorizationSpec{Name: spec.Name, Endpoint: spec.Endpoint, Type: spec.Type}
+	f.Key, f.Username = form.Get("header.key"), form.Get("basic.username")
+	f.Visibility = herald.Visibility(form.Get("header.visibility"))
+	f.Value = ""
+	if f.Visibility == herald.Public {
+		f.Value = form.Get("header.value")
+	}
+	f.QueryKey, f.QueryVisibility, f.QueryValue = form.Get("query.key"), herald.Visibility(form.Get("query.visibility")), ""
+	if f.QueryVisibility == herald.Public {
+		f.QueryValue = form.Get("query.value")
+	}
+	f.OAuth2 = herald.OAuth2Auth{TokenURL: form.Get("oauth2.token_url"), ClientID: form.Get("oauth2.client_id"), Scope: form.Get("oauth2.scope"),
+		Audience: form.Get("oauth2.audience"), ClientAuth: form.Get("oauth2.client_auth")}
+	f.TLSCert = form.Get("tls_client.certificate_pem")
+}
+
 func (s *Server) newAuthorization(w http.ResponseWriter, r *http.Request) {
-	f := &authForm{Spec: herald.AuthorizationSpec{Type: herald.AuthHeader}, Visibility: herald.Secret}
+	f := &authForm{Spec: herald.AuthorizationSpec{Type: herald.AuthHeader}, Visibility: herald.Secret, QueryVisibility: herald.Secret,
+		OAuth2: herald.OAuth2Auth{ClientAuth: herald.ClientAuthBasic}}
+	if t := herald.AuthType(r.URL.Query().Get("type")); herald.ValidAuthType(t) {
+		f.Spec.Type = t
+	}
+	f.Spec.Endpoint = r.URL.Query().Get("endpoint")
+	if key := r.URL.Query().Get("preset"); key != "" {
+		p, err := herald.PresetByKey(key)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		pa := p.Authorization
+		f.Preset = p
+		f.Spec = herald.AuthorizationSpec{Name: strings.SplitN(p.Name, " — ", 2)[0], Endpoint: pa.Endpoint, Type: p.AuthorizationType}
+		f.Key, f.Username, f.QueryKey = pa.HeaderKey, pa.Username, pa.QueryKey
+		f.OAuth2 = herald.OAuth2Auth{TokenURL: pa.TokenURL, ClientAuth: pa.ClientAuth}
+		if f.OAuth2.ClientAuth == "" {
+			f.OAuth2.ClientAuth = herald.ClientAuthBasic
+		}
+	}
 	s.render(w, r, http.StatusOK, "authorization_form", &view{Title: "Add an authorization", Section: "authorizations", D: f})
 }
 
@@ -99,11 +193,8 @@ func (s *Server) createAuthorization(w http.ResponseWriter, r *http.Request) {
 	spec := parseAuthForm(r.PostForm)
 	a, err := s.svc.CreateAuthorization(r.Context(), workspace(r), spec)
 	if err != nil {
-		f := &authForm{Spec: spec, Key: r.PostForm.Get("header.key"), Visibility: herald.Visibility(r.PostForm.Get("header.visibility")),
-			Username: r.PostForm.Get("basic.username")}
-		if f.Visibility == herald.Public {
-			f.Value = r.PostForm.Get("header.value")
-		}
+		f := &authForm{}
+		f.refill(r.PostForm, spec)
 		s.authFormFailed(w, r, f, err, "Add an authorization")
 		return
 	}
@@ -119,6 +210,9 @@ func (s *Server) authFormFailed(w http.ResponseWriter, r *http.Request, f *authF
 	}
 	if f.Visibility == "" {
 		f.Visibility = herald.Secret
+	}
+	if f.QueryVisibility == "" {
+		f.QueryVisibility = herald.Secret
 	}
 	s.render(w, r, http.StatusUnprocessableEntity, "authorization_form", &view{Title: title, Section: "authorizations", Errors: errs, FormError: formErr, D: f})
 }
@@ -158,13 +252,7 @@ func (s *Server) updateAuthorization(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		f := formFromAuthorization(a)
-		f.Spec = in
-		f.Key, f.Username = r.PostForm.Get("header.key"), r.PostForm.Get("basic.username")
-		f.Visibility = herald.Visibility(r.PostForm.Get("header.visibility"))
-		f.Value = ""
-		if f.Visibility == herald.Public {
-			f.Value = r.PostForm.Get("header.value")
-		}
+		f.refill(r.PostForm, in)
 		s.authFormFailed(w, r, f, err, "Edit "+a.Name)
 		return
 	}

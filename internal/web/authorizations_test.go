@@ -135,7 +135,7 @@ func TestAuthorizationValidation(t *testing.T) {
 			return f
 		}(), "name", "at most 200"},
 		{"no type", url.Values{"endpoint": {"https://api.example.com"}}, "type", "is required"},
-		{"bad type", url.Values{"endpoint": {"https://api.example.com"}, "type": {"oauth"}}, "type", "must be header or basic"},
+		{"bad type", url.Values{"endpoint": {"https://api.example.com"}, "type": {"oauth"}}, "type", "must be header, basic, bearer, query or oauth2_client_credentials"},
 		{"no header key", headerAuthForm("https://api.example.com", "", "v", "SECRET"), "header.key", "is required"},
 		{"bad header key", headerAuthForm("https://api.example.com", "X Key", "v", "SECRET"), "header.key", "not a valid header name"},
 		{"framing header key", headerAuthForm("https://api.example.com", "Host", "v", "SECRET"), "header.key", "cannot carry a credential"},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -101,6 +102,20 @@ func (s *Server) buildPreview(r *http.Request, spec herald.WebhookSpec) *preview
 				p.Headers = append(p.Headers, herald.Header{Name: a.Header.Key, Value: herald.Mask(a.Header.Value) + " (secret)"})
 			case a.Basic != nil:
 				p.Headers = append(p.Headers, herald.Header{Name: "Authorization", Value: "Basic •••• (" + a.Basic.Username + ")"})
+			case a.Bearer != nil:
+				p.Headers = append(p.Headers, herald.Header{Name: "Authorization", Value: "Bearer •••• (secret)"})
+			case a.OAuth2 != nil:
+				p.Headers = append(p.Headers, herald.Header{Name: "Authorization", Value: "Bearer •••• (an access token from " + a.OAuth2.TokenURL + ")"})
+			case a.Query != nil:
+				v := "••••"
+				if a.Query.Visibility == herald.Public {
+					v = url.QueryEscape(a.Query.Value)
+				}
+				sep := "?"
+				if strings.Contains(p.URL, "?") {
+					sep = "&"
+				}
+				p.URL += sep + url.QueryEscape(a.Query.Key) + "=" + v
 			}
 		}
 	}

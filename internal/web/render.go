@@ -226,15 +226,24 @@ var funcs = template.FuncMap{
 		}
 		return strconv.FormatFloat(ms, 'f', 0, 64) + " ms"
 	},
-	"mask":     herald.Mask,
-	"join":     strings.Join,
-	"add":      func(a, b int) int { return a + b },
-	"upper":    strings.ToUpper,
-	"string":   func(v any) string { return fmt.Sprint(v) },
-	"varpaths": varPaths,
-	"num":      thousands,
-	"bodynote": bodyNote,
-	"circuit":  circuitNote,
+	"mask": herald.Mask,
+	// certsoon: a client certificate that expires within the warning window.
+	"certsoon": func(t time.Time) bool { return time.Until(t) < herald.CertificateWarnDays*24*time.Hour },
+	"fmtdate": func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format("2 Jan 2006")
+	},
+	"hasprefix": strings.HasPrefix,
+	"join":      strings.Join,
+	"add":       func(a, b int) int { return a + b },
+	"upper":     strings.ToUpper,
+	"string":    func(v any) string { return fmt.Sprint(v) },
+	"varpaths":  varPaths,
+	"num":       thousands,
+	"bodynote":  bodyNote,
+	"circuit":   circuitNote,
 }
 
 // thousands writes n with a comma between each group of three digits

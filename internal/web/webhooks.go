@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -172,6 +173,8 @@ type webhookForm struct {
 	// LogBodyBytes is log_body_bytes as typed (a refused "1.5" comes
 	// back as typed) or stored; empty is the server's default.
 	LogBodyBytes string
+	Presets      []*herald.Preset // for "Start from a preset" (adding only)
+	Preset       *herald.Preset   // the preset the form was started from
 }
 
 // bodyCaps are the engine's caps on logged bodies, which a webhook's
@@ -266,10 +269,35 @@ const defaultPayload = `{
 
 func (s *Server) newWebhook(w http.ResponseWriter, r *http.Request) {
 	spec := herald.WebhookSpec{Method: "POST", PayloadType: herald.PayloadJSON, Payload: defaultPayload}
+	// Start from a preset: ?preset=KEY&event=TYPE fills the form (nothing
+	// is saved until the admin saves it).
+	var preset *herald.Preset
+	if key := r.URL.Query().Get("preset"); key != "" {
+		p, err := herald.PresetByKey(key)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		event := r.URL.Query().Get("event")
+		if !slices.Contains(p.EventTypes, event) {
+			event = p.EventTypes[0]
+		}
+		preset, spec = p, p.WebhookSpec(event)
+	}
 	f, err := s.formData(r, "", 0, spec)
 	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	f.Presets, f.Preset = herald.Presets(), preset
+	if preset != nil {
+		// An authorization that already covers the preset's URL is chosen.
+		for _, a := range f.Authorizations {
+			if a.Type == preset.AuthorizationType && a.InScope(spec.EndpointURL) {
+				f.Spec.AuthorizationID = a.ID
+				break
+			}
+		}
 	}
 	s.render(w, r, http.StatusOK, "webhook_form", &view{Title: "Add a webhook", Section: "webhooks", D: f})
 }
