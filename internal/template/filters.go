@@ -252,7 +252,7 @@ func fTrim(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	chars := argString(args, 0, twigSpace)
+	chars := argString(args, 0, phpSpace)
 	switch argString(args, 1, "both") {
 	case "left":
 		return strings.TrimLeft(s, chars), nil

@@ -222,7 +222,7 @@ func TestOperators(t *testing.T) {
 		{`{{ words }}`, `["a","b","c"]`},
 		{`{{ m }}`, `{"a":1,"b":2}`},
 		{`{{ true }}|{{ false }}|{{ null }}|{{ 1.50 }}|{{ 1e3 }}`, "1|||1.5|1000"},
-		{`{{ "a\tb\x41\101" }}|{{ 'a\tb\'' }}`, "a\tbAA|a\\tb'"},
+		{`{{ "a\tb\x41\101" }}|{{ 'a\tb\'' }}|{{ 'a\\tb\q' }}`, "a\tbAA|a\tb'|a\\tbq"},
 		// tests
 		{`{{ missing is defined ? 1 : 0 }}`, "0"},
 		{`{{ missing.x is not defined ? 1 : 0 }}`, "1"},
