@@ -140,7 +140,12 @@ func appendJSON(dst []byte, v any, depth int) ([]byte, error) {
 		return appendJSONQuoted(dst, x), nil
 	case json.Number:
 		if isJSONNumber(string(x)) {
-			return append(dst, x...), nil
+			n := len(dst)
+			dst = appendNumberText(dst, string(x), true)
+			if dst[n] == 'I' || dst[n] == 'N' || dst[n] == '-' && len(dst) > n+1 && dst[n+1] == 'I' {
+				return append(dst[:n], "null"...), nil
+			}
+			return dst, nil
 		}
 		return appendJSONQuoted(dst, string(x)), nil
 	case jsonText:
@@ -153,7 +158,7 @@ func appendJSON(dst []byte, v any, depth int) ([]byte, error) {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return append(dst, "null"...), nil
 		}
-		return appendFloat(dst, x), nil
+		return appendJSONFloat(dst, x), nil
 	case float32:
 		return appendJSON(dst, float64(x), depth)
 	case int64, int, int32, uint, uint64:
@@ -205,6 +210,22 @@ func appendJSON(dst []byte, v any, depth int) ([]byte, error) {
 // string quoted; arrays and hashes as JSON; missing as null.
 func appendJSONValue(dst []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
+	case json.Number:
+		// Printed as Twig prints it (12.50 as 12.5, 1e3 as 1000).
+		if isJSONNumber(string(x)) {
+			n := len(dst)
+			dst = appendNumberText(dst, string(x), false)
+			if !isJSONNumber(string(dst[n:])) {
+				return append(dst[:n], "null"...), nil
+			}
+			return dst, nil
+		}
+		return appendJSONQuoted(dst, string(x)), nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return append(dst, "null"...), nil
+		}
+		return appendFloat(dst, x), nil
 	case string:
 		if isJSONNumber(x) {
 			return append(dst, x...), nil

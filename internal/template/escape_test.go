@@ -23,8 +23,8 @@ func TestJSONEscaping(t *testing.T) {
 		{`{"v": "{{ h }}"}`, `{"v": "Tom & \"Jerry\" \\ <b>'x'</b>\n\t\r\u0000\u0001 \u2028\u2029 ]]> -- ?#/ %+=; ` + "\ufffd\ufffd" + ` end"}`},
 		{`{"v": {{ h }}}`, `{"v": "Tom & \"Jerry\" \\ <b>'x'</b>\n\t\r\u0000\u0001 \u2028\u2029 ]]> -- ?#/ %+=; ` + "\ufffd\ufffd" + ` end"}`},
 		{`[{{ num }}, {{ zero }}, {{ neg }}, {{ n }}, {{ f }}, {{ i }}, {{ i64 }}, {{ nan }}, {{ b }}, {{ nul }}, {{ missing }}]`,
-			`[640137600, "01", -1.5e3, 5.50, 2.5, 7, -3, null, false, null, null]`},
-		{`["{{ num }}", "{{ n }}", "{{ b }}", "{{ nul }}", "{{ missing }}", "{{ f }}"]`, `["640137600", "5.50", "", "", "", "2.5"]`},
+			`[640137600, "01", -1.5e3, 5.5, 2.5, 7, -3, null, false, null, null]`},
+		{`["{{ num }}", "{{ n }}", "{{ b }}", "{{ nul }}", "{{ missing }}", "{{ f }}"]`, `["640137600", "5.5", "", "", "", "2.5"]`},
 		{`{"o": {{ obj }}}`, `{"o": {"<":"&","a":["x",null,true],"z":1}}`},
 		{`{"o": "{{ obj }}"}`, `{"o": "{\"<\":\"&\",\"a\":[\"x\",null,true],\"z\":1}"}`},
 		{`{"o": {{ obj|json_encode }}}`, `{"o": {"<":"&","a":["x",null,true],"z":1}}`},
@@ -225,7 +225,7 @@ func TestInputTypes(t *testing.T) {
 		"ss": []string{"a"}, "ms": map[string]string{"k": "v"}, "nested": []map[string]any{{"a": 1}}}
 	runRenderCases(t, Options{Format: PLAIN}, "", nil)
 	for src, want := range map[string]string{
-		`{{ f }} {{ i }} {{ i64 }} {{ u }} {{ big }} {{ small }} {{ f32 }}`: "5.5 3 1099511627776 7 1e+21 1e-7 0.5",
+		`{{ f }} {{ i }} {{ i64 }} {{ u }} {{ big }} {{ small }} {{ f32 }}`: "5.5 3 1099511627776 7 1.0E+21 1.0E-7 0.5",
 		`{{ ss|join }} {{ ms.k }} {{ nested[0].a }} {{ ss|length }}`:        "a v 1 1",
 		`{% for k, v in ms %}{{ k }}{{ v }}{% endfor %}`:                    "kv",
 		`{{ f + i }} {{ i * 2 }}`:                                           "8.5 6",

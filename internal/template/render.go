@@ -294,7 +294,7 @@ func emit(dst []byte, ctx escCtx, v any) ([]byte, error) {
 		case string:
 			return appendJSONStringContent(dst, x), nil
 		case json.Number:
-			return appendJSONStringContent(dst, string(x)), nil
+			return appendNumberText(dst, string(x), false), nil
 		case jsonStrText:
 			return append(dst, x...), nil
 		}
@@ -326,7 +326,7 @@ func emit(dst []byte, ctx escCtx, v any) ([]byte, error) {
 	case string:
 		return appendValidUTF8(dst, x), nil
 	case json.Number:
-		return appendValidUTF8(dst, string(x)), nil
+		return appendValidUTF8(dst, toString(x)), nil
 	}
 	return appendValidUTF8(dst, toString(v)), nil
 }

@@ -84,7 +84,7 @@ func toString(v any) string {
 	case string:
 		return x
 	case json.Number:
-		return string(x)
+		return string(appendNumberText(nil, string(x), false))
 	case bool:
 		if x {
 			return "1"
@@ -111,7 +111,7 @@ func appendString(dst []byte, v any) []byte {
 	case string:
 		return append(dst, x...)
 	case json.Number:
-		return append(dst, x...)
+		return appendNumberText(dst, string(x), false)
 	case bool:
 		if x {
 			return append(dst, '1')
@@ -150,10 +150,19 @@ func appendString(dst []byte, v any) []byte {
 	return fmt.Append(dst, v)
 }
 
-// appendFloat formats f like JSON numbers (and PHP for ordinary values):
-// integral values without a fraction, very large or small ones with an
-// exponent. NaN and infinities print as PHP does.
-func appendFloat(dst []byte, f float64) []byte {
+// appendFloat formats f as PHP prints a float (echo, string conversion,
+// Twig's output): 14 significant digits, an exponent ("1.0E+20") when the
+// decimal point is more than 14 digits out or the number is below 1e-4.
+// NaN and infinities print as PHP does.
+func appendFloat(dst []byte, f float64) []byte { return appendPHPFloat(dst, f, 14, 'E') }
+
+// appendJSONFloat formats f as PHP's json_encode does (serialize_precision
+// -1): the shortest text that reads back as f, with "e" beyond 17 digits.
+func appendJSONFloat(dst []byte, f float64) []byte { return appendPHPFloat(dst, f, -1, 'e') }
+
+// appendPHPFloat is PHP's php_gcvt: precision significant digits (-1: the
+// shortest that round-trips, judged against 17 digits).
+func appendPHPFloat(dst []byte, f float64, precision int, expChar byte) []byte {
 	switch {
 	case math.IsNaN(f):
 		return append(dst, "NAN"...)
@@ -162,25 +171,119 @@ func appendFloat(dst []byte, f float64) []byte {
 	case math.IsInf(f, -1):
 		return append(dst, "-INF"...)
 	}
-	abs := math.Abs(f)
-	if f == math.Trunc(f) && abs < 1e15 {
-		return strconv.AppendInt(dst, int64(f), 10)
+	if math.Signbit(f) {
+		dst = append(dst, '-')
+		f = -f
 	}
-	fmtc := byte('f')
-	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		fmtc = 'e'
+	if f == 0 {
+		return append(dst, '0')
 	}
-	n := len(dst)
-	dst = strconv.AppendFloat(dst, f, fmtc, -1, 64)
-	if fmtc == 'e' {
-		// clean up e-09 to e-9, as encoding/json does
-		m := len(dst) - n
-		if m >= 4 && dst[len(dst)-4] == 'e' && dst[len(dst)-3] == '-' && dst[len(dst)-2] == '0' {
-			dst[len(dst)-2] = dst[len(dst)-1]
-			dst = dst[:len(dst)-1]
+	ndigit := precision
+	var buf [32]byte
+	var e []byte
+	if precision < 0 {
+		ndigit = 17
+		e = strconv.AppendFloat(buf[:0], f, 'e', -1, 64)
+	} else {
+		e = strconv.AppendFloat(buf[:0], f, 'e', precision-1, 64)
+	}
+	// e is d[.ddd]e±XX
+	k := 0
+	for k < len(e) && e[k] != 'e' {
+		k++
+	}
+	mant, exp := e[:k], e[k+1:]
+	x, _ := strconv.Atoi(string(exp))
+	var digs [32]byte
+	digits := append(digs[:0], mant[0])
+	if len(mant) > 2 {
+		digits = append(digits, mant[2:]...)
+	}
+	for len(digits) > 1 && digits[len(digits)-1] == '0' {
+		digits = digits[:len(digits)-1]
+	}
+	decpt := x + 1
+	if (decpt < 0 && decpt < -3) || (decpt >= 0 && decpt > ndigit) {
+		dst = append(dst, digits[0], '.')
+		if len(digits) == 1 {
+			dst = append(dst, '0')
+		} else {
+			dst = append(dst, digits[1:]...)
+		}
+		dst = append(dst, expChar)
+		if x < 0 {
+			dst = append(dst, '-')
+			x = -x
+		} else {
+			dst = append(dst, '+')
+		}
+		return strconv.AppendInt(dst, int64(x), 10)
+	}
+	if decpt <= 0 {
+		dst = append(dst, '0', '.')
+		for i := decpt; i < 0; i++ {
+			dst = append(dst, '0')
+		}
+		return append(dst, digits...)
+	}
+	for i := 0; i < decpt; i++ {
+		if i < len(digits) {
+			dst = append(dst, digits[i])
+		} else {
+			dst = append(dst, '0')
 		}
 	}
+	if len(digits) > decpt {
+		dst = append(dst, '.')
+		dst = append(dst, digits[decpt:]...)
+	}
 	return dst
+}
+
+// appendNumberText writes a number from the event data (json.Number) as
+// PHP prints the value json_decode gives it: integers that fit in 64 bits
+// exactly, anything else (fractions, exponents, bigger integers) as a
+// float. Text that is not a number is written as it is.
+func appendNumberText(dst []byte, s string, enc bool) []byte {
+	if isPlainInt(s) {
+		if s == "-0" {
+			return append(dst, '0')
+		}
+		return append(dst, s...)
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		var ne *strconv.NumError
+		if !asNumErr(err, &ne) || ne.Err != strconv.ErrRange {
+			return append(dst, s...)
+		}
+	}
+	if enc {
+		return appendJSONFloat(dst, f)
+	}
+	return appendFloat(dst, f)
+}
+
+// isPlainInt reports whether s is an optional minus and digits that fit in
+// an int64.
+func isPlainInt(s string) bool {
+	d := s
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	if d == "" || len(d) > 19 {
+		return false
+	}
+	for i := 0; i < len(d); i++ {
+		if d[i] < '0' || d[i] > '9' {
+			return false
+		}
+	}
+	if len(d) == 19 {
+		_, err := strconv.ParseInt(s, 10, 64)
+		return err == nil
+	}
+	return true
 }
 
 // number is a numeric value: an integer, or a float.
@@ -239,14 +342,70 @@ func toNumber(v any) (number, bool) {
 	case float32:
 		return floatNum(float64(x)), true
 	case json.Number:
-		return parseNumeric(string(x))
+		return stringNumber(string(x))
 	case string:
-		return parseNumeric(x)
+		return stringNumber(x)
 	}
 	if s, ok := stringOf(v); ok {
-		return parseNumeric(s)
+		return stringNumber(s)
 	}
 	return number{}, false
+}
+
+// stringNumber converts a string as PHP does: a numeric string is its
+// number (ok); otherwise ok is false and the number is that of its leading
+// numeric part ("5 apples" is 5, "2024-02-29" is 2024, "abc" is 0), which
+// is what PHP's arithmetic and casts use.
+func stringNumber(s string) (number, bool) {
+	if n, ok := parseNumeric(s); ok {
+		return n, true
+	}
+	return leadingNumber(s), false
+}
+
+func leadingNumber(s string) number {
+	i := 0
+	for i < len(s) && strings.IndexByte(" \t\n\r\v\f", s[i]) >= 0 {
+		i++
+	}
+	j := i
+	if j < len(s) && (s[j] == '+' || s[j] == '-') {
+		j++
+	}
+	d := j
+	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+		j++
+	}
+	intEnd := j
+	if j < len(s) && s[j] == '.' {
+		k := j + 1
+		for k < len(s) && s[k] >= '0' && s[k] <= '9' {
+			k++
+		}
+		if k > j+1 || intEnd > d {
+			j = k
+		}
+	}
+	if j == d || j == d+1 && s[d] == '.' {
+		return intNum(0)
+	}
+	if j < len(s) && (s[j] == 'e' || s[j] == 'E') {
+		k := j + 1
+		if k < len(s) && (s[k] == '+' || s[k] == '-') {
+			k++
+		}
+		if k < len(s) && s[k] >= '0' && s[k] <= '9' {
+			for k < len(s) && s[k] >= '0' && s[k] <= '9' {
+				k++
+			}
+			j = k
+		}
+	}
+	n, ok := parseNumeric(s[i:j])
+	if !ok {
+		return intNum(0)
+	}
+	return n
 }
 
 // parseNumeric reads a PHP numeric string: optional surrounding
