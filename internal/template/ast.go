@@ -19,6 +19,7 @@ type outputNode struct {
 	exprPos int // of the expression's first token
 	esc     escCtx
 	raw     bool
+	literal bool // the value is always template text (literalTexts)
 }
 
 // ifNode is if / elseif … / else / endif.
@@ -189,6 +190,10 @@ const (
 	opPos
 	opIs
 	opIsNot
+	opMatches
+	opBitAnd
+	opBitOr
+	opBitXor
 )
 
 // binaryOps maps operator text to opcode, precedence and right
@@ -200,6 +205,10 @@ var binaryOps = map[string]struct {
 }{
 	"or":          {opOr, 10, false},
 	"and":         {opAnd, 15, false},
+	"b-or":        {opBitOr, 16, false},
+	"b-xor":       {opBitXor, 17, false},
+	"b-and":       {opBitAnd, 18, false},
+	"matches":     {opMatches, 20, false},
 	"==":          {opEq, 20, false},
 	"!=":          {opNe, 20, false},
 	"<":           {opLt, 20, false},

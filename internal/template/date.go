@@ -10,6 +10,10 @@ import (
 	_ "time/tzdata" // time zones work on hosts without a zoneinfo database
 )
 
+// utcOffsetZone is the zone PHP gives a DateTime made from a Unix
+// timestamp ("@1747053296"): the offset +00:00, not the UTC zone.
+var utcOffsetZone = time.FixedZone("+00:00", 0)
+
 // defaultDateFormat is Twig's default for date().
 const defaultDateFormat = "F j, Y H:i"
 

@@ -33,8 +33,11 @@ func TestJSONEscaping(t *testing.T) {
 		{`{"e": "{{ h|e('js') }}"}`, `{"e": "` + string(appendJSEscaped(nil, hostile)) + `"}`},
 		{`{"d": {{ "2025-05-12T12:34:56Z"|date('U') }}, "t": {{ true }}, "x": {{ 1 + 1 }}}`, `{"d": 1747053296, "t": true, "x": 2}`},
 		{`{"k": {% for x in [1, 2] %}{{ x }}{% endfor %}}`, `{"k": 12}`},
-		{`{ {{ "key" }}: 1 }`, `{ "key": 1 }`},
-		{`"{{ "a\"b" }}"`, `"a\"b"`},
+		// Literals are template text: written as they are.
+		{`{ {{ '"key"' }}: 1 }`, `{ "key": 1 }`},
+		{`{"on": {{ h ? 'true' : 'false' }}, "off": {{ nul ? 'true' : 'false' }}}`, `{"on": true, "off": false}`},
+		{`[{% for x in [1, 2] %}{{ x }}{{ loop.last ? '' : ',' }}{% endfor %}]`, `[1,2]`},
+		{`{"s": "{{ 'it' ~ "'s" }}"}`, `{"s": "it's"}`},
 		{`{"a": "x\\{{ h|length }}"}`, `{"a": "x\\57"}`},
 	}
 	for _, c := range cases {

@@ -300,7 +300,12 @@ func fDate(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 			loc = l
 		}
 	}
-	t, ok := r.toTime(in, loc)
+	// As in Twig: a value without its own offset is read in the default
+	// time zone (the workspace's), then shown in the argument's.
+	t, ok := r.toTime(in, r.t.loc)
+	if ok && keepZone && isNumberType(in) {
+		t = t.In(utcOffsetZone)
+	}
 	if !ok {
 		shown := toString(in)
 		if len(shown) > 40 {

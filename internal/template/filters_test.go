@@ -166,7 +166,7 @@ func TestOperators(t *testing.T) {
 		{`{{ 7 % 3 }}`, "1"},
 		{`{{ 2 ** 10 }}`, "1024"},
 		{`{{ 2 ** 3 ** 2 }}`, "512"},
-		{`{{ -2 ** 2 }}`, "4"}, // unary minus binds tighter than ** in Twig 3
+		{`{{ -2 ** 2 }}|{{ (-2) ** 2 }}|{{ 2 ** -1 }}`, "-4|-4|0.5"}, // Twig compiles -a ** b to PHP, where it is -(a ** b)
 		{`{{ n + 1 }}`, "1251"},
 		{`{{ f * 2 }}`, "11"},
 		{`{{ price + 0.5 }}`, "1235"},

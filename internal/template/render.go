@@ -21,6 +21,8 @@ type renderer struct {
 	trace    []span
 	hasNow   bool
 	maxSteps int
+	// macroDepth counts macro calls in progress.
+	macroDepth int
 }
 
 // span maps a piece of output back to the template: literal text byte for
@@ -68,6 +70,7 @@ func (r *renderer) reset(t *Template, vars map[string]any, start int) {
 	r.t, r.vars, r.start = t, vars, start
 	r.steps, r.maxSteps = 0, t.maxSteps
 	r.hasNow = false
+	r.macroDepth = 0
 	if cap(r.locals) < t.nslots {
 		r.locals = make([]any, t.nslots)
 	}
@@ -154,7 +157,9 @@ func (r *renderer) nodes(dst []byte, ns []node) ([]byte, error) {
 				r.trace = append(r.trace, span{out: len(dst) - r.start, src: x.exprPos})
 			}
 			before := len(dst)
-			if x.raw {
+			if x.literal {
+				dst = appendValidUTF8(dst, toString(v))
+			} else if x.raw {
 				dst = appendString(dst, v)
 			} else if dst, err = emit(dst, x.esc, v); err != nil {
 				return dst, r.errorf(x.exprPos, "%v", err)
@@ -187,6 +192,38 @@ func (r *renderer) nodes(dst []byte, ns []node) ([]byte, error) {
 			}
 		case *forNode:
 			if dst, err = r.loop(dst, x); err != nil {
+				return dst, err
+			}
+		case *setBlockNode:
+			s, err := r.capture(x.body, x.pos)
+			if err != nil {
+				return dst, err
+			}
+			r.locals[x.slot] = s
+		case *withNode:
+			if dst, err = r.with(dst, x); err != nil {
+				return dst, err
+			}
+		case *applyNode:
+			s, err := r.capture(x.body, x.pos)
+			if err != nil {
+				return dst, err
+			}
+			r.locals[x.slot] = s
+			v, err := x.x.eval(r)
+			r.locals[x.slot] = undef
+			if err != nil {
+				return dst, err
+			}
+			if r.tracing {
+				r.trace = append(r.trace, span{out: len(dst) - r.start, src: x.pos})
+			}
+			if x.raw {
+				dst = appendString(dst, v)
+			} else if dst, err = emit(dst, x.esc, v); err != nil {
+				return dst, r.errorf(x.pos, "%v", err)
+			}
+			if err = r.checkOutput(dst, x.pos); err != nil {
 				return dst, err
 			}
 		case *setNode:
@@ -508,6 +545,17 @@ func (e *binaryExpr) eval(r *renderer) (any, error) {
 		return a + b, nil
 	case opRange:
 		return r.rangeValues(e.pos, l, rv)
+	case opMatches:
+		return r.matches(e.pos, l, rv)
+	case opBitAnd, opBitOr, opBitXor:
+		a, b := phpInt(l), phpInt(rv)
+		switch e.op {
+		case opBitAnd:
+			return a & b, nil
+		case opBitOr:
+			return a | b, nil
+		}
+		return a ^ b, nil
 	}
 	return r.arith(e.pos, e.op, l, rv)
 }

@@ -894,3 +894,31 @@ func contains(haystack, needle any) bool {
 
 // runeLen counts characters.
 func runeLen(s string) int { return utf8.RuneCountInString(s) }
+
+// phpInt converts v to an integer as PHP's (int) does: floats are
+// truncated, and those outside the int64 range wrap around (NaN and
+// infinities are 0).
+func phpInt(v any) int64 {
+	n, _ := toNumber(v)
+	if !n.isFloat {
+		return n.i
+	}
+	return floatToInt(n.f)
+}
+
+func floatToInt(f float64) int64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0
+	}
+	if f >= -9.2233720368547758e18 && f < 9.2233720368547758e18 {
+		return int64(f)
+	}
+	m := math.Mod(math.Trunc(f), 18446744073709551616.0)
+	if m < 0 {
+		m += 18446744073709551616.0
+	}
+	if m >= 9.2233720368547758e18 {
+		return int64(uint64(m))
+	}
+	return int64(m)
+}
