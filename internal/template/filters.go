@@ -523,13 +523,20 @@ func fReverse(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 	return string(rs), nil
 }
 
-func fSort(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
+func fSort(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 	l, ok := iterValues(in)
 	if !ok {
-		return in, nil
+		return nil, r.errorf(f.pos, "sort: the value must be a list or a hash, got %s", typeName(in))
 	}
 	if err := r.step(f.pos, len(l)*4); err != nil {
 		return nil, err
+	}
+	if len(args) > 0 {
+		a, err := r.arrowArg(f, args)
+		if err != nil {
+			return nil, err
+		}
+		return r.sortWithArrow(f, l, a)
 	}
 	out := slices.Clone(l)
 	slices.SortStableFunc(out, func(a, b any) int {

@@ -130,16 +130,12 @@ func (p *parser) parseWith(pos int) node {
 }
 
 func (p *parser) parseMacro(pos int) {
-	if p.depth > 0 {
-		p.fail(pos, "a macro must be defined at the top level of the template")
-	}
 	p.enter(pos)
 	defer p.leave()
 	nameTok := p.expectName("a macro name")
+	// Wherever it stands, a macro is defined for the whole template; when
+	// a name is defined twice, the last definition counts, as in Twig.
 	m := &macroDef{name: nameTok.val, pos: pos}
-	if _, dup := p.macros[m.name]; dup {
-		p.fail(nameTok.pos, "macro %q is defined twice", m.name)
-	}
 	p.expectOp("(")
 	for !p.isOp(")") {
 		t := p.expectName("a parameter name")

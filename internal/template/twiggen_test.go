@@ -210,7 +210,7 @@ func (g *twigGen) cond() string {
 	case 1:
 		return g.expr(2) + " " + g.pick("==", "!=", "<", ">", "<=", ">=") + " " + g.expr(2)
 	case 2:
-		return g.name() + " is " + g.pick("", "not ") + g.pick("defined", "null", "empty", "even", "odd", "iterable", "divisible by(3)", "same as(0)", "sequence", "mapping")
+		return g.name() + " is " + g.pick("", "not ") + g.pick("defined", "null", "empty", "even", "odd", "iterable", "divisible by(3)", "same as(0)")
 	case 3:
 		return g.expr(2) + " " + g.pick("in", "not in") + " " + g.pick("words", "list", "name", "'hello world'", "[1, 2, '3']")
 	case 4:
@@ -411,7 +411,7 @@ func (g *twigGen) filter(level int) string {
 	case 28:
 		return "column('name')|join('/')"
 	case 29:
-		return "batch(2)|json_encode"
+		return g.pick("batch(2)|map(b => b|join('+'))|join(',')", "batch(2, 'x')|last|join('+')", "batch(3)|length")
 	case 30:
 		return "date_modify('" + g.pick("+1 day", "-2 hours", "+1 month", "last day of this month", "+30 minutes") + "')|date('Y-m-d H:i')"
 	case 31:
