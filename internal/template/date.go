@@ -34,6 +34,12 @@ func (r *renderer) toTime(v any, loc *time.Location) (time.Time, bool) {
 		return time.Unix(int64(x), 0).In(loc), true
 	case float64:
 		return floatTime(x, loc)
+	case bool:
+		// PHP reads true as "1", a Unix time; false is "".
+		if x {
+			return time.Unix(1, 0).In(loc), true
+		}
+		return time.Time{}, false
 	}
 	if s, ok := stringOf(v); ok {
 		return r.parseTimeString(s, loc)
@@ -48,7 +54,9 @@ func (r *renderer) toTime(v any, loc *time.Location) (time.Time, bool) {
 }
 
 func floatTime(f float64, loc *time.Location) (time.Time, bool) {
-	if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e15 {
+	// Twig reads a number through its string form: "1700000000.75" is not
+	// a date, 1.0E+3 is 1000.
+	if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e15 || f != math.Trunc(f) {
 		return time.Time{}, false
 	}
 	sec := math.Floor(f)

@@ -149,7 +149,8 @@ func appendJSON(dst []byte, v any, depth int) ([]byte, error) {
 		}
 		return appendJSONQuoted(dst, string(x)), nil
 	case jsonText:
-		return append(dst, x...), nil
+		// json_encode of json_encode's output encodes the text.
+		return appendJSONQuoted(dst, string(x)), nil
 	case jsonStrText:
 		dst = append(dst, '"')
 		dst = append(dst, x...)
@@ -233,6 +234,8 @@ func appendJSONValue(dst []byte, v any) ([]byte, error) {
 		return appendJSONQuoted(dst, x), nil
 	case markupText:
 		return appendJSONQuoted(dst, string(x)), nil
+	case jsonText:
+		return append(dst, x...), nil
 	case urlText:
 		if isJSONNumber(string(x)) {
 			return append(dst, x...), nil

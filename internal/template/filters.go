@@ -184,13 +184,15 @@ func (r *renderer) str(f *filterExpr, in any) (string, error) {
 
 func fRaw(_ *renderer, _ *filterExpr, in any, _ []any) (any, error) { return in, nil }
 
-func fAbs(_ *renderer, _ *filterExpr, in any, _ []any) (any, error) {
-	if n, ok := in.(json.Number); ok && strings.HasPrefix(string(n), "-") && isJSONNumber(string(n)) {
-		return n[1:], nil
-	}
+func fAbs(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 	n, ok := toNumber(in)
 	if !ok {
-		return int64(0), nil
+		// PHP's abs() takes numbers; a string counts only if it starts
+		// with one ("5 apples").
+		s, isStr := stringOf(in)
+		if !isStr || !startsNumeric(s) {
+			return nil, r.errorf(f.pos, "abs: the value must be a number, got %s", typeName(in))
+		}
 	}
 	if n.isFloat {
 		return math.Abs(n.f), nil
@@ -205,17 +207,17 @@ func fAbs(_ *renderer, _ *filterExpr, in any, _ []any) (any, error) {
 }
 
 func fUpper(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
-	s, err := r.str(f, in)
+	s, err := r.requireString(f, in)
 	return strings.ToUpper(s), err
 }
 
 func fLower(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
-	s, err := r.str(f, in)
+	s, err := r.requireString(f, in)
 	return strings.ToLower(s), err
 }
 
 func fCapitalize(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
-	s, err := r.str(f, in)
+	s, err := r.requireString(f, in)
 	if err != nil || s == "" {
 		return s, err
 	}
@@ -226,7 +228,7 @@ func fCapitalize(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 // fTitle upper-cases the first letter of every word and lower-cases the
 // rest, as mb_convert_case(MB_CASE_TITLE) does.
 func fTitle(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
-	s, err := r.str(f, in)
+	s, err := r.requireString(f, in)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +250,7 @@ func fTitle(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 }
 
 func fTrim(r *renderer, f *filterExpr, in any, args []any) (any, error) {
-	s, err := r.str(f, in)
+	s, err := r.requireString(f, in)
 	if err != nil {
 		return nil, err
 	}
@@ -480,6 +482,15 @@ func fLength(_ *renderer, _ *filterExpr, in any, _ []any) (any, error) {
 
 func fMerge(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 	other := args[0]
+	for i, v := range []any{in, other} {
+		if k := kindOf(v); k != kList && k != kMap {
+			which := "value"
+			if i == 1 {
+				which = "argument"
+			}
+			return nil, r.errorf(f.pos, "merge: the %s must be a list or a hash, got %s", which, typeName(v))
+		}
+	}
 	ma, aok := asMap(in)
 	mb, bok := asMap(other)
 	if aok && bok {
@@ -553,7 +564,7 @@ func fReplace(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 	if !ok {
 		return nil, r.errorf(f.pos, "replace expects a hash of replacements, like replace({'from': 'to'})")
 	}
-	s, err := r.str(f, in)
+	s, err := r.requireString(f, in)
 	if err != nil {
 		return nil, err
 	}
@@ -641,7 +652,7 @@ func fSlice(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 }
 
 func fSplit(r *renderer, f *filterExpr, in any, args []any) (any, error) {
-	s, err := r.str(f, in)
+	s, err := r.requireString(f, in)
 	if err != nil {
 		return nil, err
 	}
@@ -773,7 +784,7 @@ func decimalOf(v any) (decimal, bool) {
 		}
 	}
 	n, ok := toNumber(v)
-	if !ok {
+	if _, isStr := stringOf(v); !ok && !isStr {
 		return decimal{digits: "0"}, false
 	}
 	if !n.isFloat {
@@ -959,7 +970,7 @@ func fRound(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 
 // fFormat is PHP's sprintf.
 func fFormat(r *renderer, f *filterExpr, in any, args []any) (any, error) {
-	format, err := r.str(f, in)
+	format, err := r.requireString(f, in)
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,7 @@ func TestFilters(t *testing.T) {
 		{`{{ negn|abs }}`, "12"},
 		{`{{ n|abs }}`, "1250"},
 		{`{{ (0 - 5)|abs }}`, "5"},
-		{`{{ name|abs }}`, "0"},
+		{`{{ "5 apples"|abs }}|{{ "-2.5"|abs }}`, "5|2.5"},
 		// capitalize, title, upper, lower
 		{`{{ name|capitalize }}`, "Ana novak"},
 		{`{{ uni|capitalize }}`, "Čšž"},

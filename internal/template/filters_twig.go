@@ -253,7 +253,7 @@ func fMap(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 	}
 	l, ok := asList(in)
 	if !ok {
-		return nil, r.errorf(f.pos, "map: the value must be a list or a hash, got %s", typeName(in))
+		return []any{}, nil // PHP's foreach over a scalar: nothing
 	}
 	out := make([]any, len(l))
 	for i, e := range l {

@@ -120,6 +120,9 @@ func (r *renderer) matches(pos int, subject, pattern any) (any, error) {
 	if err != nil {
 		return nil, r.errorf(pos, "matches: %v", err)
 	}
+	if k := kindOf(subject); k == kList || k == kMap {
+		return nil, r.errorf(pos, "matches: the value must be a string, got %s", typeName(subject))
+	}
 	s := toString(subject)
 	if err := r.step(pos, len(s)>>6); err != nil {
 		return nil, err

@@ -922,3 +922,16 @@ func floatToInt(f float64) int64 {
 	}
 	return int64(m)
 }
+
+// startsNumeric reports whether s begins with a number, after optional
+// whitespace: PHP 8's leading-numeric strings ("5 apples").
+func startsNumeric(s string) bool {
+	s = strings.TrimLeft(s, " \t\n\r\v\f")
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	if s != "" && s[0] == '.' {
+		s = s[1:]
+	}
+	return s != "" && s[0] >= '0' && s[0] <= '9'
+}
