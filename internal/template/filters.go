@@ -186,13 +186,9 @@ func fRaw(_ *renderer, _ *filterExpr, in any, _ []any) (any, error) { return in,
 
 func fAbs(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 	n, ok := toNumber(in)
-	if !ok {
-		// PHP's abs() takes numbers; a string counts only if it starts
-		// with one ("5 apples").
-		s, isStr := stringOf(in)
-		if !isStr || !startsNumeric(s) {
-			return nil, r.errorf(f.pos, "abs: the value must be a number, got %s", typeName(in))
-		}
+	if _, captured := in.(capturedText); !ok || captured {
+		// PHP's abs() takes numbers and numeric strings only.
+		return nil, r.errorf(f.pos, "abs: the value must be a number, got %s", typeName(in))
 	}
 	if n.isFloat {
 		return math.Abs(n.f), nil
@@ -208,7 +204,7 @@ func fAbs(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 
 func fUpper(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 	s, err := r.requireString(f, in)
-	return strings.ToUpper(s), err
+	return phpUpper(s), err
 }
 
 func fLower(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
@@ -216,17 +212,63 @@ func fLower(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 	return strings.ToLower(s), err
 }
 
+// fCapitalize upper-cases the first character and lower-cases the rest,
+// as Twig does with mb_strtoupper and mb_strtolower.
 func fCapitalize(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 	s, err := r.requireString(f, in)
 	if err != nil || s == "" {
 		return s, err
 	}
-	first, size := utf8.DecodeRuneInString(s)
-	return string(unicode.ToTitle(first)) + strings.ToLower(s[size:]), nil
+	_, size := utf8.DecodeRuneInString(s)
+	return phpUpper(s[:size]) + strings.ToLower(s[size:]), nil
 }
 
-// fTitle upper-cases the first letter of every word and lower-cases the
-// rest, as mb_convert_case(MB_CASE_TITLE) does.
+// fullUpper holds the Unicode full case mappings mbstring applies where a
+// character has no single-character upper case (SpecialCasing.txt).
+var fullUpper = map[rune]string{
+	'ß': "SS", 'ŉ': "ʼN", 'ǰ': "J̌", 'ΐ': "Ϊ́", 'ΰ': "Ϋ́", 'և': "ԵՒ",
+	'ẖ': "H̱", 'ẗ': "T̈", 'ẘ': "W̊", 'ẙ': "Y̊", 'ẚ': "Aʾ",
+	'ﬀ': "FF", 'ﬁ': "FI", 'ﬂ': "FL", 'ﬃ': "FFI", 'ﬄ': "FFL", 'ﬅ': "ST", 'ﬆ': "ST",
+	'ﬓ': "ՄՆ", 'ﬔ': "ՄԵ", 'ﬕ': "ՄԻ", 'ﬖ': "ՎՆ", 'ﬗ': "ՄԽ",
+}
+
+var fullTitle = map[rune]string{
+	'ß': "Ss", 'ﬀ': "Ff", 'ﬁ': "Fi", 'ﬂ': "Fl", 'ﬃ': "Ffi", 'ﬄ': "Ffl", 'ﬅ': "St", 'ﬆ': "St", 'և': "Եւ",
+}
+
+// phpUpper is mb_strtoupper: full case mapping (ß is SS).
+func phpUpper(s string) string {
+	up := strings.ToUpper(s)
+	if !strings.ContainsFunc(up, func(c rune) bool { _, ok := fullUpper[c]; return ok }) {
+		return up
+	}
+	var b strings.Builder
+	for _, c := range up {
+		if m, ok := fullUpper[c]; ok {
+			b.WriteString(m)
+		} else {
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+// caseIgnorable are the characters that do not end a word in title case
+// (Unicode's Case_Ignorable: marks, format characters, modifier letters
+// and symbols, and the apostrophes, periods and colons inside words).
+func caseIgnorable(c rune) bool {
+	switch c {
+	case '\'', '.', ':', '·', 0x0387, 0x05F4, 0x2027, 0xFE13, 0xFE55, 0xFF1A, 0x2018, 0x2019, 0x2024, 0xFE52, 0xFF07, 0xFF0E:
+		return true
+	}
+	return unicode.In(c, unicode.Mn, unicode.Me, unicode.Cf, unicode.Lm, unicode.Sk)
+}
+
+func isCased(c rune) bool { return unicode.IsUpper(c) || unicode.IsLower(c) || unicode.IsTitle(c) }
+
+// fTitle is mb_convert_case(MB_CASE_TITLE): the first cased letter of
+// every word title-cased, the rest lower-cased; a word ends at anything
+// that is neither cased nor case-ignorable (digits too: "3Rd").
 func fTitle(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 	s, err := r.requireString(f, in)
 	if err != nil {
@@ -234,17 +276,24 @@ func fTitle(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 	}
 	var b strings.Builder
 	b.Grow(len(s))
-	inWord := false
+	title := true
 	for _, c := range s {
-		wordChar := unicode.IsLetter(c) || unicode.IsDigit(c) || unicode.IsMark(c) || (c == '\'' && inWord)
-		if wordChar && !inWord {
-			b.WriteRune(unicode.ToTitle(c))
-		} else if wordChar {
-			b.WriteRune(unicode.ToLower(c))
-		} else {
+		switch {
+		case title && isCased(c):
+			if m, ok := fullTitle[c]; ok {
+				b.WriteString(m)
+			} else {
+				b.WriteRune(unicode.ToTitle(c))
+			}
+			title = false
+		case title:
 			b.WriteRune(c)
+		default:
+			b.WriteRune(unicode.ToLower(c))
+			if !isCased(c) && !caseIgnorable(c) {
+				title = true
+			}
 		}
-		inWord = wordChar
 	}
 	return b.String(), nil
 }
@@ -280,10 +329,7 @@ func fDefault(_ *renderer, _ *filterExpr, in any, args []any) (any, error) {
 // not the current time: sending "now" for a missing birth date would be a
 // silent data error.
 func fDate(r *renderer, f *filterExpr, in any, args []any) (any, error) {
-	if isNull(in) {
-		return nil, nil
-	}
-	if s, ok := stringOf(in); ok && strings.TrimSpace(s) == "" {
+	if blankDate(in) {
 		return nil, nil
 	}
 	loc := r.t.loc
@@ -1182,6 +1228,9 @@ func floatOf(v any) float64 {
 type testDef struct {
 	fn   func(x any, args []any) bool
 	args int
+	// numeric tests use PHP's %: arrays and captured output are refused,
+	// as PHP refuses them.
+	numeric bool
 }
 
 var testTable = map[string]*testDef{
@@ -1189,16 +1238,17 @@ var testTable = map[string]*testDef{
 	"null":     {fn: func(x any, _ []any) bool { return isNull(x) }},
 	"none":     {fn: func(x any, _ []any) bool { return isNull(x) }},
 	"empty":    {fn: func(x any, _ []any) bool { return isEmpty(x) }},
-	"even":     {fn: func(x any, _ []any) bool { return intOf(x)%2 == 0 }},
-	"odd":      {fn: func(x any, _ []any) bool { return intOf(x)%2 != 0 }},
+	"even":     {fn: func(x any, _ []any) bool { return phpInt(x)%2 == 0 }, numeric: true},
+	"odd":      {fn: func(x any, _ []any) bool { return phpInt(x)%2 != 0 }, numeric: true},
 	"iterable": {fn: func(x any, _ []any) bool { _, ok := iterValues(x); return ok }},
 	"mapping":  {fn: func(x any, _ []any) bool { return kindOf(x) == kMap }},
 	"sequence": {fn: func(x any, _ []any) bool { return kindOf(x) == kList }},
 	"same as":  {fn: func(x any, a []any) bool { return strictEqual(x, a[0]) }, args: 1},
+	// Twig tests with PHP's %, which works on integers: 7.5 is 7.
 	"divisible by": {fn: func(x any, a []any) bool {
-		d := floatOf(a[0])
-		return d != 0 && math.Mod(floatOf(x), d) == 0
-	}, args: 1},
+		d := phpInt(a[0])
+		return d != 0 && (d == -1 || phpInt(x)%d == 0)
+	}, args: 1, numeric: true},
 }
 
 func testNames() []string {

@@ -350,6 +350,9 @@ func (r *renderer) sortWithArrow(f *filterExpr, l []any, a *arrowExpr) (any, err
 // "tomorrow", "yesterday", "first day of next month", "last day of this
 // month" and combinations.
 func fDateModify(r *renderer, f *filterExpr, in any, args []any) (any, error) {
+	if blankDate(in) {
+		return nil, nil // as date(): a missing date stays missing, not now
+	}
 	t, ok := r.toTime(in, r.t.loc)
 	if !ok {
 		return nil, r.errorf(f.pos, "date_modify: cannot read %q as a date", clipText(toString(in)))

@@ -2,6 +2,7 @@ package template
 
 import (
 	"math"
+	"strings"
 	"sort"
 	"time"
 )
@@ -75,6 +76,9 @@ func fnDate(r *renderer, e *funcExpr, args []any) (any, error) {
 	if isNull(in) {
 		return r.currentTime().In(loc), nil
 	}
+	if blankDate(in) {
+		return nil, nil // "" or false from the data: missing, not now
+	}
 	t, ok := r.toTime(in, r.t.loc)
 	if !ok {
 		return nil, r.errorf(e.pos, "date: cannot read %q as a date", clipText(toString(in)))
@@ -107,6 +111,19 @@ func (r *renderer) zoneArg(pos int, tz any, given bool) (*time.Location, bool, e
 		return nil, false, r.errorf(pos, "date: unknown time zone %q", name)
 	}
 	return l, false, nil
+}
+
+// blankDate reports a value date() renders empty for (where Twig would
+// use the current time): null, missing, false and blank strings.
+func blankDate(v any) bool {
+	switch x := v.(type) {
+	case nil, undefined:
+		return true
+	case bool:
+		return !x
+	}
+	s, ok := stringOf(v)
+	return ok && strings.TrimSpace(s) == ""
 }
 
 func clipText(s string) string {

@@ -199,7 +199,11 @@ func (r *renderer) nodes(dst []byte, ns []node) ([]byte, error) {
 			if err != nil {
 				return dst, err
 			}
-			r.locals[x.slot] = s
+			if s == "" {
+				r.locals[x.slot] = ""
+			} else {
+				r.locals[x.slot] = capturedText(s)
+			}
 		case *withNode:
 			if dst, err = r.with(dst, x); err != nil {
 				return dst, err
@@ -446,7 +450,14 @@ func (e *unaryExpr) eval(r *renderer) (any, error) {
 	switch e.op {
 	case opNot:
 		return !truthy(v), nil
-	case opNeg:
+	case opNeg, opPos:
+		if !arithOperand(v) {
+			return nil, r.errorf(e.pos, "unsupported operand type: %s", typeName(v))
+		}
+		if e.op == opPos {
+			n, _ := toNumber(v)
+			return n.value(), nil
+		}
 		n, _ := toNumber(v)
 		if n.isFloat {
 			return -n.f, nil
@@ -548,6 +559,9 @@ func (e *binaryExpr) eval(r *renderer) (any, error) {
 	case opMatches:
 		return r.matches(e.pos, l, rv)
 	case opBitAnd, opBitOr, opBitXor:
+		if !arithOperand(l) || !arithOperand(rv) {
+			return nil, r.errorf(e.pos, "unsupported operand types: %s %s %s", typeName(l), opText(e.op), typeName(rv))
+		}
 		a, b := phpInt(l), phpInt(rv)
 		switch e.op {
 		case opBitAnd:
@@ -611,6 +625,9 @@ func (r *renderer) rangeValues(pos int, a, b any) (any, error) {
 // arith evaluates + - * / // % ** on numbers. Non-numeric operands count
 // as 0 (PHP 7 semantics; PHP 8 would throw).
 func (r *renderer) arith(pos int, op opcode, l, rv any) (any, error) {
+	if !arithOperand(l) || !arithOperand(rv) {
+		return nil, r.errorf(pos, "unsupported operand types: %s %s %s", typeName(l), opText(op), typeName(rv))
+	}
 	a, _ := toNumber(l)
 	b, _ := toNumber(rv)
 	if !a.isFloat && !b.isFloat {
@@ -738,5 +755,39 @@ func (e *testExpr) eval(r *renderer) (any, error) {
 		}
 		args = append(args, v)
 	}
+	if e.def.numeric {
+		for _, v := range append([]any{x}, args...) {
+			if !arithOperand(v) {
+				return nil, r.errorf(e.pos, "test %q: unsupported operand %s", e.name, typeName(v))
+			}
+		}
+		if len(args) > 0 && phpInt(args[0]) == 0 {
+			return nil, r.errorf(e.pos, "test %q: modulo by zero", e.name)
+		}
+	}
 	return e.def.fn(x, args) != e.neg, nil
+}
+
+// arithOperand reports whether PHP's arithmetic takes v: not arrays, and
+// not the output captured by set … endset or a macro (a Twig Markup
+// object).
+func arithOperand(v any) bool {
+	if _, ok := v.(capturedText); ok {
+		return false
+	}
+	return !isArray(v)
+}
+
+func isArray(v any) bool {
+	k := kindOf(v)
+	return k == kList || k == kMap
+}
+
+func opText(op opcode) string {
+	for text, o := range binaryOps {
+		if o.op == op {
+			return text
+		}
+	}
+	return "?"
 }

@@ -349,7 +349,10 @@ func (e *macroCallExpr) eval(r *renderer) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	if out == "" {
+		return "", nil
+	}
+	return capturedText(out), nil
 }
 
 // typeName names a value's type for messages.

@@ -29,6 +29,9 @@ type (
 	markupText  string // escape('html'): safe in XML text and attribute values
 	urlText     string // escape('url') / url_encode: only unreserved characters and %XX
 	jsonStrText string // escape('js'): safe inside a JSON string literal
+	// capturedText is the output of set … endset or a macro: a string,
+	// except that arithmetic refuses it, as PHP refuses Twig's Markup.
+	capturedText string
 )
 
 // loopState is the `loop` variable inside a for.
@@ -70,6 +73,8 @@ func stringOf(v any) (string, bool) {
 	case urlText:
 		return string(s), true
 	case jsonStrText:
+		return string(s), true
+	case capturedText:
 		return string(s), true
 	}
 	return "", false
@@ -921,17 +926,4 @@ func floatToInt(f float64) int64 {
 		return int64(uint64(m))
 	}
 	return int64(m)
-}
-
-// startsNumeric reports whether s begins with a number, after optional
-// whitespace: PHP 8's leading-numeric strings ("5 apples").
-func startsNumeric(s string) bool {
-	s = strings.TrimLeft(s, " \t\n\r\v\f")
-	if s != "" && (s[0] == '+' || s[0] == '-') {
-		s = s[1:]
-	}
-	if s != "" && s[0] == '.' {
-		s = s[1:]
-	}
-	return s != "" && s[0] >= '0' && s[0] <= '9'
 }
