@@ -2,8 +2,8 @@ package template
 
 import (
 	"math"
-	"strings"
 	"sort"
+	"strings"
 	"time"
 )
 

@@ -313,9 +313,9 @@ func keptOutput(herald, twig string) string {
 
 var (
 	reStringOperand = regexp.MustCompile(`Unsupported operand types: (string \S+ (string|int|float|bool|null)|(int|float|bool|null) \S+ string)\b`)
-	reDigits = regexp.MustCompile(`[0-9]+`)
-	reNumber = regexp.MustCompile(`-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?`)
-	reFeat   = regexp.MustCompile(`\|\s*([a-z_0-9]+)|\b([a-z_]+)\(|\{%-?~?\s*([a-z]+)|\b(b-and|b-or|b-xor|matches|starts with|ends with|divisible by)\b|(\*\*|//|#\{)`)
+	reDigits        = regexp.MustCompile(`[0-9]+`)
+	reNumber        = regexp.MustCompile(`-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?`)
+	reFeat          = regexp.MustCompile(`\|\s*([a-z_0-9]+)|\b([a-z_]+)\(|\{%-?~?\s*([a-z]+)|\b(b-and|b-or|b-xor|matches|starts with|ends with|divisible by)\b|(\*\*|//|#\{)`)
 )
 
 // errClass turns an error message into a class: the message with quoted
