@@ -20,6 +20,10 @@ type outputNode struct {
 	esc     escCtx
 	raw     bool
 	literal bool // the value is always template text (literalTexts)
+	// split: the expression is a conditional whose branches are written
+	// each in its own way (template text, | raw, or escaped by esc), as
+	// Twig's escaper treats the branches of a conditional.
+	split bool
 }
 
 // ifNode is if / elseif … / else / endif.

@@ -384,6 +384,15 @@ func (t *Template) analyze(f Format, ns []node, st ctxState) (ctxState, error) {
 				st = end
 				continue
 			}
+			if leaves := condLeaves(x.x, nil); !x.raw && len(leaves) > 1 && hasTrustedLeaf(leaves) {
+				end, err := t.analyzeLeaves(f, st, x, leaves)
+				if err != nil {
+					return st, err
+				}
+				x.split = true
+				st = end
+				continue
+			}
 			ctx, after, msg := exprContext(f, st)
 			if msg != "" && !x.raw {
 				return st, t.errorAt(x.pos, msg)
@@ -452,6 +461,66 @@ func (t *Template) analyze(f Format, ns []node, st ctxState) (ctxState, error) {
 		}
 	}
 	return st, nil
+}
+
+// condLeaves lists the branches of nested conditionals (c ? a : b).
+func condLeaves(e expr, out []expr) []expr {
+	if c, ok := e.(*condExpr); ok && c.a != nil && len(out) < maxLiteralTexts {
+		out = condLeaves(c.a, out)
+		if c.b == nil {
+			return append(out, &literal{v: "", pos: c.pos})
+		}
+		return condLeaves(c.b, out)
+	}
+	return append(out, e)
+}
+
+func isRawExpr(e expr) bool {
+	f, ok := e.(*filterExpr)
+	return ok && f.name == "raw"
+}
+
+func hasTrustedLeaf(leaves []expr) bool {
+	for _, l := range leaves {
+		if _, ok := literalTexts(l); ok || isRawExpr(l) {
+			return true
+		}
+	}
+	return false
+}
+
+// analyzeLeaves checks that every branch of a split output leaves the
+// output in the same place, and decides the escaping of the data ones.
+func (t *Template) analyzeLeaves(f Format, st ctxState, x *outputNode, leaves []expr) (ctxState, error) {
+	var ends []ctxState
+	var what []string
+	for _, l := range leaves {
+		switch lits, ok := literalTexts(l); {
+		case ok:
+			for _, s := range lits {
+				ends = append(ends, advance(f, st, s))
+				what = append(what, fmt.Sprintf("after %q", s))
+			}
+		case isRawExpr(l):
+			ends = append(ends, st)
+			what = append(what, "after | raw")
+		default:
+			ctx, after, msg := exprContext(f, st)
+			if msg != "" {
+				return st, t.errorAt(l.position(), msg)
+			}
+			x.esc = ctx
+			ends = append(ends, after)
+			what = append(what, "after a value")
+		}
+	}
+	for i := range ends {
+		if ends[i] != ends[0] {
+			return st, t.errorAt(x.pos, fmt.Sprintf("the branches of this expression leave the output in different places (%s %s, %s %s); each must leave it in the same place",
+				describeState(f, ends[0]), what[0], describeState(f, ends[i]), what[i]))
+		}
+	}
+	return ends[0], nil
 }
 
 // maxLiteralTexts bounds how many texts literalTexts enumerates.

@@ -488,7 +488,59 @@ func fJSONEncode(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 	if err != nil {
 		return nil, r.errorf(f.pos, "json_encode: %v", err)
 	}
+	b = phpJSONText(b)
 	return jsonText(b), r.chargeBytes(f.pos, len(b))
+}
+
+func appendU4Lower(dst []byte, r rune) []byte {
+	const hex = "0123456789abcdef"
+	return append(dst, '\\', 'u', hex[(r>>12)&0xF], hex[(r>>8)&0xF], hex[(r>>4)&0xF], hex[r&0xF])
+}
+
+// phpJSONText rewrites compact JSON as PHP's json_encode writes it: "/"
+// as "\/", every non-ASCII character as \uXXXX, and an empty hash as [] (to
+// PHP both are an empty array).
+func phpJSONText(b []byte) []byte {
+	clean := true
+	for _, c := range b {
+		if c == '/' || c >= utf8.RuneSelf || c == '}' {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	inStr := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case inStr && c == '\\':
+			out = append(out, c, b[i+1])
+			i++
+		case c == '"':
+			inStr = !inStr
+			out = append(out, c)
+		case inStr && c == '/':
+			out = append(out, '\\', '/')
+		case inStr && c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRune(b[i:])
+			if r > 0xFFFF {
+				r1, r2 := utf16Surrogates(r)
+				out = appendU4Lower(appendU4Lower(out, r1), r2)
+			} else {
+				out = appendU4Lower(out, r)
+			}
+			i += size - 1
+		case !inStr && c == '{' && i+1 < len(b) && b[i+1] == '}':
+			out = append(out, '[', ']')
+			i++
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func fKeys(r *renderer, f *filterExpr, in any, _ []any) (any, error) {

@@ -114,7 +114,7 @@ func TestFilters(t *testing.T) {
 		// json_encode
 		{`{{ m|json_encode }}`, `{"a":1,"b":2}`},
 		{`{{ words|json_encode }}`, `["a","b","c"]`},
-		{`{{ html|json_encode }}`, `"<a href=\"x\">T&J</a>"`},
+		{`{{ html|json_encode }}`, `"<a href=\"x\">T&J<\/a>"`},
 		{`{{ [1, 'a', null, true, 1.5]|json_encode }}`, `[1,"a",null,true,1.5]`},
 		{`{{ missing|json_encode }}`, `null`},
 		{"{{ \"\u2028\"|json_encode }}", `"\u2028"`},

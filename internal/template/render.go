@@ -149,6 +149,12 @@ func (r *renderer) nodes(dst []byte, ns []node) ([]byte, error) {
 				return dst, err
 			}
 		case *outputNode:
+			if x.split {
+				if dst, err = r.splitOutput(dst, x); err != nil {
+					return dst, err
+				}
+				continue
+			}
 			v, err := x.x.eval(r)
 			if err != nil {
 				return dst, err
@@ -790,4 +796,47 @@ func opText(op opcode) string {
 		}
 	}
 	return "?"
+}
+
+// splitOutput writes a conditional's chosen branch the way that branch
+// is written: template text as it is, | raw unescaped, data escaped.
+func (r *renderer) splitOutput(dst []byte, x *outputNode) ([]byte, error) {
+	e := x.x
+	for {
+		c, ok := e.(*condExpr)
+		if !ok || c.a == nil {
+			break
+		}
+		v, err := c.cond.eval(r)
+		if err != nil {
+			return dst, err
+		}
+		switch {
+		case truthy(v):
+			e = c.a
+		case c.b == nil:
+			return dst, nil
+		default:
+			e = c.b
+		}
+	}
+	v, err := e.eval(r)
+	if err != nil {
+		return dst, err
+	}
+	if r.tracing {
+		r.trace = append(r.trace, span{out: len(dst) - r.start, src: e.position()})
+	}
+	before := len(dst)
+	if _, ok := literalTexts(e); ok {
+		dst = appendValidUTF8(dst, toString(v))
+	} else if isRawExpr(e) {
+		dst = appendString(dst, v)
+	} else if dst, err = emit(dst, x.esc, v); err != nil {
+		return dst, r.errorf(e.position(), "%v", err)
+	}
+	if err := r.checkOutput(dst, x.pos); err != nil {
+		return dst, err
+	}
+	return dst, r.step(x.pos, (len(dst)-before)>>6)
 }
