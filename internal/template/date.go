@@ -21,6 +21,9 @@ const defaultDateFormat = "F j, Y H:i"
 // loc), "YYYY-MM-DD HH:MM:SS" (in loc), Unix seconds as a number or digit
 // string, and "now". ok is false when v cannot be read as a date.
 func (r *renderer) toTime(v any, loc *time.Location) (time.Time, bool) {
+	if phpArrayStrings && (isNull(v) || blankText(v)) {
+		return r.currentTime().In(loc), true
+	}
 	switch x := v.(type) {
 	case time.Time:
 		return x, true

@@ -466,6 +466,9 @@ func fJoin(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 		return nil, err
 	}
 	glue := argString(args, 0, "")
+	if len(items) == 1 && len(args) > 1 && !isNull(args[1]) && toString(args[1]) != glue {
+		return items[0], nil // Twig returns the one element itself
+	}
 	var b []byte
 	for i, it := range items {
 		if i > 0 {

@@ -73,7 +73,7 @@ func fnDate(r *renderer, e *funcExpr, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if isNull(in) {
+	if isNull(in) || phpArrayStrings && blankText(in) {
 		return r.currentTime().In(loc), nil
 	}
 	if blankDate(in) {
@@ -116,6 +116,9 @@ func (r *renderer) zoneArg(pos int, tz any, given bool) (*time.Location, bool, e
 // blankDate reports a value date() renders empty for (where Twig would
 // use the current time): null, missing, false and blank strings.
 func blankDate(v any) bool {
+	if phpArrayStrings {
+		return false
+	}
 	switch x := v.(type) {
 	case nil, undefined:
 		return true
@@ -267,4 +270,12 @@ func (r *renderer) call(a *arrowExpr, args ...any) (any, error) {
 		}
 	}
 	return v, err
+}
+
+func blankText(v any) bool {
+	if b, ok := v.(bool); ok {
+		return !b
+	}
+	s, ok := stringOf(v)
+	return ok && strings.TrimSpace(s) == ""
 }

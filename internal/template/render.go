@@ -549,7 +549,14 @@ func (e *binaryExpr) eval(r *renderer) (any, error) {
 		}
 		return contains(rv, l) == (e.op == opIn), nil
 	case opStartsWith, opEndsWith:
-		a, b := toString(l), toString(rv)
+		// Twig: both must be strings (null, numbers and captured output
+		// never start or end with anything).
+		sa, okA := l.(string)
+		sb, okB := rv.(string)
+		if !okA || !okB {
+			return false, nil
+		}
+		a, b := sa, sb
 		if e.op == opStartsWith {
 			return len(a) >= len(b) && a[:len(b)] == b, nil
 		}
@@ -565,6 +572,11 @@ func (e *binaryExpr) eval(r *renderer) (any, error) {
 	case opMatches:
 		return r.matches(e.pos, l, rv)
 	case opBitAnd, opBitOr, opBitXor:
+		if a, ok := l.(string); ok {
+			if b, ok := rv.(string); ok {
+				return bitwiseStrings(e.op, a, b), nil // PHP works on the bytes
+			}
+		}
 		if !arithOperand(l) || !arithOperand(rv) {
 			return nil, r.errorf(e.pos, "unsupported operand types: %s %s %s", typeName(l), opText(e.op), typeName(rv))
 		}
@@ -839,4 +851,29 @@ func (r *renderer) splitOutput(dst []byte, x *outputNode) ([]byte, error) {
 		return dst, err
 	}
 	return dst, r.step(x.pos, (len(dst)-before)>>6)
+}
+
+// bitwiseStrings is PHP's &, | and ^ on two strings: byte by byte, as
+// long as the shorter (& ^) or the longer (|) string.
+func bitwiseStrings(op opcode, a, b string) string {
+	if op == opBitOr {
+		if len(a) < len(b) {
+			a, b = b, a
+		}
+		out := []byte(a)
+		for i := 0; i < len(b); i++ {
+			out[i] |= b[i]
+		}
+		return string(out)
+	}
+	n := min(len(a), len(b))
+	out := make([]byte, n)
+	for i := 0; i < n; i++ {
+		if op == opBitAnd {
+			out[i] = a[i] & b[i]
+		} else {
+			out[i] = a[i] ^ b[i]
+		}
+	}
+	return string(out)
 }

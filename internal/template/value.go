@@ -80,6 +80,11 @@ func stringOf(v any) (string, bool) {
 	return "", false
 }
 
+// phpArrayStrings makes arrays print as PHP prints them ("Array"), and
+// blank dates render as now; the differential test sets it (while no
+// other test runs) to recognize the kept differences exactly.
+var phpArrayStrings bool
+
 // toString converts v as Twig prints it, except that arrays and hashes
 // print as compact JSON rather than "Array".
 func toString(v any) string {
@@ -145,10 +150,16 @@ func appendString(dst []byte, v any) []byte {
 		return append(dst, s...)
 	}
 	if _, ok := asList(v); ok {
+		if phpArrayStrings {
+			return append(dst, "Array"...)
+		}
 		out, _ := appendJSON(dst, v, 0)
 		return out
 	}
 	if _, ok := asMap(v); ok {
+		if phpArrayStrings {
+			return append(dst, "Array"...)
+		}
 		out, _ := appendJSON(dst, v, 0)
 		return out
 	}
@@ -873,11 +884,15 @@ func strictEqual(a, b any) bool {
 // or hash (compared loosely).
 func contains(haystack, needle any) bool {
 	if s, ok := stringOf(haystack); ok {
+		// Twig: only a string or a number is looked for in a string.
+		if k := kindOf(needle); k != kStr && k != kNum {
+			return false
+		}
 		return strings.Contains(s, toString(needle))
 	}
-	switch h := haystack.(type) {
+	switch haystack.(type) {
 	case json.Number, int64, int, float64:
-		return strings.Contains(toString(h), toString(needle))
+		return false
 	}
 	if l, ok := asList(haystack); ok {
 		for _, e := range l {
