@@ -517,6 +517,30 @@ func appendJSEscaped(dst []byte, s string) []byte {
 			dst = append(dst, byte(r))
 			continue
 		}
+		// Twig's short escapes, valid in JSON and JavaScript alike.
+		switch r {
+		case '\\':
+			dst = append(dst, '\\', '\\')
+			continue
+		case '/':
+			dst = append(dst, '\\', '/')
+			continue
+		case '\b':
+			dst = append(dst, '\\', 'b')
+			continue
+		case '\f':
+			dst = append(dst, '\\', 'f')
+			continue
+		case '\n':
+			dst = append(dst, '\\', 'n')
+			continue
+		case '\r':
+			dst = append(dst, '\\', 'r')
+			continue
+		case '\t':
+			dst = append(dst, '\\', 't')
+			continue
+		}
 		if r > 0xFFFF {
 			r1, r2 := utf16Surrogates(r)
 			dst = appendU4(dst, r1)

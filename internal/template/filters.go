@@ -380,6 +380,14 @@ func fEscape(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 	if m, ok := in.(markupText); ok && (strategy == "html" || strategy == "html_attr") {
 		return m, nil
 	}
+	switch kindOf(in) {
+	case kNull, kBool, kNum:
+		// Twig returns what is not a string as it is: nothing in a number,
+		// a boolean or null needs escaping.
+		if slices.Contains(escapeStrategies, strategy) {
+			return in, nil
+		}
+	}
 	s, err := r.str(f, in)
 	if err != nil {
 		return nil, err
@@ -772,6 +780,9 @@ func fSplit(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 		rs := []rune(s)
 		for i := 0; i < len(rs); i += size {
 			parts = append(parts, string(rs[i:min(len(rs), i+size)]))
+		}
+		if len(rs) == 0 {
+			parts = []string{""} // PHP's str_split("") is [""]
 		}
 	} else {
 		if err := r.step(f.pos, strings.Count(s, delim)+1); err != nil {
@@ -1179,13 +1190,13 @@ func phpSprintf(format string, args []any, limit int) (string, string) {
 				s = string([]rune(s)[:prec])
 			}
 		case 'd', 'i':
-			n := intOf(arg)
+			n := phpInt(arg)
 			s = strconv.FormatInt(n, 10)
 			if plus && n >= 0 {
 				s = "+" + s
 			}
 		case 'u':
-			s = strconv.FormatUint(uint64(intOf(arg)), 10)
+			s = strconv.FormatUint(uint64(phpInt(arg)), 10)
 		case 'f', 'F':
 			if prec < 0 {
 				prec = 6
@@ -1200,6 +1211,9 @@ func phpSprintf(format string, args []any, limit int) (string, string) {
 				prec = 6
 			}
 			x := floatOf(arg)
+			if x == 0 {
+				x = 0 // PHP's %e writes -0 as 0
+			}
 			s = strconv.FormatFloat(x, 'e', prec, 64)
 			// PHP writes the exponent without padding: 1.5e+3
 			if k := strings.LastIndexAny(s, "+-"); k > 0 && s[k-1] == 'e' {

@@ -551,8 +551,8 @@ func (e *binaryExpr) eval(r *renderer) (any, error) {
 	case opStartsWith, opEndsWith:
 		// Twig: both must be strings (null, numbers and captured output
 		// never start or end with anything).
-		sa, okA := l.(string)
-		sb, okB := rv.(string)
+		sa, okA := phpString(l)
+		sb, okB := phpString(rv)
 		if !okA || !okB {
 			return false, nil
 		}
@@ -572,8 +572,8 @@ func (e *binaryExpr) eval(r *renderer) (any, error) {
 	case opMatches:
 		return r.matches(e.pos, l, rv)
 	case opBitAnd, opBitOr, opBitXor:
-		if a, ok := l.(string); ok {
-			if b, ok := rv.(string); ok {
+		if a, ok := phpString(l); ok {
+			if b, ok := phpString(rv); ok {
 				return bitwiseStrings(e.op, a, b), nil // PHP works on the bytes
 			}
 		}
@@ -876,4 +876,13 @@ func bitwiseStrings(op opcode, a, b string) string {
 		}
 	}
 	return string(out)
+}
+
+// phpString returns v if PHP sees it as a string: the string kinds, but
+// not captured output (a Twig Markup object).
+func phpString(v any) (string, bool) {
+	if _, ok := v.(capturedText); ok {
+		return "", false
+	}
+	return stringOf(v)
 }
