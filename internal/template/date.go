@@ -101,9 +101,13 @@ var zonedLayouts = []string{
 }
 
 func (r *renderer) parseTimeString(s string, loc *time.Location) (time.Time, bool) {
+	raw := s
 	s = strings.TrimSpace(s)
 	if s == "" || len(s) > 64 {
 		return time.Time{}, false
+	}
+	if raw != s && isDigitString(s) {
+		return time.Time{}, false // Twig reads Unix seconds only from bare digits
 	}
 	if strings.EqualFold(s, "now") {
 		return r.currentTime().In(loc), true
@@ -337,7 +341,9 @@ func appendPHPDate(dst []byte, t time.Time, format string) []byte {
 		case 'T':
 			name, _ := t.Zone()
 			if name == "" || name[0] == '+' || name[0] == '-' {
-				dst = appendOffset(dst, t, true)
+				// PHP names an offset-only zone by its offset: GMT+0200.
+				dst = append(dst, "GMT"...)
+				dst = appendOffset(dst, t, false)
 			} else {
 				dst = append(dst, name...)
 			}
@@ -392,4 +398,16 @@ func daysIn(m time.Month, y int) int {
 		return 30
 	}
 	return 31
+}
+
+func isDigitString(s string) bool {
+	if s != "" && s[0] == '-' {
+		s = s[1:]
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

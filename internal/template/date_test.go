@@ -37,7 +37,7 @@ func TestDateLetters(t *testing.T) {
 		renderCase{`{{ newyear|date('o W Y z N l') }}`, "2026 53 2027 0 5 Friday"},
 		renderCase{`{{ d|date('Y-m-d H:i T e P I', 'Europe/Ljubljana') }}`, "2025-05-12 14:34 CEST Europe/Ljubljana +02:00 1"},
 		renderCase{`{{ d|date('H:i P', '-05:30') }}`, "07:04 -05:30"},
-		renderCase{`{{ offset|date('H:i P e T O Z', false) }}`, "12:34 +02:00 +02:00 +02:00 +0200 7200"},
+		renderCase{`{{ offset|date('H:i P e T O Z', false) }}`, "12:34 +02:00 +02:00 GMT+0200 +0200 7200"},
 		renderCase{`{{ offset|date('H:i P') }}`, "10:34 +00:00"},
 		renderCase{`{{ 0|date('Y-m-d H:i:s') }}`, "1970-01-01 00:00:00"},
 		renderCase{`{{ "1747053296"|date('c') }}`, "2025-05-12T12:34:56+00:00"},

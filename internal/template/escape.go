@@ -1,6 +1,7 @@
 package template
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
@@ -570,7 +571,7 @@ func appendCSSEscaped(dst []byte, s string) []byte {
 			continue
 		}
 		dst = append(dst, '\\')
-		dst = strconv.AppendUint(dst, uint64(r), 16)
+		dst = append(dst, bytes.ToUpper(strconv.AppendUint(nil, uint64(r), 16))...) // Twig: \%X
 		dst = append(dst, ' ')
 	}
 	return dst

@@ -381,9 +381,9 @@ func fEscape(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 		return m, nil
 	}
 	switch kindOf(in) {
-	case kNull, kBool, kNum:
-		// Twig returns what is not a string as it is: nothing in a number,
-		// a boolean or null needs escaping.
+	case kNull, kBool, kNum, kList, kMap:
+		// Twig returns what is not a string as it is (a number, a
+		// boolean, null, an array).
 		if slices.Contains(escapeStrategies, strategy) {
 			return in, nil
 		}
@@ -431,7 +431,7 @@ func fFirst(_ *renderer, _ *filterExpr, in any, _ []any) (any, error) {
 		return l[0], nil
 	}
 	if isNull(in) {
-		return nil, nil
+		return "", nil // Twig slices null as the string ""
 	}
 	s := toString(in)
 	if s == "" {
@@ -452,7 +452,7 @@ func fLast(_ *renderer, _ *filterExpr, in any, _ []any) (any, error) {
 		return l[len(l)-1], nil
 	}
 	if isNull(in) {
-		return nil, nil
+		return "", nil
 	}
 	s := toString(in)
 	if s == "" {
@@ -894,6 +894,13 @@ func decimalOf(v any) (decimal, bool) {
 				return d, true
 			}
 		}
+	}
+	if isArray(v) {
+		// PHP's (float) of an array: 1 when it has elements.
+		if truthy(v) {
+			return decimal{digits: "1"}, true
+		}
+		return decimal{digits: "0"}, true
 	}
 	n, ok := toNumber(v)
 	if _, isStr := stringOf(v); !ok && !isStr {

@@ -643,6 +643,9 @@ func (r *renderer) rangeValues(pos int, a, b any) (any, error) {
 // arith evaluates + - * / // % ** on numbers. Non-numeric operands count
 // as 0 (PHP 7 semantics; PHP 8 would throw).
 func (r *renderer) arith(pos int, op opcode, l, rv any) (any, error) {
+	if op == opAdd && isArray(l) && isArray(rv) {
+		return r.union(pos, l, rv)
+	}
 	if !arithOperand(l) || !arithOperand(rv) {
 		return nil, r.errorf(pos, "unsupported operand types: %s %s %s", typeName(l), opText(op), typeName(rv))
 	}
@@ -885,4 +888,33 @@ func phpString(v any) (string, bool) {
 		return "", false
 	}
 	return stringOf(v)
+}
+
+// union is PHP's array + array: the left array, and the right one's
+// elements at keys the left does not have.
+func (r *renderer) union(pos int, l, rv any) (any, error) {
+	la, lok := asList(l)
+	ra, rok := asList(rv)
+	if lok && rok {
+		if len(ra) <= len(la) {
+			return la, nil
+		}
+		if err := r.step(pos, len(ra)); err != nil {
+			return nil, err
+		}
+		return append(append([]any(nil), la...), ra[len(la):]...), nil
+	}
+	lm, lmok := asMap(l)
+	rm, rmok := asMap(rv)
+	if !lmok || !rmok {
+		return nil, r.errorf(pos, "unsupported operand types: %s + %s", typeName(l), typeName(rv))
+	}
+	out := make(map[string]any, len(lm)+len(rm))
+	for k, v := range rm {
+		out[k] = v
+	}
+	for k, v := range lm {
+		out[k] = v
+	}
+	return out, r.step(pos, len(out))
 }
