@@ -97,9 +97,10 @@
 //   - Arithmetic on a non-numeric string counts it as 0 instead of failing.
 //   - Date strings outside the documented formats are refused, where PHP's
 //     parser reads almost any text.
-//   - Hashes iterate in key order (JSON objects decoded into Go maps have
-//     no order; hash literals follow the same rule), and filter, sort and
-//     batch return lists without the original keys.
+//   - Hashes from data iterate in key order (JSON objects decoded into Go
+//     maps have no order; hash literals keep their written order, as in
+//     Twig), and filter, sort and batch of lists return lists without the
+//     original keys.
 //   - Invalid UTF-8 becomes U+FFFD; matches runs RE2 (no back references
 //     or look-arounds); nl2br does not pre-escape; format's %c writes a
 //     character, not a byte.

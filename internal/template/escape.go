@@ -180,20 +180,10 @@ func appendJSON(dst []byte, v any, depth int) ([]byte, error) {
 			}
 		}
 		return append(dst, ']'), nil
+	case *orderedHash:
+		return appendJSONObject(dst, x.m, x.keys, depth)
 	case map[string]any:
-		dst = append(dst, '{')
-		for i, k := range sortedKeys(x) {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendJSONQuoted(dst, k)
-			dst = append(dst, ':')
-			var err error
-			if dst, err = appendJSON(dst, x[k], depth+1); err != nil {
-				return dst, err
-			}
-		}
-		return append(dst, '}'), nil
+		return appendJSONObject(dst, x, sortedKeys(x), depth)
 	}
 	if s, ok := stringOf(v); ok {
 		return appendJSONQuoted(dst, s), nil
@@ -205,6 +195,23 @@ func appendJSON(dst []byte, v any, depth int) ([]byte, error) {
 		return appendJSON(dst, m, depth)
 	}
 	return appendJSONQuoted(dst, toString(v)), nil
+}
+
+// appendJSONObject writes the hash m with its keys in the given order.
+func appendJSONObject(dst []byte, x map[string]any, keys []string, depth int) ([]byte, error) {
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONQuoted(dst, k)
+		dst = append(dst, ':')
+		var err error
+		if dst, err = appendJSON(dst, x[k], depth+1); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, '}'), nil
 }
 
 // appendJSONValue writes v in JSON value position: numbers, booleans and

@@ -413,7 +413,7 @@ func iterValues(v any) ([]any, bool) {
 		return l, true
 	}
 	if m, ok := asMap(v); ok {
-		keys := sortedKeys(m)
+		keys := hashKeys(v, m)
 		out := make([]any, len(keys))
 		for i, k := range keys {
 			out[i] = m[k]
@@ -556,7 +556,7 @@ func phpJSONText(b []byte) []byte {
 
 func fKeys(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 	if m, ok := asMap(in); ok {
-		keys := sortedKeys(m)
+		keys := hashKeys(in, m)
 		out := make([]any, len(keys))
 		for i, k := range keys {
 			out[i] = k
@@ -603,14 +603,16 @@ func fMerge(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 	ma, aok := asMap(in)
 	mb, bok := asMap(other)
 	if aok && bok {
-		out := make(map[string]any, len(ma)+len(mb))
-		for k, v := range ma {
-			out[k] = v
+		// array_merge: the first hash's keys in order, then the second's
+		// new ones; a key in both takes the second's value.
+		out := newOrderedHash(len(ma) + len(mb))
+		for _, k := range hashKeys(in, ma) {
+			out.set(k, ma[k])
 		}
-		for k, v := range mb {
-			out[k] = v
+		for _, k := range hashKeys(other, mb) {
+			out.set(k, mb[k])
 		}
-		return out, r.step(f.pos, len(out))
+		return out, r.step(f.pos, len(out.keys))
 	}
 	la, _ := iterValues(in)
 	lb, ok := iterValues(other)
@@ -628,8 +630,13 @@ func fReverse(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 		slices.Reverse(out)
 		return out, r.step(f.pos, len(out))
 	}
-	if _, ok := asMap(in); ok {
-		return in, nil
+	if m, ok := asMap(in); ok {
+		keys := hashKeys(in, m)
+		out := newOrderedHash(len(keys))
+		for i := len(keys) - 1; i >= 0; i-- {
+			out.set(keys[i], m[keys[i]])
+		}
+		return out, r.step(f.pos, len(keys))
 	}
 	if isNull(in) {
 		return "", nil
@@ -740,11 +747,11 @@ func fSlice(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 		return slices.Clone(l[s:e]), r.step(f.pos, e-s)
 	}
 	if m, ok := asMap(in); ok {
-		keys := sortedKeys(m)
+		keys := hashKeys(in, m)
 		s, e := bounds(len(keys))
-		out := make(map[string]any, e-s)
+		out := newOrderedHash(e - s)
 		for _, k := range keys[s:e] {
-			out[k] = m[k]
+			out.set(k, m[k])
 		}
 		return out, r.step(f.pos, e-s)
 	}
@@ -832,7 +839,7 @@ func appendQuery(dst []byte, prefix string, v any, depth int) []byte {
 	var keys []string
 	var vals []any
 	if m, ok := asMap(v); ok {
-		keys = sortedKeys(m)
+		keys = hashKeys(v, m)
 		for _, k := range keys {
 			vals = append(vals, m[k])
 		}

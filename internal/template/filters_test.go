@@ -217,7 +217,8 @@ func TestOperators(t *testing.T) {
 		{`{% set key = 'b' %}{{ m[key] }}`, "2"},
 		{`{% set i = 2 %}{{ words[i] }}`, "c"},
 		{`{{ {'a-b': 1}['a-b'] }}`, "1"},
-		{`{{ {a: 1, "b": 2, (1 + 1): 'two', 3: 'three'}|json_encode }}`, `{"2":"two","3":"three","a":1,"b":2}`},
+		{`{{ {a: 1, "b": 2, (1 + 1): 'two', 3: 'three'}|json_encode }}`, `{"a":1,"b":2,"2":"two","3":"three"}`}, // in the order written, as in Twig
+		{`{% for k, v in {b: 1, a: 2} %}{{ k }}{{ v }}{% endfor %}|{{ {b: 1, a: 2}|merge({c: 3, b: 4})|keys|join }}|{{ {b: 1, a: 2}|reverse|keys|join }}`, "b1a2|bac|ab"},
 		{`{{ [1, [2, 3]]|json_encode }}`, `[1,[2,3]]`},
 		{`{{ words }}`, `["a","b","c"]`},
 		{`{{ m }}`, `{"a":1,"b":2}`},

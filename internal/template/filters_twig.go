@@ -241,13 +241,13 @@ func fMap(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 		return nil, err
 	}
 	if m, ok := asMap(in); ok {
-		out := make(map[string]any, len(m))
-		for _, k := range sortedKeys(m) {
+		out := newOrderedHash(len(m))
+		for _, k := range hashKeys(in, m) {
 			v, err := r.call(a, m[k], k)
 			if err != nil {
 				return nil, err
 			}
-			out[k] = nullIfUndef(v)
+			out.set(k, nullIfUndef(v))
 		}
 		return out, nil
 	}
@@ -273,14 +273,14 @@ func fFilter(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 		return nil, err
 	}
 	if m, ok := asMap(in); ok {
-		out := map[string]any{}
-		for _, k := range sortedKeys(m) {
+		out := newOrderedHash(0)
+		for _, k := range hashKeys(in, m) {
 			v, err := r.call(a, m[k], k)
 			if err != nil {
 				return nil, err
 			}
 			if truthy(v) {
-				out[k] = m[k]
+				out.set(k, m[k])
 			}
 		}
 		return out, nil

@@ -271,7 +271,7 @@ func (r *renderer) loop(dst []byte, x *forNode) ([]byte, error) {
 		list = l
 	} else if m, ok := asMap(seq); ok {
 		hash = m
-		keys = sortedKeys(m)
+		keys = hashKeys(seq, m)
 	}
 	n := len(list)
 	if hash != nil {
@@ -433,7 +433,7 @@ func (e *arrayExpr) eval(r *renderer) (any, error) {
 }
 
 func (e *hashExpr) eval(r *renderer) (any, error) {
-	out := make(map[string]any, len(e.keys))
+	out := newOrderedHash(len(e.keys))
 	for i := range e.keys {
 		k, err := e.keys[i].eval(r)
 		if err != nil {
@@ -443,7 +443,7 @@ func (e *hashExpr) eval(r *renderer) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[toString(k)] = nullIfUndef(v)
+		out.set(toString(k), nullIfUndef(v))
 	}
 	return out, nil
 }

@@ -34,6 +34,36 @@ type (
 	capturedText string
 )
 
+// orderedHash is a hash that keeps the order its keys were written in:
+// hash literals, and what filters make of them, iterate as in Twig. (Data
+// from the event are Go maps, which iterate in key order.)
+type orderedHash struct {
+	keys []string
+	m    map[string]any
+}
+
+// newOrderedHash returns an empty hash with room for n keys.
+func newOrderedHash(n int) *orderedHash {
+	return &orderedHash{keys: make([]string, 0, n), m: make(map[string]any, n)}
+}
+
+// set adds or replaces a key; a new key goes last.
+func (h *orderedHash) set(k string, v any) {
+	if _, ok := h.m[k]; !ok {
+		h.keys = append(h.keys, k)
+	}
+	h.m[k] = v
+}
+
+// hashKeys returns the keys of hash v (whose map is m) in iteration
+// order: as written for an orderedHash, sorted otherwise.
+func hashKeys(v any, m map[string]any) []string {
+	if h, ok := v.(*orderedHash); ok {
+		return h.keys
+	}
+	return sortedKeys(m)
+}
+
 // loopState is the `loop` variable inside a for.
 type loopState struct {
 	index0, length int
@@ -568,6 +598,8 @@ func asList(v any) ([]any, bool) {
 	switch x := v.(type) {
 	case []any:
 		return x, true
+	case *orderedHash:
+		return nil, false
 	case nil, undefined, string, json.Number, bool, int64, int, float64, map[string]any:
 		return nil, false
 	case []string:
@@ -602,6 +634,8 @@ func asMap(v any) (map[string]any, bool) {
 	switch x := v.(type) {
 	case map[string]any:
 		return x, true
+	case *orderedHash:
+		return x.m, true
 	case nil, undefined, string, json.Number, bool, int64, int, float64, []any:
 		return nil, false
 	case map[string]string:
@@ -656,6 +690,8 @@ func getAttr(v any, k pathKey) any {
 		return undef
 	case *loopState:
 		return x.field(k.s)
+	case *orderedHash:
+		return getAttr(x.m, k)
 	case nil, undefined, string, json.Number, bool, int64, float64:
 		return undef
 	}
@@ -730,7 +766,7 @@ func kindOf(v any) vkind {
 		return kNum
 	case []any:
 		return kList
-	case map[string]any:
+	case map[string]any, *orderedHash:
 		return kMap
 	}
 	if _, ok := stringOf(v); ok {
