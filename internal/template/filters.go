@@ -426,7 +426,7 @@ func iterValues(v any) ([]any, bool) {
 func fFirst(_ *renderer, _ *filterExpr, in any, _ []any) (any, error) {
 	if l, ok := iterValues(in); ok {
 		if len(l) == 0 {
-			return nil, nil
+			return false, nil // PHP's current([])
 		}
 		return l[0], nil
 	}
@@ -447,7 +447,7 @@ func fFirst(_ *renderer, _ *filterExpr, in any, _ []any) (any, error) {
 func fLast(_ *renderer, _ *filterExpr, in any, _ []any) (any, error) {
 	if l, ok := iterValues(in); ok {
 		if len(l) == 0 {
-			return nil, nil
+			return false, nil // PHP's end([])
 		}
 		return l[len(l)-1], nil
 	}
@@ -613,6 +613,11 @@ func fMerge(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 			out.set(k, mb[k])
 		}
 		return out, r.step(f.pos, len(out.keys))
+	}
+	if kindOf(in) != kindOf(other) {
+		// A list and a hash: array_merge renumbers the integer keys and
+		// keeps the others, in order.
+		return mergeMixed(in, other), r.step(f.pos, 1)
 	}
 	la, _ := iterValues(in)
 	lb, ok := iterValues(other)
@@ -1085,13 +1090,14 @@ func fRound(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 	d, _ := decimalOf(in)
 	rd := d.round(places, mode)
 	s := rd.format(max(0, -rd.exp), ".", "")
-	if strings.Contains(s, ".") {
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	// PHP's round returns a float: rounded in decimal, then printed as
+	// PHP prints floats (9007199254740993|round is 9.007199254741E+15,
+	// -0.4|round is -0).
+	x, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return json.Number(s), nil
 	}
-	if s == "-0" {
-		s = "0"
-	}
-	return json.Number(s), nil
+	return x, nil
 }
 
 // fFormat is PHP's sprintf.
@@ -1341,4 +1347,37 @@ func testNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// phpKeys returns v's keys and values as PHP sees them: a list's keys are
+// its indexes.
+func phpKeys(v any) ([]string, map[string]any) {
+	if l, ok := asList(v); ok {
+		keys := make([]string, len(l))
+		m := make(map[string]any, len(l))
+		for i, e := range l {
+			keys[i] = strconv.Itoa(i)
+			m[keys[i]] = e
+		}
+		return keys, m
+	}
+	m, _ := asMap(v)
+	return hashKeys(v, m), m
+}
+
+func mergeMixed(a, b any) any {
+	out := newOrderedHash(0)
+	n := 0
+	for _, v := range []any{a, b} {
+		keys, m := phpKeys(v)
+		for _, k := range keys {
+			if _, err := strconv.Atoi(k); err == nil {
+				out.set(strconv.Itoa(n), m[k])
+				n++
+				continue
+			}
+			out.set(k, m[k])
+		}
+	}
+	return out
 }

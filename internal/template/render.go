@@ -904,17 +904,16 @@ func (r *renderer) union(pos int, l, rv any) (any, error) {
 		}
 		return append(append([]any(nil), la...), ra[len(la):]...), nil
 	}
-	lm, lmok := asMap(l)
-	rm, rmok := asMap(rv)
-	if !lmok || !rmok {
-		return nil, r.errorf(pos, "unsupported operand types: %s + %s", typeName(l), typeName(rv))
+	lk, lm := phpKeys(l)
+	rk, rm := phpKeys(rv)
+	out := newOrderedHash(len(lk) + len(rk))
+	for _, k := range lk {
+		out.set(k, lm[k])
 	}
-	out := make(map[string]any, len(lm)+len(rm))
-	for k, v := range rm {
-		out[k] = v
+	for _, k := range rk {
+		if _, ok := lm[k]; !ok {
+			out.set(k, rm[k])
+		}
 	}
-	for k, v := range lm {
-		out[k] = v
-	}
-	return out, r.step(pos, len(out))
+	return out, r.step(pos, len(out.keys))
 }
