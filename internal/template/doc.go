@@ -102,8 +102,7 @@
 //     Twig), and filter, sort and batch of lists return lists without the
 //     original keys.
 //   - Invalid UTF-8 becomes U+FFFD; matches runs RE2 (no back references
-//     or look-arounds); nl2br does not pre-escape; format's %c writes a
-//     character, not a byte.
+//     or look-arounds).
 //   - There are no includes, template inheritance, imports of other
 //     templates, random or constant, and no named arguments.
 package template

@@ -239,3 +239,16 @@ func TestInputTypes(t *testing.T) {
 		}
 	}
 }
+
+// nl2br's result is markup in XML text, as in Twig (its input escaped
+// first), and data in an attribute; either way the XML stays well-formed.
+func TestNl2brInXML(t *testing.T) {
+	vars := decodeVars(t, `{"s": "a & b\nc"}`)
+	got, err := renderString(t, Options{Format: XML}, `<r a="{{ s|nl2br }}">{{ s|nl2br }}</r>`, vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `<r a="a &amp;amp; b&lt;br /&gt;&#xA;c">a &amp; b<br />` + "\nc</r>"; got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}

@@ -1263,7 +1263,7 @@ func phpSprintf(format string, args []any, limit int) (string, string) {
 			s = strings.ToUpper(strconv.FormatUint(uint64(intOf(arg)), 16))
 		case 'c':
 			numeric = false
-			s = string(rune(intOf(arg) & 0x10FFFF))
+			s = string([]byte{byte(phpInt(arg))}) // PHP writes one byte
 		default:
 			return "", fmt.Sprintf("unknown conversion %%%c", conv)
 		}

@@ -117,15 +117,22 @@ func fStriptags(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 	}), nil
 }
 
-// fNl2br inserts "<br />" before every line break, as PHP's nl2br. (The
-// result is a string; in XML it is escaped like any value.)
+// fNl2br inserts "<br />" before every line break, as PHP's nl2br. As in
+// Twig, the input is HTML-escaped first unless it is already safe (a
+// literal, escape('html'), raw, nl2br), and the result is markup: in XML
+// it is written as it is.
 func fNl2br(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 	s, err := r.requireString(f, in)
 	if err != nil {
 		return nil, err
 	}
+	if !htmlSafeInput(f.in) {
+		if _, ok := in.(markupText); !ok {
+			s = string(appendHTMLEscaped(nil, s))
+		}
+	}
 	if !strings.ContainsAny(s, "\r\n") {
-		return s, nil
+		return markupText(s), nil
 	}
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
@@ -141,7 +148,30 @@ func fNl2br(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 		}
 		b.WriteByte(c)
 	}
-	return b.String(), r.chargeBytes(f.pos, b.Len())
+	return markupText(b.String()), r.chargeBytes(f.pos, b.Len())
+}
+
+// htmlSafeInput reports whether Twig counts an expression as safe for
+// HTML, so that nl2br does not escape it again.
+func htmlSafeInput(e expr) bool {
+	switch x := e.(type) {
+	case *literal:
+		return true
+	case *filterExpr:
+		switch x.name {
+		case "raw", "nl2br":
+			return true
+		case "e", "escape":
+			if len(x.args) == 0 {
+				return true
+			}
+			if lit, ok := x.args[0].(*literal); ok {
+				s, _ := lit.v.(string)
+				return s == "html"
+			}
+		}
+	}
+	return false
 }
 
 func fSpaceless(r *renderer, f *filterExpr, in any, _ []any) (any, error) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"time"
 )
@@ -351,6 +352,10 @@ func emit(dst []byte, ctx escCtx, v any) ([]byte, error) {
 		case string:
 			return appendXMLEscaped(dst, x, ctx == escXMLAttr), nil
 		case markupText:
+			if ctx == escXMLAttr && strings.IndexByte(string(x), '<') >= 0 {
+				// nl2br's <br /> is markup for text, not for an attribute.
+				return appendXMLEscaped(dst, string(x), true), nil
+			}
 			return append(dst, x...), nil
 		}
 		return appendXMLEscaped(dst, toString(v), ctx == escXMLAttr), nil
