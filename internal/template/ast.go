@@ -198,6 +198,7 @@ const (
 	opBitAnd
 	opBitOr
 	opBitXor
+	opSpaceship
 )
 
 // binaryOps maps operator text to opcode, precedence and right
@@ -215,6 +216,7 @@ var binaryOps = map[string]struct {
 	"matches":     {opMatches, 20, false},
 	"==":          {opEq, 20, false},
 	"!=":          {opNe, 20, false},
+	"<=>":         {opSpaceship, 20, false},
 	"<":           {opLt, 20, false},
 	">":           {opGt, 20, false},
 	"<=":          {opLe, 20, false},

@@ -60,7 +60,7 @@ type lexError struct {
 }
 
 // ops lists operators and punctuation, longest first.
-var ops = []string{"??", "?:", "=>", "==", "!=", "<=", ">=", "//", "**", "..",
+var ops = []string{"<=>", "??", "?:", "=>", "==", "!=", "<=", ">=", "//", "**", "..",
 	"+", "-", "*", "/", "%", "~", "<", ">", "?", ":", "=", "|", ".", ",", "(", ")", "[", "]", "{", "}"}
 
 // lex splits src into tokens. Comments are dropped; whitespace control

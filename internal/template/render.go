@@ -530,6 +530,9 @@ func (e *binaryExpr) eval(r *renderer) (any, error) {
 	switch e.op {
 	case opEq:
 		return looseEqual(l, rv), nil
+	case opSpaceship:
+		c, _ := compareValues(l, rv)
+		return int64(c), nil
 	case opNe:
 		return !looseEqual(l, rv), nil
 	case opLt, opGt, opLe, opGe:
@@ -579,6 +582,9 @@ func (e *binaryExpr) eval(r *renderer) (any, error) {
 	case opBitAnd, opBitOr, opBitXor:
 		if a, ok := phpString(l); ok {
 			if b, ok := phpString(rv); ok {
+				if err := r.chargeBytes(e.pos, max(len(a), len(b))); err != nil {
+					return nil, err
+				}
 				return bitwiseStrings(e.op, a, b), nil // PHP works on the bytes
 			}
 		}

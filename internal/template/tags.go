@@ -284,6 +284,9 @@ func (r *renderer) with(dst []byte, n *withNode) ([]byte, error) {
 		}
 		r.vars = vars
 	} else if len(vars) > 0 {
+		if err := r.step(n.pos, len(r.vars)+len(vars)); err != nil {
+			return dst, err
+		}
 		merged := make(map[string]any, len(r.vars)+len(vars))
 		for k, v := range r.vars {
 			merged[k] = v
