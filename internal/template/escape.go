@@ -220,6 +220,9 @@ func appendJSONObject(dst []byte, x map[string]any, keys []string, depth int) ([
 func appendJSONValue(dst []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case json.Number:
+		if isPlainInt(string(x)) && x != "-0" {
+			return append(dst, x...), nil // the common case: an integer
+		}
 		// Printed as Twig prints it (12.50 as 12.5, 1e3 as 1000).
 		if isJSONNumber(string(x)) {
 			n := len(dst)
