@@ -244,7 +244,9 @@ func (c *pathCollector) expr(e expr) {
 			}
 		}
 	case *nameExpr:
-		c.record(x)
+		if !strings.HasPrefix(x.name, "\x00") { // apply's hidden local
+			c.record(x)
+		}
 	case *pathExpr:
 		if !c.record(x) {
 			c.expr(x.base)
