@@ -929,6 +929,10 @@ func decimalOf(v any) (decimal, bool) {
 	if math.IsNaN(n.f) || math.IsInf(n.f, 0) {
 		return decimal{digits: "0"}, false
 	}
+	if math.Abs(n.f) >= 1e15 {
+		// Beyond 15 digits PHP prints the float's exact digits.
+		return parseDecimal(strconv.FormatFloat(n.f, 'f', 0, 64))
+	}
 	d, ok := parseDecimal(strconv.FormatFloat(n.f, 'e', -1, 64))
 	return d, ok
 }
@@ -1222,6 +1226,9 @@ func phpSprintf(format string, args []any, limit int) (string, string) {
 				prec = 6
 			}
 			x := floatOf(arg)
+			if x == 0 {
+				x = 0 // PHP writes -0 as 0
+			}
 			s = strconv.FormatFloat(x, 'f', prec, 64)
 			if plus && x >= 0 {
 				s = "+" + s
