@@ -98,9 +98,8 @@
 //   - Date strings outside the documented formats are refused, where PHP's
 //     parser reads almost any text.
 //   - Hashes from data iterate in key order (JSON objects decoded into Go
-//     maps have no order; hash literals keep their written order, as in
-//     Twig), and filter, sort and batch of lists return lists without the
-//     original keys.
+//     maps have no order; hash literals keep their written order, and
+//     sort, filter and batch keep PHP's keys, as in Twig).
 //   - Invalid UTF-8 becomes U+FFFD; matches runs RE2 (no back references
 //     or look-arounds).
 //   - There are no includes, template inheritance, imports of other

@@ -199,6 +199,20 @@ func appendJSON(dst []byte, v any, depth int) ([]byte, error) {
 
 // appendJSONObject writes the hash m with its keys in the given order.
 func appendJSONObject(dst []byte, x map[string]any, keys []string, depth int) ([]byte, error) {
+	if len(keys) > 0 && isListKeys(keys) {
+		// Keys 0, 1, 2, …: a list to PHP, and to json_encode.
+		dst = append(dst, '[')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = appendJSON(dst, x[k], depth+1); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, ']'), nil
+	}
 	dst = append(dst, '{')
 	for i, k := range keys {
 		if i > 0 {

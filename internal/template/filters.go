@@ -559,7 +559,11 @@ func fKeys(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 		keys := hashKeys(in, m)
 		out := make([]any, len(keys))
 		for i, k := range keys {
-			out[i] = k
+			if n, ok := intKey(k); ok {
+				out[i] = n // PHP stores "12" as the integer key 12
+			} else {
+				out[i] = k
+			}
 		}
 		return out, r.step(f.pos, len(out))
 	}
@@ -629,7 +633,7 @@ func fMerge(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 	return out, r.step(f.pos, len(out))
 }
 
-func fReverse(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
+func fReverse(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 	if l, ok := asList(in); ok {
 		out := slices.Clone(l)
 		slices.Reverse(out)
@@ -637,11 +641,16 @@ func fReverse(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 	}
 	if m, ok := asMap(in); ok {
 		keys := hashKeys(in, m)
-		out := newOrderedHash(len(keys))
+		rk := make([]string, 0, len(keys))
+		rv := make([]any, 0, len(keys))
 		for i := len(keys) - 1; i >= 0; i-- {
-			out.set(keys[i], m[keys[i]])
+			rk = append(rk, keys[i])
+			rv = append(rv, m[keys[i]])
 		}
-		return out, r.step(f.pos, len(keys))
+		if len(args) > 0 && truthy(args[0]) {
+			return keyedHash(rk, rv), r.step(f.pos, len(keys))
+		}
+		return renumbered(rk, rv), r.step(f.pos, len(keys))
 	}
 	if isNull(in) {
 		return "", nil
@@ -655,27 +664,57 @@ func fReverse(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 	return string(rs), nil
 }
 
+// fSort sorts the values and, as PHP's asort and uasort, keeps each
+// value's key: [3, 1]|sort is {1: 1, 0: 3}, a list again only when the
+// order did not change.
 func fSort(r *renderer, f *filterExpr, in any, args []any) (any, error) {
-	l, ok := iterValues(in)
+	keys, vals, ok := keyedValues(in)
 	if !ok {
 		return nil, r.errorf(f.pos, "sort: the value must be a list or a hash, got %s", typeName(in))
 	}
-	if err := r.step(f.pos, len(l)*4); err != nil {
+	if err := r.step(f.pos, len(vals)*4); err != nil {
 		return nil, err
+	}
+	idx := make([]int, len(vals))
+	for i := range idx {
+		idx[i] = i
+	}
+	var cmpErr error
+	cmp := func(a, b int) int {
+		c, _ := compareValues(vals[a], vals[b])
+		return c
 	}
 	if len(args) > 0 {
 		a, err := r.arrowArg(f, args)
 		if err != nil {
 			return nil, err
 		}
-		return r.sortWithArrow(f, l, a)
+		cmp = func(x, y int) int {
+			if cmpErr != nil {
+				return 0
+			}
+			var v any
+			v, cmpErr = r.call(a, vals[x], vals[y])
+			n, _ := toNumber(v)
+			switch f := n.float(); {
+			case f < 0:
+				return -1
+			case f > 0:
+				return 1
+			}
+			return 0
+		}
 	}
-	out := slices.Clone(l)
-	slices.SortStableFunc(out, func(a, b any) int {
-		c, _ := compareValues(a, b)
-		return c
-	})
-	return out, nil
+	slices.SortStableFunc(idx, cmp)
+	if cmpErr != nil {
+		return nil, cmpErr
+	}
+	outKeys := make([]string, len(idx))
+	outVals := make([]any, len(idx))
+	for i, j := range idx {
+		outKeys[i], outVals[i] = keys[j], vals[j]
+	}
+	return keyedHash(outKeys, outVals), nil
 }
 
 // fReplace is strtr: at each position the longest matching key is
@@ -754,11 +793,11 @@ func fSlice(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 	if m, ok := asMap(in); ok {
 		keys := hashKeys(in, m)
 		s, e := bounds(len(keys))
-		out := newOrderedHash(e - s)
+		vals := make([]any, 0, e-s)
 		for _, k := range keys[s:e] {
-			out.set(k, m[k])
+			vals = append(vals, m[k])
 		}
-		return out, r.step(f.pos, e-s)
+		return renumbered(keys[s:e], vals), r.step(f.pos, e-s)
 	}
 	if isNull(in) {
 		return "", nil

@@ -240,15 +240,33 @@ func fBatch(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 	if err := r.step(f.pos, len(items)); err != nil {
 		return nil, err
 	}
+	keys, _, _ := keyedValues(in)
+	preserve := len(args) < 3 || truthy(args[2])
 	var out []any
 	for i := 0; i < len(items); i += size {
-		chunk := slices.Clone(items[i:min(i+size, len(items))])
-		if len(chunk) < size && len(args) > 1 && !isNull(args[1]) {
-			for len(chunk) < size {
-				chunk = append(chunk, args[1])
+		end := min(i+size, len(items))
+		ck := slices.Clone(keys[i:end])
+		cv := slices.Clone(items[i:end])
+		if !preserve {
+			for j := range ck {
+				ck[j] = strconv.Itoa(j)
 			}
 		}
-		out = append(out, chunk)
+		if len(cv) < size && len(args) > 1 && !isNull(args[1]) {
+			next := 0
+			for _, k := range ck {
+				if n, ok := intKey(k); ok && int(n) >= next {
+					next = int(n) + 1
+				}
+			}
+			for len(cv) < size {
+				ck = append(ck, strconv.Itoa(next))
+				cv = append(cv, args[1])
+				next++
+			}
+		}
+		// Twig keeps the keys: the second chunk of a list starts at key 2.
+		out = append(out, keyedHash(ck, cv))
 	}
 	if out == nil {
 		out = []any{}
@@ -319,17 +337,21 @@ func fFilter(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 	if !ok {
 		return nil, r.errorf(f.pos, "filter: the value must be a list or a hash, got %s", typeName(in))
 	}
-	out := []any{}
+	// array_filter keeps the keys: [1, 2, 3]|filter(x => x > 1) is
+	// {1: 2, 2: 3}.
+	var keys []string
+	var vals []any
 	for i, e := range l {
 		v, err := r.call(a, e, int64(i))
 		if err != nil {
 			return nil, err
 		}
 		if truthy(v) {
-			out = append(out, e)
+			keys = append(keys, strconv.Itoa(i))
+			vals = append(vals, e)
 		}
 	}
-	return out, nil
+	return keyedHash(keys, vals), nil
 }
 
 // fReduce folds the values with the arrow (carry, value), starting from
@@ -351,28 +373,6 @@ func fReduce(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 		carry = nullIfUndef(carry)
 	}
 	return carry, nil
-}
-
-// sortWithArrow sorts with a comparison arrow ((a, b) => …).
-func (r *renderer) sortWithArrow(f *filterExpr, l []any, a *arrowExpr) (any, error) {
-	out := slices.Clone(l)
-	var err error
-	slices.SortStableFunc(out, func(x, y any) int {
-		if err != nil {
-			return 0
-		}
-		var v any
-		v, err = r.call(a, x, y)
-		n, _ := toNumber(v)
-		switch f := n.float(); {
-		case f < 0:
-			return -1
-		case f > 0:
-			return 1
-		}
-		return 0
-	})
-	return out, err
 }
 
 // fDateModify is DateTime::modify for the relative formats payloads use:

@@ -978,3 +978,81 @@ func floatToInt(f float64) int64 {
 	}
 	return int64(m)
 }
+
+// intKey reports whether k is a key PHP stores as an integer: a decimal
+// integer without leading zeros that fits in 64 bits.
+func intKey(k string) (int64, bool) {
+	if k == "" || len(k) > 20 || k[0] == '+' || k == "-0" {
+		return 0, false
+	}
+	d := k
+	if d[0] == '-' {
+		d = d[1:]
+	}
+	if d == "" || d[0] == '0' && len(d) > 1 {
+		return 0, false
+	}
+	i, err := strconv.ParseInt(k, 10, 64)
+	return i, err == nil
+}
+
+// isListKeys reports whether keys are 0, 1, 2, … in order: such a PHP
+// array is a list (json_encode writes it as a JSON array).
+func isListKeys(keys []string) bool {
+	for i, k := range keys {
+		if k != strconv.Itoa(i) {
+			return false
+		}
+	}
+	return true
+}
+
+// keyedValues returns v's keys and values in PHP's order: a list's keys
+// are its indexes.
+func keyedValues(v any) ([]string, []any, bool) {
+	if l, ok := asList(v); ok {
+		keys := make([]string, len(l))
+		for i := range l {
+			keys[i] = strconv.Itoa(i)
+		}
+		return keys, l, true
+	}
+	if m, ok := asMap(v); ok {
+		keys := hashKeys(v, m)
+		vals := make([]any, len(keys))
+		for i, k := range keys {
+			vals[i] = m[k]
+		}
+		return keys, vals, true
+	}
+	return nil, nil, false
+}
+
+// keyedHash builds an orderedHash from keys and values, or a list when
+// the keys are 0, 1, 2, … in order.
+func keyedHash(keys []string, vals []any) any {
+	if isListKeys(keys) {
+		return slices.Clone(vals)
+	}
+	h := newOrderedHash(len(keys))
+	for i, k := range keys {
+		h.set(k, vals[i])
+	}
+	return h
+}
+
+// renumbered is PHP's renumbering of integer keys (array_slice,
+// array_reverse): integer keys become 0, 1, 2, …; others are kept.
+func renumbered(keys []string, vals []any) any {
+	out := make([]string, len(keys))
+	n := 0
+	for i, k := range keys {
+		if _, ok := intKey(k); ok {
+			out[i] = strconv.Itoa(n)
+			n++
+		} else {
+			out[i] = k
+		}
+	}
+	return keyedHash(out, vals)
+}
