@@ -199,6 +199,8 @@ const (
 	opBitOr
 	opBitXor
 	opSpaceship
+	opHasSome
+	opHasEvery
 )
 
 // binaryOps maps operator text to opcode, precedence and right
@@ -224,6 +226,8 @@ var binaryOps = map[string]struct {
 	"in":          {opIn, 20, false},
 	"not in":      {opNotIn, 20, false},
 	"starts with": {opStartsWith, 20, false},
+	"has some":    {opHasSome, 20, false},
+	"has every":   {opHasEvery, 20, false},
 	"ends with":   {opEndsWith, 20, false},
 	"..":          {opRange, 25, false},
 	"+":           {opAdd, 30, false},

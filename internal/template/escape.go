@@ -522,11 +522,16 @@ func appendHTMLAttrEscaped(dst []byte, s string) []byte {
 			dst = append(dst, "&gt;"...)
 		case r == '"':
 			dst = append(dst, "&quot;"...)
-		case !isXMLChar(r) || r == utf8.RuneError:
+		case !isXMLChar(r) || r == utf8.RuneError || r >= 0x7f && r <= 0x9f:
 			dst = append(dst, "&#xFFFD;"...)
 		default:
+			// Twig: &#x%02X; for one byte, &#x%04X; for more.
+			hex := bytes.ToUpper(strconv.AppendUint(nil, uint64(r), 16))
 			dst = append(dst, "&#x"...)
-			dst = strconv.AppendUint(dst, uint64(r), 16)
+			for n := len(hex); n < 2 || r >= utf8.RuneSelf && n < 4; n++ {
+				dst = append(dst, '0')
+			}
+			dst = append(dst, hex...)
 			dst = append(dst, ';')
 		}
 	}

@@ -936,8 +936,12 @@ type decimal struct {
 func decimalOf(v any) (decimal, bool) {
 	switch x := v.(type) {
 	case json.Number:
-		if d, ok := parseDecimal(strings.TrimSpace(string(x))); ok {
-			return d, true
+		// As PHP's json_decode: an integer when it fits, a float
+		// otherwise (whose digits beyond 15 are the float's).
+		if isPlainInt(string(x)) {
+			if d, ok := parseDecimal(string(x)); ok {
+				return d, true
+			}
 		}
 	case string:
 		if _, ok := parseNumeric(x); ok {

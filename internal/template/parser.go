@@ -449,6 +449,10 @@ func (p *parser) binaryOp() (string, int) {
 			if n.kind == tkName && n.val == "with" {
 				return t.val + " with", 2
 			}
+		case "has":
+			if n.kind == tkName && (n.val == "some" || n.val == "every") {
+				return "has " + n.val, 2
+			}
 		case "b":
 			// b-and, b-or, b-xor: three tokens written without spaces
 			n2 := p.peekAt(2)
@@ -497,6 +501,14 @@ func (p *parser) parseExpression(minPrec int) expr {
 		nextPrec := op.prec + 1
 		if op.right {
 			nextPrec = op.prec
+		}
+		if op.op == opHasSome || op.op == opHasEvery {
+			a := p.parseArrow()
+			if a == nil {
+				p.fail(p.peek().pos, "%q needs an arrow function, as in xs %s x => x > 1", opText, opText)
+			}
+			left = &binaryExpr{op: op.op, l: left, r: a, pos: opTok.pos}
+			continue
 		}
 		right := p.parseExpression(nextPrec)
 		if u, ok := left.(*unaryExpr); ok && op.op == opPow && (u.op == opNeg || u.op == opPos) {

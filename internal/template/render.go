@@ -522,6 +522,19 @@ func (e *binaryExpr) eval(r *renderer) (any, error) {
 			return l, nil
 		}
 		return e.r.eval(r)
+	case opHasSome, opHasEvery:
+		a := e.r.(*arrowExpr)
+		keys, vals, _ := keyedValues(l)
+		for i, v := range vals {
+			res, err := r.call(a, v, keys[i])
+			if err != nil {
+				return nil, err
+			}
+			if truthy(res) == (e.op == opHasSome) {
+				return e.op == opHasSome, nil
+			}
+		}
+		return e.op == opHasEvery, nil
 	}
 	rv, err := e.r.eval(r)
 	if err != nil {
@@ -733,9 +746,10 @@ func (r *renderer) arith(pos int, op opcode, l, rv any) (any, error) {
 		if y == 0 {
 			return nil, r.errorf(pos, "division by zero")
 		}
-		return math.Floor(x / y), nil
+		// Twig's (int) floor(a / b): an integer, wrapping as PHP's cast.
+		return floatToInt(math.Floor(x / y)), nil
 	case opMod:
-		xi, yi := int64(x), int64(y)
+		xi, yi := floatToInt(x), floatToInt(y)
 		if yi == 0 {
 			return nil, r.errorf(pos, "modulo by zero")
 		}

@@ -33,6 +33,7 @@ var goldenTemplates = []string{
 	"{% macro greet(who, punct = '!') %}Hi {{ who }}{{ punct }}{% endmacro %}{% import _self as m %}{{ m.greet(name) }} {{ m.greet('you', '?') }}{% from _self import greet as g %} {{ g('x') }}",
 	// operators and tests
 	"{{ -2 ** 2 }} {{ 5 b-and 3 }} {{ 5 b-or 3 }} {{ 5 b-xor 3 }} {{ name matches '/^a/i' }} {{ null starts with '' ? 'y' : 'n' }} {{ false in 'abc' ? 'y' : 'n' }} {{ 7.5 is divisible by(2.5) ? 'y' : 'n' }} {{ ([1] + [5, 6])|join(',') }}",
+	"{{ (list has some x => x > 2) ? 'y' : 'n' }} {{ (list has every x => x > 2) ? 'y' : 'n' }} {{ ([] has every x => x) ? 'y' : 'n' }} {{ (items has some (i, k) => i.sku == 'B-2') ? 'y' : 'n' }}",
 	"{{ null|first is same as('') ? 'y' : 'n' }} {{ []|first is same as(false) ? 'y' : 'n' }} {{ 3|join(', ', ' and ') }} {{ ''|split('')|length }} {{ 2.5|round }} {{ -0.4|round }} {{ 1.005|round(2) }} {{ 12.345|number_format(1) }}",
 }
 

@@ -204,7 +204,7 @@ func (g *twigGen) output(b *strings.Builder) {
 
 // cond generates a condition.
 func (g *twigGen) cond() string {
-	switch g.r.IntN(8) {
+	switch g.r.IntN(9) {
 	case 0:
 		return g.name()
 	case 1:
@@ -219,6 +219,8 @@ func (g *twigGen) cond() string {
 		return "not " + g.name()
 	case 6:
 		return g.strAtom() + " " + g.pick("starts with", "ends with") + " " + g.pick("'A'", "'a'", "'d'", "''")
+	case 7:
+		return "(" + g.pick("list", "words", "prices", "items", "[]") + " " + g.pick("has some", "has every") + " x => " + g.pick("x > 1", "x is not empty", "x.name is defined") + ")"
 	}
 	return g.name() + " matches '/^[a-z]/i'"
 }

@@ -887,6 +887,9 @@ func compareValues(a, b any) (int, bool) {
 			}
 		}
 		return 0, true
+	case ka == kList && kb == kMap || ka == kMap && kb == kList:
+		// A list is a PHP array with keys 0, 1, …: compare as hashes.
+		return compareValues(keyedMap(a), keyedMap(b))
 	case ka == kList || ka == kMap:
 		return 1, true // arrays are greater than scalars in PHP
 	case kb == kList || kb == kMap:
@@ -958,6 +961,16 @@ func phpInt(v any) int64 {
 	n, _ := toNumber(v)
 	if !n.isFloat {
 		return n.i
+	}
+	if _, isStr := stringOf(v); isStr && !math.IsNaN(n.f) {
+		// A numeric string beyond the range saturates, as PHP's
+		// string-to-integer conversion does.
+		if n.f >= 9.2233720368547758e18 {
+			return math.MaxInt64
+		}
+		if n.f <= -9.2233720368547758e18 {
+			return math.MinInt64
+		}
 	}
 	return floatToInt(n.f)
 }
@@ -1055,4 +1068,14 @@ func renumbered(keys []string, vals []any) any {
 		}
 	}
 	return keyedHash(out, vals)
+}
+
+// keyedMap returns v as a map: a list's keys are its indexes.
+func keyedMap(v any) map[string]any {
+	keys, vals, _ := keyedValues(v)
+	m := make(map[string]any, len(keys))
+	for i, k := range keys {
+		m[k] = vals[i]
+	}
+	return m
 }
