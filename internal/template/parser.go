@@ -371,16 +371,17 @@ func (p *parser) parseFor(pos int) node {
 	open := &openBlock{name: "for", pos: pos}
 	p.setStack = append(p.setStack, nil)
 	body, stop := p.parseNodes(open, "else", "endfor")
+	n.body = body
+	if stop.val == "else" {
+		// The else branch is inside the loop's scope too, as in Twig.
+		p.expectTagClose("else")
+		n.els, _ = p.parseNodes(open, "endfor")
+	}
 	n.bodySets = p.setStack[len(p.setStack)-1]
 	p.setStack = p.setStack[:len(p.setStack)-1]
 	// Sets inside a nested loop are also sets inside this one.
 	if len(p.setStack) > 0 {
 		p.setStack[len(p.setStack)-1] = append(p.setStack[len(p.setStack)-1], n.bodySets...)
-	}
-	n.body = body
-	if stop.val == "else" {
-		p.expectTagClose("else")
-		n.els, _ = p.parseNodes(open, "endfor")
 	}
 	p.expectTagClose("endfor")
 	return n

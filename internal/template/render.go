@@ -279,7 +279,20 @@ func (r *renderer) loop(dst []byte, x *forNode) ([]byte, error) {
 		n = len(keys)
 	}
 	if n == 0 {
-		return r.nodes(dst, x.els)
+		if len(x.bodySets) == 0 {
+			return r.nodes(dst, x.els)
+		}
+		before := make([]bool, len(x.bodySets))
+		for i, s := range x.bodySets {
+			before[i] = !isUndef(r.locals[s])
+		}
+		dst, err = r.nodes(dst, x.els)
+		for i, s := range x.bodySets {
+			if !before[i] {
+				r.locals[s] = undef
+			}
+		}
+		return dst, err
 	}
 	// Save what the loop overwrites; restore it afterwards.
 	var savedKey any
