@@ -181,6 +181,12 @@ func compareCase(c diffCase, tr twigResult) verdict {
 	// Structured formats: herald must render well-formed output in the
 	// format, and mean what Twig means.
 	formatted, ferr := heraldRender(c, c.format)
+	if ferr != nil && strings.Contains(ferr.Error(), "is not valid") && !wellFormed(c.format, tw) {
+		// Twig's output is malformed too: herald refuses to send it.
+		v.kept = "a body that would be malformed is refused, not sent"
+		v.herald = "ERROR " + ferr.Error()
+		return v
+	}
 	if ferr != nil {
 		v.herald = "ERROR " + ferr.Error()
 		v.class = "herald " + string(c.format) + " refuses: " + errClass(ferr.Error())
@@ -563,4 +569,17 @@ func validUTF8PerByte(s string) string {
 		i += n
 	}
 	return b.String()
+}
+
+// wellFormed reports whether s is a document of the format.
+func wellFormed(f Format, s string) bool {
+	switch f {
+	case JSON:
+		_, err := parseJSONDoc(s)
+		return err == nil
+	case XML:
+		_, err := xmlTokens(s)
+		return err == nil
+	}
+	return true
 }
