@@ -19,6 +19,11 @@ type outputNode struct {
 	exprPos int // of the expression's first token
 	esc     escCtx
 	raw     bool
+	literal bool // the value is always template text (literalTexts)
+	// split: the expression is a conditional whose branches are written
+	// each in its own way (template text, | raw, or escaped by esc), as
+	// Twig's escaper treats the branches of a conditional.
+	split bool
 }
 
 // ifNode is if / elseif … / else / endif.
@@ -189,6 +194,13 @@ const (
 	opPos
 	opIs
 	opIsNot
+	opMatches
+	opBitAnd
+	opBitOr
+	opBitXor
+	opSpaceship
+	opHasSome
+	opHasEvery
 )
 
 // binaryOps maps operator text to opcode, precedence and right
@@ -200,8 +212,13 @@ var binaryOps = map[string]struct {
 }{
 	"or":          {opOr, 10, false},
 	"and":         {opAnd, 15, false},
+	"b-or":        {opBitOr, 16, false},
+	"b-xor":       {opBitXor, 17, false},
+	"b-and":       {opBitAnd, 18, false},
+	"matches":     {opMatches, 20, false},
 	"==":          {opEq, 20, false},
 	"!=":          {opNe, 20, false},
+	"<=>":         {opSpaceship, 20, false},
 	"<":           {opLt, 20, false},
 	">":           {opGt, 20, false},
 	"<=":          {opLe, 20, false},
@@ -209,6 +226,8 @@ var binaryOps = map[string]struct {
 	"in":          {opIn, 20, false},
 	"not in":      {opNotIn, 20, false},
 	"starts with": {opStartsWith, 20, false},
+	"has some":    {opHasSome, 20, false},
+	"has every":   {opHasEvery, 20, false},
 	"ends with":   {opEndsWith, 20, false},
 	"..":          {opRange, 25, false},
 	"+":           {opAdd, 30, false},

@@ -348,30 +348,84 @@ func describeState(f Format, st ctxState) string {
 // template is refused.
 func (t *Template) analyzeContexts() error {
 	start := ctxState(0)
-	_, err := t.analyze(t.root, start)
-	return err
+	if _, err := t.analyze(t.format, t.root, start); err != nil {
+		return err
+	}
+	// Captured output (macros, set … endset, apply) is a value, written
+	// where it is used with that place's escaping; inside, nothing is
+	// escaped.
+	for _, m := range t.macros {
+		if _, err := t.analyze(PLAIN, m.body, 0); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func (t *Template) analyze(ns []node, st ctxState) (ctxState, error) {
-	f := t.format
+func (t *Template) analyze(f Format, ns []node, st ctxState) (ctxState, error) {
 	for _, n := range ns {
 		switch x := n.(type) {
 		case *textNode:
 			st = advance(f, st, x.text)
 		case *outputNode:
+			if lits, ok := literalTexts(x.x); ok && !x.raw {
+				// Text the author wrote is trusted template text, as in
+				// html/template: written unescaped, the output state
+				// follows it.
+				end := advance(f, st, lits[0])
+				for _, l := range lits[1:] {
+					if e := advance(f, st, l); e != end {
+						return st, t.errorAt(x.pos, fmt.Sprintf("the values of this expression leave the output in different places (%s after %q, %s after %q); each must leave it in the same place",
+							describeState(f, end), lits[0], describeState(f, e), l))
+					}
+				}
+				x.literal = true
+				x.esc = escPlain
+				st = end
+				continue
+			}
+			if leaves := condLeaves(x.x, nil); !x.raw && len(leaves) > 1 && hasTrustedLeaf(leaves) {
+				end, err := t.analyzeLeaves(f, st, x, leaves)
+				if err != nil {
+					return st, err
+				}
+				x.split = true
+				st = end
+				continue
+			}
 			ctx, after, msg := exprContext(f, st)
 			if msg != "" && !x.raw {
 				return st, t.errorAt(x.pos, msg)
 			}
 			x.esc = ctx
 			st = after
+		case *applyNode:
+			if _, err := t.analyze(PLAIN, x.body, 0); err != nil {
+				return st, err
+			}
+			ctx, after, msg := exprContext(f, st)
+			if msg != "" && !x.raw {
+				return st, t.errorAt(x.pos, msg)
+			}
+			x.esc = ctx
+			st = after
+		case *setBlockNode:
+			if _, err := t.analyze(PLAIN, x.body, 0); err != nil {
+				return st, err
+			}
+		case *withNode:
+			e, err := t.analyze(f, x.body, st)
+			if err != nil {
+				return st, err
+			}
+			st = e
 		case *ifNode:
-			end, err := t.analyze(x.bodies[0], st)
+			end, err := t.analyze(f, x.bodies[0], st)
 			if err != nil {
 				return st, err
 			}
 			for _, b := range x.bodies[1:] {
-				e, err := t.analyze(b, st)
+				e, err := t.analyze(f, b, st)
 				if err != nil {
 					return st, err
 				}
@@ -379,7 +433,7 @@ func (t *Template) analyze(ns []node, st ctxState) (ctxState, error) {
 					return st, t.branchError(x.pos, end, e)
 				}
 			}
-			e, err := t.analyze(x.els, st)
+			e, err := t.analyze(f, x.els, st)
 			if err != nil {
 				return st, err
 			}
@@ -388,7 +442,7 @@ func (t *Template) analyze(ns []node, st ctxState) (ctxState, error) {
 			}
 			st = end
 		case *forNode:
-			e, err := t.analyze(x.body, st)
+			e, err := t.analyze(f, x.body, st)
 			if err != nil {
 				return st, err
 			}
@@ -396,7 +450,7 @@ func (t *Template) analyze(ns []node, st ctxState) (ctxState, error) {
 				return st, t.errorAt(x.pos, fmt.Sprintf("the body of this {%% for %%} starts %s but ends %s; a loop body must end where it starts",
 					describeState(f, st), describeState(f, e)))
 			}
-			e, err = t.analyze(x.els, st)
+			e, err = t.analyze(f, x.els, st)
 			if err != nil {
 				return st, err
 			}
@@ -407,6 +461,127 @@ func (t *Template) analyze(ns []node, st ctxState) (ctxState, error) {
 		}
 	}
 	return st, nil
+}
+
+// condLeaves lists the branches of nested conditionals (c ? a : b).
+func condLeaves(e expr, out []expr) []expr {
+	if c, ok := e.(*condExpr); ok && c.a != nil && len(out) < maxLiteralTexts {
+		out = condLeaves(c.a, out)
+		if c.b == nil {
+			return append(out, &literal{v: "", pos: c.pos})
+		}
+		return condLeaves(c.b, out)
+	}
+	return append(out, e)
+}
+
+func isRawExpr(e expr) bool {
+	f, ok := e.(*filterExpr)
+	return ok && f.name == "raw"
+}
+
+func hasTrustedLeaf(leaves []expr) bool {
+	for _, l := range leaves {
+		if _, ok := literalTexts(l); ok || isRawExpr(l) {
+			return true
+		}
+	}
+	return false
+}
+
+// analyzeLeaves checks that every branch of a split output leaves the
+// output in the same place, and decides the escaping of the data ones.
+func (t *Template) analyzeLeaves(f Format, st ctxState, x *outputNode, leaves []expr) (ctxState, error) {
+	var ends []ctxState
+	var what []string
+	for _, l := range leaves {
+		switch lits, ok := literalTexts(l); {
+		case ok:
+			for _, s := range lits {
+				ends = append(ends, advance(f, st, s))
+				what = append(what, fmt.Sprintf("after %q", s))
+			}
+		case isRawExpr(l):
+			ends = append(ends, st)
+			what = append(what, "after | raw")
+		default:
+			ctx, after, msg := exprContext(f, st)
+			if msg != "" {
+				return st, t.errorAt(l.position(), msg)
+			}
+			x.esc = ctx
+			ends = append(ends, after)
+			what = append(what, "after a value")
+		}
+	}
+	for i := range ends {
+		if ends[i] != ends[0] {
+			return st, t.errorAt(x.pos, fmt.Sprintf("the branches of this expression leave the output in different places (%s %s, %s %s); each must leave it in the same place",
+				describeState(f, ends[0]), what[0], describeState(f, ends[i]), what[i]))
+		}
+	}
+	return ends[0], nil
+}
+
+// maxLiteralTexts bounds how many texts literalTexts enumerates.
+const maxLiteralTexts = 16
+
+// literalTexts returns the strings e can produce when every one of them
+// is text the template's author wrote: a string literal, a conditional
+// choosing between such expressions (whatever decides it), and
+// concatenations of them. Such output is template text, not data.
+func literalTexts(e expr) ([]string, bool) {
+	switch x := e.(type) {
+	case *literal:
+		s, ok := x.v.(string)
+		if !ok {
+			return nil, false
+		}
+		return []string{s}, true
+	case *condExpr:
+		if x.a == nil {
+			return nil, false // c ?: b yields c itself
+		}
+		a, ok := literalTexts(x.a)
+		if !ok {
+			return nil, false
+		}
+		b := []string{""}
+		if x.b != nil {
+			if b, ok = literalTexts(x.b); !ok {
+				return nil, false
+			}
+		}
+		return unionTexts(a, b)
+	case *binaryExpr:
+		if x.op != opConcat {
+			return nil, false
+		}
+		l, ok := literalTexts(x.l)
+		if !ok {
+			return nil, false
+		}
+		r, ok := literalTexts(x.r)
+		if !ok || len(l)*len(r) > maxLiteralTexts {
+			return nil, false
+		}
+		out := make([]string, 0, len(l)*len(r))
+		for _, a := range l {
+			for _, b := range r {
+				out = append(out, a+b)
+			}
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+func unionTexts(a, b []string) ([]string, bool) {
+	out := append(append([]string(nil), a...), b...)
+	if len(out) > maxLiteralTexts {
+		return nil, false
+	}
+	return out, true
 }
 
 func (t *Template) branchError(pos int, a, b ctxState) error {

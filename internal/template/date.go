@@ -10,6 +10,10 @@ import (
 	_ "time/tzdata" // time zones work on hosts without a zoneinfo database
 )
 
+// utcOffsetZone is the zone PHP gives a DateTime made from a Unix
+// timestamp ("@1747053296"): the offset +00:00, not the UTC zone.
+var utcOffsetZone = time.FixedZone("+00:00", 0)
+
 // defaultDateFormat is Twig's default for date().
 const defaultDateFormat = "F j, Y H:i"
 
@@ -17,6 +21,9 @@ const defaultDateFormat = "F j, Y H:i"
 // loc), "YYYY-MM-DD HH:MM:SS" (in loc), Unix seconds as a number or digit
 // string, and "now". ok is false when v cannot be read as a date.
 func (r *renderer) toTime(v any, loc *time.Location) (time.Time, bool) {
+	if phpArrayStrings && (isNull(v) || blankText(v)) {
+		return r.currentTime().In(loc), true
+	}
 	switch x := v.(type) {
 	case time.Time:
 		return x, true
@@ -30,6 +37,12 @@ func (r *renderer) toTime(v any, loc *time.Location) (time.Time, bool) {
 		return time.Unix(int64(x), 0).In(loc), true
 	case float64:
 		return floatTime(x, loc)
+	case bool:
+		// PHP reads true as "1", a Unix time; false is "".
+		if x {
+			return time.Unix(1, 0).In(loc), true
+		}
+		return time.Time{}, false
 	}
 	if s, ok := stringOf(v); ok {
 		return r.parseTimeString(s, loc)
@@ -44,7 +57,9 @@ func (r *renderer) toTime(v any, loc *time.Location) (time.Time, bool) {
 }
 
 func floatTime(f float64, loc *time.Location) (time.Time, bool) {
-	if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e15 {
+	// Twig reads a number through its string form: "1700000000.75" is not
+	// a date, 1.0E+3 is 1000.
+	if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e15 || f != math.Trunc(f) {
 		return time.Time{}, false
 	}
 	sec := math.Floor(f)
@@ -86,9 +101,13 @@ var zonedLayouts = []string{
 }
 
 func (r *renderer) parseTimeString(s string, loc *time.Location) (time.Time, bool) {
+	raw := s
 	s = strings.TrimSpace(s)
 	if s == "" || len(s) > 64 {
 		return time.Time{}, false
+	}
+	if raw != s && isDigitString(s) {
+		return time.Time{}, false // Twig reads Unix seconds only from bare digits
 	}
 	if strings.EqualFold(s, "now") {
 		return r.currentTime().In(loc), true
@@ -322,7 +341,9 @@ func appendPHPDate(dst []byte, t time.Time, format string) []byte {
 		case 'T':
 			name, _ := t.Zone()
 			if name == "" || name[0] == '+' || name[0] == '-' {
-				dst = appendOffset(dst, t, true)
+				// PHP names an offset-only zone by its offset: GMT+0200.
+				dst = append(dst, "GMT"...)
+				dst = appendOffset(dst, t, false)
 			} else {
 				dst = append(dst, name...)
 			}
@@ -377,4 +398,16 @@ func daysIn(m time.Month, y int) int {
 		return 30
 	}
 	return 31
+}
+
+func isDigitString(s string) bool {
+	if s != "" && s[0] == '-' {
+		s = s[1:]
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -5,15 +5,26 @@
 //
 // # Syntax
 //
-// Output {{ expr }}, tags {% … %}, comments {# … #} and whitespace control
-// ({{- -}} {%- -%} {#- -#}) mean what they mean in Twig. Expressions have
-// dot paths and subscripts, string, number, true/false/null, array and
-// hash literals, the operators of Twig 3 with its precedence (~ ?? ?:
-// a ? b : c, and, or, not, in, not in, starts with, ends with, == != < >
-// <= >= .. + - * / // % **), tests (is defined, null, empty, even, odd, iterable, mapping,
-// sequence, same as, divisible by) and the filters listed in filters.go.
-// Tags are if/elseif/else, for (with else and loop.*), set, and verbatim.
-// A missing variable renders empty; Template.Paths and Check report it.
+// The syntax is Twig 3's, with Twig's meaning; docs/templates.md is the
+// user-facing reference. Output {{ expr }}, tags {% … %}, comments {# … #};
+// the newline right after %} and #} is dropped, - trims all whitespace on
+// its side and ~ spaces and tabs (Lexer.php's rules). String literals go
+// through PHP's stripcslashes, and "#{…}" interpolates. Expressions have
+// dot paths and subscripts, array and hash literals, Twig 3.5's operators
+// and precedence (including matches, b-and/b-or/b-xor, and -a ** b as
+// -(a ** b), as Twig compiles it to PHP), tests, arrow functions as filter
+// arguments, the functions in functions.go (date, max, min, range, cycle,
+// attribute) and the filters in filters.go and filters_twig.go. Tags are
+// if, for, set (also set … endset), apply, with, macro with import _self
+// and from _self, and verbatim (tags.go). A missing variable renders
+// empty; Template.Paths and Check report it.
+//
+// Values follow PHP: numbers print with PHP's float formatting (precision
+// 14; json_encode the shortest exact form), integers beyond 64 bits are
+// floats, strings in arithmetic count by their leading number, string
+// functions refuse arrays and arithmetic refuses arrays and captured
+// output, as PHP 8 does. The differential test (twig_diff_test.go)
+// compares herald with real Twig on generated and realistic templates.
 //
 // # Escaping
 //
@@ -44,6 +55,16 @@
 // otherwise the template is refused, because the escaping of a later value
 // would depend on the data.
 //
+// Text the author wrote is trusted, as html/template trusts template text:
+// a string literal, or conditionals and concatenations of literals, is
+// written as it is, and the lexical state follows it (every possible text
+// must end in the same state). The branches of a conditional are written
+// each in its own way: literal text as it is, | raw unescaped, data
+// escaped for the position. So "on": {{ c ? 'true' : 'false' }} and
+// {{ loop.last ? "" : "," }} mean what they mean in Twig, while no data
+// can change the structure. Output captured by set … endset, apply and
+// macros is rendered unescaped and then written as a value.
+//
 // Filters that already escape produce typed strings that the matching
 // context writes unchanged: json_encode's output stands bare in JSON value
 // position, escape('html') in XML, escape('url') and url_encode in FORM and
@@ -64,10 +85,23 @@
 //
 // # Deliberate differences from Twig
 //
-// date() of null, a missing value or "" renders empty, not the current
-// time. Arrays and hashes print as JSON instead of "Array". Hashes from
-// data iterate in key order (JSON objects decoded into Go maps have no
-// order). json_encode does not escape "/" or non-ASCII. Arithmetic on
-// non-numeric strings counts them as 0 (PHP 7) rather than throwing. There
-// are no functions, macros, includes or set blocks.
+// Each is listed, with its reason, in docs/templates.md, and counted by
+// the differential test:
+//
+//   - Data are escaped for their position (Twig with autoescape off writes
+//     them raw): the payload is always well-formed.
+//   - Arrays and hashes print as JSON instead of "Array".
+//   - The date filter of null, a missing value, false or "" renders empty,
+//     not the current time (sending "now" as a missing birth date would
+//     be a silent data error); the date() function of null is now.
+//   - Arithmetic on a non-numeric string counts it as 0 instead of failing.
+//   - Date strings outside the documented formats are refused, where PHP's
+//     parser reads almost any text.
+//   - Hashes from data iterate in key order (JSON objects decoded into Go
+//     maps have no order; hash literals keep their written order, and
+//     sort, filter and batch keep PHP's keys, as in Twig).
+//   - Invalid UTF-8 becomes U+FFFD; matches runs RE2 (no back references
+//     or look-arounds).
+//   - There are no includes, template inheritance, imports of other
+//     templates, random or constant, and no named arguments.
 package template

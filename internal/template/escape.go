@@ -1,6 +1,7 @@
 package template
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
@@ -140,11 +141,17 @@ func appendJSON(dst []byte, v any, depth int) ([]byte, error) {
 		return appendJSONQuoted(dst, x), nil
 	case json.Number:
 		if isJSONNumber(string(x)) {
-			return append(dst, x...), nil
+			n := len(dst)
+			dst = appendNumberText(dst, string(x), true)
+			if dst[n] == 'I' || dst[n] == 'N' || dst[n] == '-' && len(dst) > n+1 && dst[n+1] == 'I' {
+				return append(dst[:n], "null"...), nil
+			}
+			return dst, nil
 		}
 		return appendJSONQuoted(dst, string(x)), nil
 	case jsonText:
-		return append(dst, x...), nil
+		// json_encode of json_encode's output encodes the text.
+		return appendJSONQuoted(dst, string(x)), nil
 	case jsonStrText:
 		dst = append(dst, '"')
 		dst = append(dst, x...)
@@ -153,7 +160,7 @@ func appendJSON(dst []byte, v any, depth int) ([]byte, error) {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return append(dst, "null"...), nil
 		}
-		return appendFloat(dst, x), nil
+		return appendJSONFloat(dst, x), nil
 	case float32:
 		return appendJSON(dst, float64(x), depth)
 	case int64, int, int32, uint, uint64:
@@ -173,20 +180,10 @@ func appendJSON(dst []byte, v any, depth int) ([]byte, error) {
 			}
 		}
 		return append(dst, ']'), nil
+	case *orderedHash:
+		return appendJSONObject(dst, x.m, x.keys, depth)
 	case map[string]any:
-		dst = append(dst, '{')
-		for i, k := range sortedKeys(x) {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendJSONQuoted(dst, k)
-			dst = append(dst, ':')
-			var err error
-			if dst, err = appendJSON(dst, x[k], depth+1); err != nil {
-				return dst, err
-			}
-		}
-		return append(dst, '}'), nil
+		return appendJSONObject(dst, x, sortedKeys(x), depth)
 	}
 	if s, ok := stringOf(v); ok {
 		return appendJSONQuoted(dst, s), nil
@@ -200,11 +197,61 @@ func appendJSON(dst []byte, v any, depth int) ([]byte, error) {
 	return appendJSONQuoted(dst, toString(v)), nil
 }
 
+// appendJSONObject writes the hash m with its keys in the given order.
+func appendJSONObject(dst []byte, x map[string]any, keys []string, depth int) ([]byte, error) {
+	if len(keys) > 0 && isListKeys(keys) {
+		// Keys 0, 1, 2, …: a list to PHP, and to json_encode.
+		dst = append(dst, '[')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = appendJSON(dst, x[k], depth+1); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, ']'), nil
+	}
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONQuoted(dst, k)
+		dst = append(dst, ':')
+		var err error
+		if dst, err = appendJSON(dst, x[k], depth+1); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, '}'), nil
+}
+
 // appendJSONValue writes v in JSON value position: numbers, booleans and
 // null as literals; a string that is a valid JSON number bare; any other
 // string quoted; arrays and hashes as JSON; missing as null.
 func appendJSONValue(dst []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
+	case json.Number:
+		if isPlainInt(string(x)) && x != "-0" {
+			return append(dst, x...), nil // the common case: an integer
+		}
+		// Printed as Twig prints it (12.50 as 12.5, 1e3 as 1000).
+		if isJSONNumber(string(x)) {
+			n := len(dst)
+			dst = appendNumberText(dst, string(x), false)
+			if !isJSONNumber(string(dst[n:])) {
+				return append(dst[:n], "null"...), nil
+			}
+			return dst, nil
+		}
+		return appendJSONQuoted(dst, string(x)), nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return append(dst, "null"...), nil
+		}
+		return appendFloat(dst, x), nil
 	case string:
 		if isJSONNumber(x) {
 			return append(dst, x...), nil
@@ -212,6 +259,8 @@ func appendJSONValue(dst []byte, v any) ([]byte, error) {
 		return appendJSONQuoted(dst, x), nil
 	case markupText:
 		return appendJSONQuoted(dst, string(x)), nil
+	case jsonText:
+		return append(dst, x...), nil
 	case urlText:
 		if isJSONNumber(string(x)) {
 			return append(dst, x...), nil
@@ -473,11 +522,16 @@ func appendHTMLAttrEscaped(dst []byte, s string) []byte {
 			dst = append(dst, "&gt;"...)
 		case r == '"':
 			dst = append(dst, "&quot;"...)
-		case !isXMLChar(r) || r == utf8.RuneError:
+		case !isXMLChar(r) || r == utf8.RuneError || r >= 0x7f && r <= 0x9f:
 			dst = append(dst, "&#xFFFD;"...)
 		default:
+			// Twig: &#x%02X; for one byte, &#x%04X; for more.
+			hex := bytes.ToUpper(strconv.AppendUint(nil, uint64(r), 16))
 			dst = append(dst, "&#x"...)
-			dst = strconv.AppendUint(dst, uint64(r), 16)
+			for n := len(hex); n < 2 || r >= utf8.RuneSelf && n < 4; n++ {
+				dst = append(dst, '0')
+			}
+			dst = append(dst, hex...)
 			dst = append(dst, ';')
 		}
 	}
@@ -491,6 +545,30 @@ func appendJSEscaped(dst []byte, s string) []byte {
 	for _, r := range s {
 		if isAlnum(r) || r == ',' || r == '.' || r == '_' {
 			dst = append(dst, byte(r))
+			continue
+		}
+		// Twig's short escapes, valid in JSON and JavaScript alike.
+		switch r {
+		case '\\':
+			dst = append(dst, '\\', '\\')
+			continue
+		case '/':
+			dst = append(dst, '\\', '/')
+			continue
+		case '\b':
+			dst = append(dst, '\\', 'b')
+			continue
+		case '\f':
+			dst = append(dst, '\\', 'f')
+			continue
+		case '\n':
+			dst = append(dst, '\\', 'n')
+			continue
+		case '\r':
+			dst = append(dst, '\\', 'r')
+			continue
+		case '\t':
+			dst = append(dst, '\\', 't')
 			continue
 		}
 		if r > 0xFFFF {
@@ -522,7 +600,7 @@ func appendCSSEscaped(dst []byte, s string) []byte {
 			continue
 		}
 		dst = append(dst, '\\')
-		dst = strconv.AppendUint(dst, uint64(r), 16)
+		dst = append(dst, bytes.ToUpper(strconv.AppendUint(nil, uint64(r), 16))...) // Twig: \%X
 		dst = append(dst, ' ')
 	}
 	return dst

@@ -23,8 +23,8 @@ func TestJSONEscaping(t *testing.T) {
 		{`{"v": "{{ h }}"}`, `{"v": "Tom & \"Jerry\" \\ <b>'x'</b>\n\t\r\u0000\u0001 \u2028\u2029 ]]> -- ?#/ %+=; ` + "\ufffd\ufffd" + ` end"}`},
 		{`{"v": {{ h }}}`, `{"v": "Tom & \"Jerry\" \\ <b>'x'</b>\n\t\r\u0000\u0001 \u2028\u2029 ]]> -- ?#/ %+=; ` + "\ufffd\ufffd" + ` end"}`},
 		{`[{{ num }}, {{ zero }}, {{ neg }}, {{ n }}, {{ f }}, {{ i }}, {{ i64 }}, {{ nan }}, {{ b }}, {{ nul }}, {{ missing }}]`,
-			`[640137600, "01", -1.5e3, 5.50, 2.5, 7, -3, null, false, null, null]`},
-		{`["{{ num }}", "{{ n }}", "{{ b }}", "{{ nul }}", "{{ missing }}", "{{ f }}"]`, `["640137600", "5.50", "", "", "", "2.5"]`},
+			`[640137600, "01", -1.5e3, 5.5, 2.5, 7, -3, null, false, null, null]`},
+		{`["{{ num }}", "{{ n }}", "{{ b }}", "{{ nul }}", "{{ missing }}", "{{ f }}"]`, `["640137600", "5.5", "", "", "", "2.5"]`},
 		{`{"o": {{ obj }}}`, `{"o": {"<":"&","a":["x",null,true],"z":1}}`},
 		{`{"o": "{{ obj }}"}`, `{"o": "{\"<\":\"&\",\"a\":[\"x\",null,true],\"z\":1}"}`},
 		{`{"o": {{ obj|json_encode }}}`, `{"o": {"<":"&","a":["x",null,true],"z":1}}`},
@@ -33,8 +33,11 @@ func TestJSONEscaping(t *testing.T) {
 		{`{"e": "{{ h|e('js') }}"}`, `{"e": "` + string(appendJSEscaped(nil, hostile)) + `"}`},
 		{`{"d": {{ "2025-05-12T12:34:56Z"|date('U') }}, "t": {{ true }}, "x": {{ 1 + 1 }}}`, `{"d": 1747053296, "t": true, "x": 2}`},
 		{`{"k": {% for x in [1, 2] %}{{ x }}{% endfor %}}`, `{"k": 12}`},
-		{`{ {{ "key" }}: 1 }`, `{ "key": 1 }`},
-		{`"{{ "a\"b" }}"`, `"a\"b"`},
+		// Literals are template text: written as they are.
+		{`{ {{ '"key"' }}: 1 }`, `{ "key": 1 }`},
+		{`{"on": {{ h ? 'true' : 'false' }}, "off": {{ nul ? 'true' : 'false' }}}`, `{"on": true, "off": false}`},
+		{`[{% for x in [1, 2] %}{{ x }}{{ loop.last ? '' : ',' }}{% endfor %}]`, `[1,2]`},
+		{`{"s": "{{ 'it' ~ "'s" }}"}`, `{"s": "it's"}`},
 		{`{"a": "x\\{{ h|length }}"}`, `{"a": "x\\57"}`},
 	}
 	for _, c := range cases {
@@ -225,7 +228,7 @@ func TestInputTypes(t *testing.T) {
 		"ss": []string{"a"}, "ms": map[string]string{"k": "v"}, "nested": []map[string]any{{"a": 1}}}
 	runRenderCases(t, Options{Format: PLAIN}, "", nil)
 	for src, want := range map[string]string{
-		`{{ f }} {{ i }} {{ i64 }} {{ u }} {{ big }} {{ small }} {{ f32 }}`: "5.5 3 1099511627776 7 1e+21 1e-7 0.5",
+		`{{ f }} {{ i }} {{ i64 }} {{ u }} {{ big }} {{ small }} {{ f32 }}`: "5.5 3 1099511627776 7 1.0E+21 1.0E-7 0.5",
 		`{{ ss|join }} {{ ms.k }} {{ nested[0].a }} {{ ss|length }}`:        "a v 1 1",
 		`{% for k, v in ms %}{{ k }}{{ v }}{% endfor %}`:                    "kv",
 		`{{ f + i }} {{ i * 2 }}`:                                           "8.5 6",
@@ -234,5 +237,18 @@ func TestInputTypes(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("%s: got %q, %v; want %q", src, got, err, want)
 		}
+	}
+}
+
+// nl2br's result is markup in XML text, as in Twig (its input escaped
+// first), and data in an attribute; either way the XML stays well-formed.
+func TestNl2brInXML(t *testing.T) {
+	vars := decodeVars(t, `{"s": "a & b\nc"}`)
+	got, err := renderString(t, Options{Format: XML}, `<r a="{{ s|nl2br }}">{{ s|nl2br }}</r>`, vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `<r a="a &amp;amp; b&lt;br /&gt;&#xA;c">a &amp; b<br />` + "\nc</r>"; got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }

@@ -184,13 +184,11 @@ func (r *renderer) str(f *filterExpr, in any) (string, error) {
 
 func fRaw(_ *renderer, _ *filterExpr, in any, _ []any) (any, error) { return in, nil }
 
-func fAbs(_ *renderer, _ *filterExpr, in any, _ []any) (any, error) {
-	if n, ok := in.(json.Number); ok && strings.HasPrefix(string(n), "-") && isJSONNumber(string(n)) {
-		return n[1:], nil
-	}
+func fAbs(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 	n, ok := toNumber(in)
-	if !ok {
-		return int64(0), nil
+	if _, captured := in.(capturedText); !ok || captured {
+		// PHP's abs() takes numbers and numeric strings only.
+		return nil, r.errorf(f.pos, "abs: the value must be a number, got %s", typeName(in))
 	}
 	if n.isFloat {
 		return math.Abs(n.f), nil
@@ -205,54 +203,107 @@ func fAbs(_ *renderer, _ *filterExpr, in any, _ []any) (any, error) {
 }
 
 func fUpper(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
-	s, err := r.str(f, in)
-	return strings.ToUpper(s), err
+	s, err := r.requireString(f, in)
+	return phpUpper(s), err
 }
 
 func fLower(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
-	s, err := r.str(f, in)
+	s, err := r.requireString(f, in)
 	return strings.ToLower(s), err
 }
 
+// fCapitalize upper-cases the first character and lower-cases the rest,
+// as Twig does with mb_strtoupper and mb_strtolower.
 func fCapitalize(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
-	s, err := r.str(f, in)
+	s, err := r.requireString(f, in)
 	if err != nil || s == "" {
 		return s, err
 	}
-	first, size := utf8.DecodeRuneInString(s)
-	return string(unicode.ToTitle(first)) + strings.ToLower(s[size:]), nil
+	_, size := utf8.DecodeRuneInString(s)
+	return phpUpper(s[:size]) + strings.ToLower(s[size:]), nil
 }
 
-// fTitle upper-cases the first letter of every word and lower-cases the
-// rest, as mb_convert_case(MB_CASE_TITLE) does.
+// fullUpper holds the Unicode full case mappings mbstring applies where a
+// character has no single-character upper case (SpecialCasing.txt).
+var fullUpper = map[rune]string{
+	'ß': "SS", 'ŉ': "ʼN", 'ǰ': "J̌", 'ΐ': "Ϊ́", 'ΰ': "Ϋ́", 'և': "ԵՒ",
+	'ẖ': "H̱", 'ẗ': "T̈", 'ẘ': "W̊", 'ẙ': "Y̊", 'ẚ': "Aʾ",
+	'ﬀ': "FF", 'ﬁ': "FI", 'ﬂ': "FL", 'ﬃ': "FFI", 'ﬄ': "FFL", 'ﬅ': "ST", 'ﬆ': "ST",
+	'ﬓ': "ՄՆ", 'ﬔ': "ՄԵ", 'ﬕ': "ՄԻ", 'ﬖ': "ՎՆ", 'ﬗ': "ՄԽ",
+}
+
+var fullTitle = map[rune]string{
+	'ß': "Ss", 'ﬀ': "Ff", 'ﬁ': "Fi", 'ﬂ': "Fl", 'ﬃ': "Ffi", 'ﬄ': "Ffl", 'ﬅ': "St", 'ﬆ': "St", 'և': "Եւ",
+}
+
+// phpUpper is mb_strtoupper: full case mapping (ß is SS).
+func phpUpper(s string) string {
+	up := strings.ToUpper(s)
+	if !strings.ContainsFunc(up, func(c rune) bool { _, ok := fullUpper[c]; return ok }) {
+		return up
+	}
+	var b strings.Builder
+	for _, c := range up {
+		if m, ok := fullUpper[c]; ok {
+			b.WriteString(m)
+		} else {
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+// caseIgnorable are the characters that do not end a word in title case
+// (Unicode's Case_Ignorable: marks, format characters, modifier letters
+// and symbols, and the apostrophes, periods and colons inside words).
+func caseIgnorable(c rune) bool {
+	switch c {
+	case '\'', '.', ':', '·', 0x0387, 0x05F4, 0x2027, 0xFE13, 0xFE55, 0xFF1A, 0x2018, 0x2019, 0x2024, 0xFE52, 0xFF07, 0xFF0E:
+		return true
+	}
+	return unicode.In(c, unicode.Mn, unicode.Me, unicode.Cf, unicode.Lm, unicode.Sk)
+}
+
+func isCased(c rune) bool { return unicode.IsUpper(c) || unicode.IsLower(c) || unicode.IsTitle(c) }
+
+// fTitle is mb_convert_case(MB_CASE_TITLE): the first cased letter of
+// every word title-cased, the rest lower-cased; a word ends at anything
+// that is neither cased nor case-ignorable (digits too: "3Rd").
 func fTitle(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
-	s, err := r.str(f, in)
+	s, err := r.requireString(f, in)
 	if err != nil {
 		return nil, err
 	}
 	var b strings.Builder
 	b.Grow(len(s))
-	inWord := false
+	title := true
 	for _, c := range s {
-		wordChar := unicode.IsLetter(c) || unicode.IsDigit(c) || unicode.IsMark(c) || (c == '\'' && inWord)
-		if wordChar && !inWord {
-			b.WriteRune(unicode.ToTitle(c))
-		} else if wordChar {
-			b.WriteRune(unicode.ToLower(c))
-		} else {
+		switch {
+		case title && isCased(c):
+			if m, ok := fullTitle[c]; ok {
+				b.WriteString(m)
+			} else {
+				b.WriteRune(unicode.ToTitle(c))
+			}
+			title = false
+		case title:
 			b.WriteRune(c)
+		default:
+			b.WriteRune(unicode.ToLower(c))
+			if !isCased(c) && !caseIgnorable(c) {
+				title = true
+			}
 		}
-		inWord = wordChar
 	}
 	return b.String(), nil
 }
 
 func fTrim(r *renderer, f *filterExpr, in any, args []any) (any, error) {
-	s, err := r.str(f, in)
+	s, err := r.requireString(f, in)
 	if err != nil {
 		return nil, err
 	}
-	chars := argString(args, 0, twigSpace)
+	chars := argString(args, 0, phpSpace)
 	switch argString(args, 1, "both") {
 	case "left":
 		return strings.TrimLeft(s, chars), nil
@@ -278,10 +329,7 @@ func fDefault(_ *renderer, _ *filterExpr, in any, args []any) (any, error) {
 // not the current time: sending "now" for a missing birth date would be a
 // silent data error.
 func fDate(r *renderer, f *filterExpr, in any, args []any) (any, error) {
-	if isNull(in) {
-		return nil, nil
-	}
-	if s, ok := stringOf(in); ok && strings.TrimSpace(s) == "" {
+	if blankDate(in) {
 		return nil, nil
 	}
 	loc := r.t.loc
@@ -300,7 +348,12 @@ func fDate(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 			loc = l
 		}
 	}
-	t, ok := r.toTime(in, loc)
+	// As in Twig: a value without its own offset is read in the default
+	// time zone (the workspace's), then shown in the argument's.
+	t, ok := r.toTime(in, r.t.loc)
+	if ok && keepZone && isNumberType(in) {
+		t = t.In(utcOffsetZone)
+	}
 	if !ok {
 		shown := toString(in)
 		if len(shown) > 40 {
@@ -327,6 +380,14 @@ func fEscape(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 	if m, ok := in.(markupText); ok && (strategy == "html" || strategy == "html_attr") {
 		return m, nil
 	}
+	switch kindOf(in) {
+	case kNull, kBool, kNum, kList, kMap:
+		// Twig returns what is not a string as it is (a number, a
+		// boolean, null, an array).
+		if slices.Contains(escapeStrategies, strategy) {
+			return in, nil
+		}
+	}
 	s, err := r.str(f, in)
 	if err != nil {
 		return nil, err
@@ -352,7 +413,7 @@ func iterValues(v any) ([]any, bool) {
 		return l, true
 	}
 	if m, ok := asMap(v); ok {
-		keys := sortedKeys(m)
+		keys := hashKeys(v, m)
 		out := make([]any, len(keys))
 		for i, k := range keys {
 			out[i] = m[k]
@@ -365,12 +426,12 @@ func iterValues(v any) ([]any, bool) {
 func fFirst(_ *renderer, _ *filterExpr, in any, _ []any) (any, error) {
 	if l, ok := iterValues(in); ok {
 		if len(l) == 0 {
-			return nil, nil
+			return false, nil // PHP's current([])
 		}
 		return l[0], nil
 	}
 	if isNull(in) {
-		return nil, nil
+		return "", nil // Twig slices null as the string ""
 	}
 	s := toString(in)
 	if s == "" {
@@ -386,12 +447,12 @@ func fFirst(_ *renderer, _ *filterExpr, in any, _ []any) (any, error) {
 func fLast(_ *renderer, _ *filterExpr, in any, _ []any) (any, error) {
 	if l, ok := iterValues(in); ok {
 		if len(l) == 0 {
-			return nil, nil
+			return false, nil // PHP's end([])
 		}
 		return l[len(l)-1], nil
 	}
 	if isNull(in) {
-		return nil, nil
+		return "", nil
 	}
 	s := toString(in)
 	if s == "" {
@@ -413,6 +474,9 @@ func fJoin(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 		return nil, err
 	}
 	glue := argString(args, 0, "")
+	if len(items) == 1 && len(args) > 1 && !isNull(args[1]) && toString(args[1]) != glue {
+		return items[0], nil // Twig returns the one element itself
+	}
 	var b []byte
 	for i, it := range items {
 		if i > 0 {
@@ -435,15 +499,71 @@ func fJSONEncode(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 	if err != nil {
 		return nil, r.errorf(f.pos, "json_encode: %v", err)
 	}
+	b = phpJSONText(b)
 	return jsonText(b), r.chargeBytes(f.pos, len(b))
+}
+
+func appendU4Lower(dst []byte, r rune) []byte {
+	const hex = "0123456789abcdef"
+	return append(dst, '\\', 'u', hex[(r>>12)&0xF], hex[(r>>8)&0xF], hex[(r>>4)&0xF], hex[r&0xF])
+}
+
+// phpJSONText rewrites compact JSON as PHP's json_encode writes it: "/"
+// as "\/", every non-ASCII character as \uXXXX, and an empty hash as [] (to
+// PHP both are an empty array).
+func phpJSONText(b []byte) []byte {
+	clean := true
+	for _, c := range b {
+		if c == '/' || c >= utf8.RuneSelf || c == '}' {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	inStr := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case inStr && c == '\\':
+			out = append(out, c, b[i+1])
+			i++
+		case c == '"':
+			inStr = !inStr
+			out = append(out, c)
+		case inStr && c == '/':
+			out = append(out, '\\', '/')
+		case inStr && c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRune(b[i:])
+			if r > 0xFFFF {
+				r1, r2 := utf16Surrogates(r)
+				out = appendU4Lower(appendU4Lower(out, r1), r2)
+			} else {
+				out = appendU4Lower(out, r)
+			}
+			i += size - 1
+		case !inStr && c == '{' && i+1 < len(b) && b[i+1] == '}':
+			out = append(out, '[', ']')
+			i++
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func fKeys(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 	if m, ok := asMap(in); ok {
-		keys := sortedKeys(m)
+		keys := hashKeys(in, m)
 		out := make([]any, len(keys))
 		for i, k := range keys {
-			out[i] = k
+			if n, ok := intKey(k); ok {
+				out[i] = n // PHP stores "12" as the integer key 12
+			} else {
+				out[i] = k
+			}
 		}
 		return out, r.step(f.pos, len(out))
 	}
@@ -475,17 +595,33 @@ func fLength(_ *renderer, _ *filterExpr, in any, _ []any) (any, error) {
 
 func fMerge(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 	other := args[0]
+	for i, v := range []any{in, other} {
+		if k := kindOf(v); k != kList && k != kMap {
+			which := "value"
+			if i == 1 {
+				which = "argument"
+			}
+			return nil, r.errorf(f.pos, "merge: the %s must be a list or a hash, got %s", which, typeName(v))
+		}
+	}
 	ma, aok := asMap(in)
 	mb, bok := asMap(other)
 	if aok && bok {
-		out := make(map[string]any, len(ma)+len(mb))
-		for k, v := range ma {
-			out[k] = v
+		// array_merge: the first hash's keys in order, then the second's
+		// new ones; a key in both takes the second's value.
+		out := newOrderedHash(len(ma) + len(mb))
+		for _, k := range hashKeys(in, ma) {
+			out.set(k, ma[k])
 		}
-		for k, v := range mb {
-			out[k] = v
+		for _, k := range hashKeys(other, mb) {
+			out.set(k, mb[k])
 		}
-		return out, r.step(f.pos, len(out))
+		return out, r.step(f.pos, len(out.keys))
+	}
+	if kindOf(in) != kindOf(other) {
+		// A list and a hash: array_merge renumbers the integer keys and
+		// keeps the others, in order.
+		return mergeMixed(in, other), r.step(f.pos, 1)
 	}
 	la, _ := iterValues(in)
 	lb, ok := iterValues(other)
@@ -497,14 +633,24 @@ func fMerge(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 	return out, r.step(f.pos, len(out))
 }
 
-func fReverse(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
+func fReverse(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 	if l, ok := asList(in); ok {
 		out := slices.Clone(l)
 		slices.Reverse(out)
 		return out, r.step(f.pos, len(out))
 	}
-	if _, ok := asMap(in); ok {
-		return in, nil
+	if m, ok := asMap(in); ok {
+		keys := hashKeys(in, m)
+		rk := make([]string, 0, len(keys))
+		rv := make([]any, 0, len(keys))
+		for i := len(keys) - 1; i >= 0; i-- {
+			rk = append(rk, keys[i])
+			rv = append(rv, m[keys[i]])
+		}
+		if len(args) > 0 && truthy(args[0]) {
+			return keyedHash(rk, rv), r.step(f.pos, len(keys))
+		}
+		return renumbered(rk, rv), r.step(f.pos, len(keys))
 	}
 	if isNull(in) {
 		return "", nil
@@ -518,20 +664,57 @@ func fReverse(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
 	return string(rs), nil
 }
 
-func fSort(r *renderer, f *filterExpr, in any, _ []any) (any, error) {
-	l, ok := iterValues(in)
+// fSort sorts the values and, as PHP's asort and uasort, keeps each
+// value's key: [3, 1]|sort is {1: 1, 0: 3}, a list again only when the
+// order did not change.
+func fSort(r *renderer, f *filterExpr, in any, args []any) (any, error) {
+	keys, vals, ok := keyedValues(in)
 	if !ok {
-		return in, nil
+		return nil, r.errorf(f.pos, "sort: the value must be a list or a hash, got %s", typeName(in))
 	}
-	if err := r.step(f.pos, len(l)*4); err != nil {
+	if err := r.step(f.pos, len(vals)*4); err != nil {
 		return nil, err
 	}
-	out := slices.Clone(l)
-	slices.SortStableFunc(out, func(a, b any) int {
-		c, _ := compareValues(a, b)
+	idx := make([]int, len(vals))
+	for i := range idx {
+		idx[i] = i
+	}
+	var cmpErr error
+	cmp := func(a, b int) int {
+		c, _ := compareValues(vals[a], vals[b])
 		return c
-	})
-	return out, nil
+	}
+	if len(args) > 0 {
+		a, err := r.arrowArg(f, args)
+		if err != nil {
+			return nil, err
+		}
+		cmp = func(x, y int) int {
+			if cmpErr != nil {
+				return 0
+			}
+			var v any
+			v, cmpErr = r.call(a, vals[x], vals[y])
+			n, _ := toNumber(v)
+			switch f := n.float(); {
+			case f < 0:
+				return -1
+			case f > 0:
+				return 1
+			}
+			return 0
+		}
+	}
+	slices.SortStableFunc(idx, cmp)
+	if cmpErr != nil {
+		return nil, cmpErr
+	}
+	outKeys := make([]string, len(idx))
+	outVals := make([]any, len(idx))
+	for i, j := range idx {
+		outKeys[i], outVals[i] = keys[j], vals[j]
+	}
+	return keyedHash(outKeys, outVals), nil
 }
 
 // fReplace is strtr: at each position the longest matching key is
@@ -541,7 +724,7 @@ func fReplace(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 	if !ok {
 		return nil, r.errorf(f.pos, "replace expects a hash of replacements, like replace({'from': 'to'})")
 	}
-	s, err := r.str(f, in)
+	s, err := r.requireString(f, in)
 	if err != nil {
 		return nil, err
 	}
@@ -608,13 +791,13 @@ func fSlice(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 		return slices.Clone(l[s:e]), r.step(f.pos, e-s)
 	}
 	if m, ok := asMap(in); ok {
-		keys := sortedKeys(m)
+		keys := hashKeys(in, m)
 		s, e := bounds(len(keys))
-		out := make(map[string]any, e-s)
+		vals := make([]any, 0, e-s)
 		for _, k := range keys[s:e] {
-			out[k] = m[k]
+			vals = append(vals, m[k])
 		}
-		return out, r.step(f.pos, e-s)
+		return renumbered(keys[s:e], vals), r.step(f.pos, e-s)
 	}
 	if isNull(in) {
 		return "", nil
@@ -629,7 +812,7 @@ func fSlice(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 }
 
 func fSplit(r *renderer, f *filterExpr, in any, args []any) (any, error) {
-	s, err := r.str(f, in)
+	s, err := r.requireString(f, in)
 	if err != nil {
 		return nil, err
 	}
@@ -648,6 +831,9 @@ func fSplit(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 		rs := []rune(s)
 		for i := 0; i < len(rs); i += size {
 			parts = append(parts, string(rs[i:min(len(rs), i+size)]))
+		}
+		if len(rs) == 0 {
+			parts = []string{""} // PHP's str_split("") is [""]
 		}
 	} else {
 		if err := r.step(f.pos, strings.Count(s, delim)+1); err != nil {
@@ -697,7 +883,7 @@ func appendQuery(dst []byte, prefix string, v any, depth int) []byte {
 	var keys []string
 	var vals []any
 	if m, ok := asMap(v); ok {
-		keys = sortedKeys(m)
+		keys = hashKeys(v, m)
 		for _, k := range keys {
 			vals = append(vals, m[k])
 		}
@@ -750,8 +936,12 @@ type decimal struct {
 func decimalOf(v any) (decimal, bool) {
 	switch x := v.(type) {
 	case json.Number:
-		if d, ok := parseDecimal(strings.TrimSpace(string(x))); ok {
-			return d, true
+		// As PHP's json_decode: an integer when it fits, a float
+		// otherwise (whose digits beyond 15 are the float's).
+		if isPlainInt(string(x)) {
+			if d, ok := parseDecimal(string(x)); ok {
+				return d, true
+			}
 		}
 	case string:
 		if _, ok := parseNumeric(x); ok {
@@ -760,8 +950,15 @@ func decimalOf(v any) (decimal, bool) {
 			}
 		}
 	}
+	if isArray(v) {
+		// PHP's (float) of an array: 1 when it has elements.
+		if truthy(v) {
+			return decimal{digits: "1"}, true
+		}
+		return decimal{digits: "0"}, true
+	}
 	n, ok := toNumber(v)
-	if !ok {
+	if _, isStr := stringOf(v); !ok && !isStr {
 		return decimal{digits: "0"}, false
 	}
 	if !n.isFloat {
@@ -774,6 +971,10 @@ func decimalOf(v any) (decimal, bool) {
 	}
 	if math.IsNaN(n.f) || math.IsInf(n.f, 0) {
 		return decimal{digits: "0"}, false
+	}
+	if math.Abs(n.f) >= 1e15 {
+		// Beyond 15 digits PHP prints the float's exact digits.
+		return parseDecimal(strconv.FormatFloat(n.f, 'f', 0, 64))
 	}
 	d, ok := parseDecimal(strconv.FormatFloat(n.f, 'e', -1, 64))
 	return d, ok
@@ -936,18 +1137,19 @@ func fRound(r *renderer, f *filterExpr, in any, args []any) (any, error) {
 	d, _ := decimalOf(in)
 	rd := d.round(places, mode)
 	s := rd.format(max(0, -rd.exp), ".", "")
-	if strings.Contains(s, ".") {
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	// PHP's round returns a float: rounded in decimal, then printed as
+	// PHP prints floats (9007199254740993|round is 9.007199254741E+15,
+	// -0.4|round is -0).
+	x, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return json.Number(s), nil
 	}
-	if s == "-0" {
-		s = "0"
-	}
-	return json.Number(s), nil
+	return x, nil
 }
 
 // fFormat is PHP's sprintf.
 func fFormat(r *renderer, f *filterExpr, in any, args []any) (any, error) {
-	format, err := r.str(f, in)
+	format, err := r.requireString(f, in)
 	if err != nil {
 		return nil, err
 	}
@@ -1055,18 +1257,21 @@ func phpSprintf(format string, args []any, limit int) (string, string) {
 				s = string([]rune(s)[:prec])
 			}
 		case 'd', 'i':
-			n := intOf(arg)
+			n := phpInt(arg)
 			s = strconv.FormatInt(n, 10)
 			if plus && n >= 0 {
 				s = "+" + s
 			}
 		case 'u':
-			s = strconv.FormatUint(uint64(intOf(arg)), 10)
+			s = strconv.FormatUint(uint64(phpInt(arg)), 10)
 		case 'f', 'F':
 			if prec < 0 {
 				prec = 6
 			}
 			x := floatOf(arg)
+			if x == 0 {
+				x = 0 // PHP writes -0 as 0
+			}
 			s = strconv.FormatFloat(x, 'f', prec, 64)
 			if plus && x >= 0 {
 				s = "+" + s
@@ -1076,6 +1281,9 @@ func phpSprintf(format string, args []any, limit int) (string, string) {
 				prec = 6
 			}
 			x := floatOf(arg)
+			if x == 0 {
+				x = 0 // PHP's %e writes -0 as 0
+			}
 			s = strconv.FormatFloat(x, 'e', prec, 64)
 			// PHP writes the exponent without padding: 1.5e+3
 			if k := strings.LastIndexAny(s, "+-"); k > 0 && s[k-1] == 'e' {
@@ -1105,7 +1313,7 @@ func phpSprintf(format string, args []any, limit int) (string, string) {
 			s = strings.ToUpper(strconv.FormatUint(uint64(intOf(arg)), 16))
 		case 'c':
 			numeric = false
-			s = string(rune(intOf(arg) & 0x10FFFF))
+			s = string([]byte{byte(phpInt(arg))}) // PHP writes one byte
 		default:
 			return "", fmt.Sprintf("unknown conversion %%%c", conv)
 		}
@@ -1159,6 +1367,9 @@ func floatOf(v any) float64 {
 type testDef struct {
 	fn   func(x any, args []any) bool
 	args int
+	// numeric tests use PHP's %: arrays and captured output are refused,
+	// as PHP refuses them.
+	numeric bool
 }
 
 var testTable = map[string]*testDef{
@@ -1166,16 +1377,17 @@ var testTable = map[string]*testDef{
 	"null":     {fn: func(x any, _ []any) bool { return isNull(x) }},
 	"none":     {fn: func(x any, _ []any) bool { return isNull(x) }},
 	"empty":    {fn: func(x any, _ []any) bool { return isEmpty(x) }},
-	"even":     {fn: func(x any, _ []any) bool { return intOf(x)%2 == 0 }},
-	"odd":      {fn: func(x any, _ []any) bool { return intOf(x)%2 != 0 }},
+	"even":     {fn: func(x any, _ []any) bool { return phpInt(x)%2 == 0 }, numeric: true},
+	"odd":      {fn: func(x any, _ []any) bool { return phpInt(x)%2 != 0 }, numeric: true},
 	"iterable": {fn: func(x any, _ []any) bool { _, ok := iterValues(x); return ok }},
 	"mapping":  {fn: func(x any, _ []any) bool { return kindOf(x) == kMap }},
 	"sequence": {fn: func(x any, _ []any) bool { return kindOf(x) == kList }},
 	"same as":  {fn: func(x any, a []any) bool { return strictEqual(x, a[0]) }, args: 1},
+	// Twig tests with PHP's %, which works on integers: 7.5 is 7.
 	"divisible by": {fn: func(x any, a []any) bool {
-		d := floatOf(a[0])
-		return d != 0 && math.Mod(floatOf(x), d) == 0
-	}, args: 1},
+		d := phpInt(a[0])
+		return d != 0 && (d == -1 || phpInt(x)%d == 0)
+	}, args: 1, numeric: true},
 }
 
 func testNames() []string {
@@ -1185,4 +1397,37 @@ func testNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// phpKeys returns v's keys and values as PHP sees them: a list's keys are
+// its indexes.
+func phpKeys(v any) ([]string, map[string]any) {
+	if l, ok := asList(v); ok {
+		keys := make([]string, len(l))
+		m := make(map[string]any, len(l))
+		for i, e := range l {
+			keys[i] = strconv.Itoa(i)
+			m[keys[i]] = e
+		}
+		return keys, m
+	}
+	m, _ := asMap(v)
+	return hashKeys(v, m), m
+}
+
+func mergeMixed(a, b any) any {
+	out := newOrderedHash(0)
+	n := 0
+	for _, v := range []any{a, b} {
+		keys, m := phpKeys(v)
+		for _, k := range keys {
+			if _, err := strconv.Atoi(k); err == nil {
+				out.set(strconv.Itoa(n), m[k])
+				n++
+				continue
+			}
+			out.set(k, m[k])
+		}
+	}
+	return out
 }

@@ -60,7 +60,7 @@ type lexError struct {
 }
 
 // ops lists operators and punctuation, longest first.
-var ops = []string{"??", "?:", "==", "!=", "<=", ">=", "//", "**", "..",
+var ops = []string{"<=>", "??", "?:", "=>", "==", "!=", "<=", ">=", "//", "**", "..",
 	"+", "-", "*", "/", "%", "~", "<", ">", "?", ":", "=", "|", ".", ",", "(", ")", "[", "]", "{", "}"}
 
 // lex splits src into tokens. Comments are dropped; whitespace control
@@ -70,7 +70,6 @@ func lex(src string) ([]token, *lexError) {
 	if err := l.run(); err != nil {
 		return nil, err
 	}
-	l.applyTrim()
 	l.toks = append(l.toks, token{kind: tkEOF, pos: len(src)})
 	return l.toks, nil
 }
@@ -79,18 +78,64 @@ type lexer struct {
 	src  string
 	i    int
 	toks []token
-	// trims records which text tokens lose leading whitespace (after
-	// -}} / -%} / -#}) or trailing whitespace (before {{- / {%- / {#-).
-	trims []trimMark
 }
 
-// trimMark remembers, for a text token index, which sides to trim.
-type trimMark struct {
-	idx         int
-	left, right bool
+// trimMode is what a delimiter trims from the neighbouring text, as
+// Twig's lexer does.
+type trimMode uint8
+
+const (
+	trimNone    trimMode = iota
+	trimNewline          // after %} and #}: one newline
+	trimSpace            // - : all whitespace
+	trimLine             // ~ : spaces and tabs, not newlines
+)
+
+// pcreSpace is \s in Twig's regular expressions; phpSpace is what PHP's
+// rtrim removes; lineSpace is Twig's whitespace_line_chars.
+const (
+	pcreSpace = " \t\n\r\v\f"
+	phpSpace  = " \t\n\r\x00\x0B"
+	lineSpace = " \t\x00\x0B"
+)
+
+func trimModeOf(c byte) trimMode {
+	switch c {
+	case '-':
+		return trimSpace
+	case '~':
+		return trimLine
+	}
+	return trimNone
 }
 
-func (l *lexer) emitText(s string, pos int) {
+// emitText adds literal text, trimmed on the left by the delimiter before
+// it and on the right by the one after it. Line endings become "\n", as
+// Twig normalizes them in the whole source.
+func (l *lexer) emitText(s string, pos int, left, right trimMode) {
+	switch left {
+	case trimNewline:
+		if strings.HasPrefix(s, "\r\n") {
+			s, pos = s[2:], pos+2
+		} else if s != "" && (s[0] == '\n' || s[0] == '\r') {
+			s, pos = s[1:], pos+1
+		}
+	case trimSpace:
+		t := strings.TrimLeft(s, pcreSpace)
+		s, pos = t, pos+len(s)-len(t)
+	case trimLine:
+		t := strings.TrimLeft(s, lineSpace)
+		s, pos = t, pos+len(s)-len(t)
+	}
+	switch right {
+	case trimSpace:
+		s = strings.TrimRight(s, phpSpace)
+	case trimLine:
+		s = strings.TrimRight(s, lineSpace)
+	}
+	if strings.IndexByte(s, '\r') >= 0 {
+		s = strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+	}
 	if s == "" {
 		return
 	}
@@ -99,26 +144,22 @@ func (l *lexer) emitText(s string, pos int) {
 
 func (l *lexer) run() *lexError {
 	src := l.src
-	trimLeadingOfNext := false
+	left := trimNone
 	for l.i < len(src) {
 		j := nextDelim(src, l.i)
 		if j < 0 {
-			l.emitText(src[l.i:], l.i)
-			l.markTrim(trimLeadingOfNext, false, l.i)
+			l.emitText(src[l.i:], l.i, left, trimNone)
 			return nil
 		}
-		if j > l.i {
-			l.emitText(src[l.i:j], l.i)
+		openTrim := trimNone
+		if j+2 < len(src) {
+			openTrim = trimModeOf(src[j+2])
 		}
-		openTrim := j+2 < len(src) && src[j+2] == '-'
-		// Text before this delimiter: trim trailing whitespace if {{- etc.
-		if j > l.i {
-			l.markTrim(trimLeadingOfNext, openTrim, l.i)
-		}
-		trimLeadingOfNext = false
+		l.emitText(src[l.i:j], l.i, left, openTrim)
+		left = trimNone
 		start := j
 		l.i = j + 2
-		if openTrim {
+		if openTrim != trimNone {
 			l.i++
 		}
 		switch src[j+1] {
@@ -128,73 +169,37 @@ func (l *lexer) run() *lexError {
 				return &lexError{start, `comment "{#" is never closed: expected "#}"`}
 			}
 			closeAt := l.i + end
-			if closeAt > l.i && src[closeAt-1] == '-' {
-				trimLeadingOfNext = true
+			left = trimNewline
+			if closeAt > l.i {
+				if m := trimModeOf(src[closeAt-1]); m != trimNone {
+					left = m
+				}
 			}
 			l.i = closeAt + 2
 		case '{':
-			l.toks = append(l.toks, token{kind: tkVarOpen, pos: start, trim: openTrim})
-			closeTrim, err := l.lexExpr(start, false)
+			l.toks = append(l.toks, token{kind: tkVarOpen, pos: start, trim: openTrim != trimNone})
+			closeTrim, err := l.lexExpr(start, exprVar)
 			if err != nil {
 				return err
 			}
-			trimLeadingOfNext = closeTrim
+			left = closeTrim
 		case '%':
-			l.toks = append(l.toks, token{kind: tkTagOpen, pos: start, trim: openTrim})
+			l.toks = append(l.toks, token{kind: tkTagOpen, pos: start, trim: openTrim != trimNone})
 			if ok, closeTrim, err := l.lexVerbatim(start); ok || err != nil {
 				if err != nil {
 					return err
 				}
-				trimLeadingOfNext = closeTrim
+				left = closeTrim
 				continue
 			}
-			closeTrim, err := l.lexExpr(start, true)
+			closeTrim, err := l.lexExpr(start, exprTag)
 			if err != nil {
 				return err
 			}
-			trimLeadingOfNext = closeTrim
+			left = closeTrim
 		}
 	}
 	return nil
-}
-
-// markTrim records trim flags for the text token just emitted (if it
-// starts at pos).
-func (l *lexer) markTrim(left, right bool, pos int) {
-	if !left && !right {
-		return
-	}
-	n := len(l.toks)
-	if n == 0 || l.toks[n-1].kind != tkText || l.toks[n-1].pos != pos {
-		return
-	}
-	l.trims = append(l.trims, trimMark{idx: n - 1, left: left, right: right})
-}
-
-// twigSpace is the whitespace Twig's trimming removes.
-const twigSpace = " \t\n\r\x00\x0B"
-
-func (l *lexer) applyTrim() {
-	for _, m := range l.trims {
-		tok := &l.toks[m.idx]
-		if m.left {
-			trimmed := strings.TrimLeft(tok.val, twigSpace)
-			tok.pos += len(tok.val) - len(trimmed)
-			tok.val = trimmed
-		}
-		if m.right {
-			tok.val = strings.TrimRight(tok.val, twigSpace)
-		}
-	}
-	// Drop text tokens that became empty.
-	out := l.toks[:0]
-	for _, tok := range l.toks {
-		if tok.kind == tkText && tok.val == "" {
-			continue
-		}
-		out = append(out, tok)
-	}
-	l.toks = out
 }
 
 // nextDelim returns the offset of the next "{{", "{%" or "{#" at or after i.
@@ -214,42 +219,45 @@ func nextDelim(src string, i int) int {
 }
 
 // lexVerbatim handles {% verbatim %}…{% endverbatim %}: the body is literal
-// text. It reports whether the tag was verbatim.
-func (l *lexer) lexVerbatim(start int) (bool, bool, *lexError) {
+// text. It reports whether the tag was verbatim, and what the closing
+// delimiter trims after it (unlike other tags, verbatim's "%}" keeps the
+// newline that follows, as in Twig).
+func (l *lexer) lexVerbatim(start int) (bool, trimMode, *lexError) {
 	src := l.src
 	k := l.i
 	for k < len(src) && isSpace(src[k]) {
 		k++
 	}
 	if !strings.HasPrefix(src[k:], "verbatim") {
-		return false, false, nil
+		return false, trimNone, nil
 	}
 	k += len("verbatim")
 	for k < len(src) && isSpace(src[k]) {
 		k++
 	}
-	openCloseTrim := false
-	if strings.HasPrefix(src[k:], "-%}") {
-		openCloseTrim = true
+	openClose := trimNone
+	if strings.HasPrefix(src[k:], "-%}") || strings.HasPrefix(src[k:], "~%}") {
+		openClose = trimModeOf(src[k])
 		k += 3
 	} else if strings.HasPrefix(src[k:], "%}") {
 		k += 2
 	} else {
-		return false, false, nil
+		return false, trimNone, nil
 	}
 	// Find {% endverbatim %}.
 	search := k
 	for {
 		j := strings.Index(src[search:], "{%")
 		if j < 0 {
-			return true, false, &lexError{start, `{% verbatim %} is never closed: expected {% endverbatim %}`}
+			return true, trimNone, &lexError{start, `{% verbatim %} is never closed: expected {% endverbatim %}`}
 		}
 		j += search
 		m := j + 2
-		endTrimLeft := false
-		if m < len(src) && src[m] == '-' {
-			endTrimLeft = true
-			m++
+		endOpen := trimNone
+		if m < len(src) {
+			if endOpen = trimModeOf(src[m]); endOpen != trimNone {
+				m++
+			}
 		}
 		for m < len(src) && isSpace(src[m]) {
 			m++
@@ -262,9 +270,9 @@ func (l *lexer) lexVerbatim(start int) (bool, bool, *lexError) {
 		for m < len(src) && isSpace(src[m]) {
 			m++
 		}
-		closeTrim := false
-		if strings.HasPrefix(src[m:], "-%}") {
-			closeTrim = true
+		closeTrim := trimNone
+		if strings.HasPrefix(src[m:], "-%}") || strings.HasPrefix(src[m:], "~%}") {
+			closeTrim = trimModeOf(src[m])
 			m += 3
 		} else if strings.HasPrefix(src[m:], "%}") {
 			m += 2
@@ -272,19 +280,9 @@ func (l *lexer) lexVerbatim(start int) (bool, bool, *lexError) {
 			search = j + 2
 			continue
 		}
-		body := src[k:j]
-		bodyPos := k
-		if openCloseTrim {
-			trimmed := strings.TrimLeft(body, twigSpace)
-			bodyPos += len(body) - len(trimmed)
-			body = trimmed
-		}
-		if endTrimLeft {
-			body = strings.TrimRight(body, twigSpace)
-		}
 		// Replace the tkTagOpen we emitted with the literal text.
 		l.toks = l.toks[:len(l.toks)-1]
-		l.emitText(body, bodyPos)
+		l.emitText(src[k:j], k, openClose, endOpen)
 		l.i = m
 		return true, closeTrim, nil
 	}
@@ -295,17 +293,31 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 func isNameStart(r rune) bool { return r == '_' || unicode.IsLetter(r) }
 func isNameChar(r rune) bool  { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) }
 
-// lexExpr tokenizes the inside of {{ }} or {% %} up to the closing
-// delimiter, and reports whether it was a trimming one.
-func (l *lexer) lexExpr(open int, tag bool) (bool, *lexError) {
+// exprKind says what an expression is inside of.
+type exprKind uint8
+
+const (
+	exprVar    exprKind = iota // {{ }}
+	exprTag                    // {% %}
+	exprInterp                 // #{ } in a double-quoted string
+)
+
+// lexExpr tokenizes the inside of {{ }}, {% %} or #{ } up to the closing
+// delimiter, and reports what that delimiter trims from the text after it.
+func (l *lexer) lexExpr(open int, kind exprKind) (trimMode, *lexError) {
 	src := l.src
 	var brackets []byte
 	var bracketPos []int
-	closer, closerTrim := "}}", "-}}"
+	closer := "}}"
 	what := `"{{" is never closed: expected "}}"`
-	if tag {
-		closer, closerTrim = "%}", "-%}"
+	tag := kind == exprTag
+	switch kind {
+	case exprTag:
+		closer = "%}"
 		what = `"{%" is never closed: expected "%}"`
+	case exprInterp:
+		closer = "}"
+		what = `"#{" is never closed: expected "}"`
 	}
 	for {
 		for l.i < len(src) && isSpace(src[l.i]) {
@@ -313,29 +325,41 @@ func (l *lexer) lexExpr(open int, tag bool) (bool, *lexError) {
 		}
 		if l.i >= len(src) {
 			if len(brackets) > 0 {
-				return false, &lexError{bracketPos[len(bracketPos)-1], fmt.Sprintf("%q is never closed", string(brackets[len(brackets)-1]))}
+				return trimNone, &lexError{bracketPos[len(bracketPos)-1], fmt.Sprintf("%q is never closed", string(brackets[len(brackets)-1]))}
 			}
-			return false, &lexError{open, what}
+			return trimNone, &lexError{open, what}
 		}
 		rest := src[l.i:]
 		if len(brackets) == 0 {
-			if strings.HasPrefix(rest, closerTrim) {
+			if kind == exprInterp {
+				if rest[0] == '}' {
+					l.i++
+					return trimNone, nil
+				}
+			} else if (rest[0] == '-' || rest[0] == '~') && strings.HasPrefix(rest[1:], closer) {
 				l.toks = append(l.toks, token{kind: closeKind(tag), pos: l.i, trim: true})
 				l.i += 3
-				return true, nil
-			}
-			if strings.HasPrefix(rest, closer) {
+				return trimModeOf(rest[0]), nil
+			} else if strings.HasPrefix(rest, closer) {
 				l.toks = append(l.toks, token{kind: closeKind(tag), pos: l.i})
 				l.i += 2
-				return false, nil
+				if tag {
+					return trimNewline, nil
+				}
+				return trimNone, nil
 			}
 		}
 		c := src[l.i]
 		switch {
+		case c == '"' && hasInterpolation(rest):
+			if err := l.lexInterpolated(); err != nil {
+				return trimNone, err
+			}
+			continue
 		case c == '\'' || c == '"':
 			s, n, err := lexString(rest)
 			if err != "" {
-				return false, &lexError{l.i, err}
+				return trimNone, &lexError{l.i, err}
 			}
 			l.toks = append(l.toks, token{kind: tkString, val: s, pos: l.i})
 			l.i += n
@@ -368,7 +392,7 @@ func (l *lexer) lexExpr(open int, tag bool) (bool, *lexError) {
 			}
 		}
 		if matched == "" {
-			return false, &lexError{l.i, fmt.Sprintf("unexpected character %q", r)}
+			return trimNone, &lexError{l.i, fmt.Sprintf("unexpected character %q", r)}
 		}
 		switch matched {
 		case "(", "[", "{":
@@ -378,12 +402,12 @@ func (l *lexer) lexExpr(open int, tag bool) (bool, *lexError) {
 			want := map[string]byte{")": '(', "]": '[', "}": '{'}[matched]
 			if len(brackets) == 0 {
 				if matched == "}" {
-					return false, &lexError{l.i, fmt.Sprintf(`unexpected "}": expected %q`, closer)}
+					return trimNone, &lexError{l.i, fmt.Sprintf(`unexpected "}": expected %q`, closer)}
 				}
-				return false, &lexError{l.i, fmt.Sprintf("unexpected %q: nothing to close", matched)}
+				return trimNone, &lexError{l.i, fmt.Sprintf("unexpected %q: nothing to close", matched)}
 			}
 			if brackets[len(brackets)-1] != want {
-				return false, &lexError{l.i, fmt.Sprintf("unexpected %q: %q is still open", matched, string(brackets[len(brackets)-1]))}
+				return trimNone, &lexError{l.i, fmt.Sprintf("unexpected %q: %q is still open", matched, string(brackets[len(brackets)-1]))}
 			}
 			brackets = brackets[:len(brackets)-1]
 			bracketPos = bracketPos[:len(bracketPos)-1]
@@ -430,36 +454,39 @@ func lexNumber(s string) int {
 }
 
 // lexString reads a quoted string at the start of s and returns its value
-// and length. Single-quoted strings know only \' and \\ (as in PHP);
-// double-quoted strings know the C escapes and drop the backslash before
-// any other character (as Twig's stripcslashes does).
+// and length. Like Twig, it applies PHP's stripcslashes to the text
+// between the quotes, whichever the quote.
 func lexString(s string) (string, int, string) {
 	q := s[0]
-	var b strings.Builder
 	i := 1
 	for i < len(s) {
-		c := s[i]
-		if c == q {
-			return b.String(), i + 1, ""
+		switch s[i] {
+		case q:
+			return stripcslashes(s[1:i]), i + 1, ""
+		case '\\':
+			i += 2
+		default:
+			i++
 		}
+	}
+	return "", 0, "string is never closed: expected " + string(q)
+}
+
+// stripcslashes is PHP's: C escapes (\n \t \r \v \f \a \b), \xHH,
+// octal \ooo, and any other escaped character stands for itself.
+func stripcslashes(s string) string {
+	if strings.IndexByte(s, '\\') < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		if c != '\\' || i+1 >= len(s) {
 			b.WriteByte(c)
-			i++
 			continue
 		}
-		n := s[i+1]
-		if q == '\'' {
-			if n == '\'' || n == '\\' {
-				b.WriteByte(n)
-			} else {
-				b.WriteByte('\\')
-				b.WriteByte(n)
-			}
-			i += 2
-			continue
-		}
-		i += 2
-		switch n {
+		i++
+		switch n := s[i]; n {
 		case 'n':
 			b.WriteByte('\n')
 		case 't':
@@ -470,39 +497,105 @@ func lexString(s string) (string, int, string) {
 			b.WriteByte('\v')
 		case 'f':
 			b.WriteByte('\f')
-		case 'e':
-			b.WriteByte(0x1b)
 		case 'a':
 			b.WriteByte(0x07)
 		case 'b':
 			b.WriteByte(0x08)
 		case 'x':
-			v, k := 0, 0
-			for k < 2 && i+k < len(s) && isHex(s[i+k]) {
-				v = v*16 + unhex(s[i+k])
-				k++
-			}
-			if k == 0 {
-				b.WriteByte('x')
-			} else {
+			if i+1 < len(s) && isHex(s[i+1]) {
+				v := unhex(s[i+1])
+				i++
+				if i+1 < len(s) && isHex(s[i+1]) {
+					v = v*16 + unhex(s[i+1])
+					i++
+				}
 				b.WriteByte(byte(v))
-				i += k
+				continue
 			}
+			b.WriteByte('x')
 		default:
 			if n >= '0' && n <= '7' {
-				v, k := int(n-'0'), 0
-				for k < 2 && i+k < len(s) && s[i+k] >= '0' && s[i+k] <= '7' {
+				v, k := 0, 0
+				for k < 3 && i+k < len(s) && s[i+k] >= '0' && s[i+k] <= '7' {
 					v = v*8 + int(s[i+k]-'0')
 					k++
 				}
 				b.WriteByte(byte(v))
-				i += k
-			} else {
-				b.WriteByte(n)
+				i += k - 1
+				continue
+			}
+			b.WriteByte(n)
+		}
+	}
+	return b.String()
+}
+
+// hasInterpolation reports whether the double-quoted string at the start
+// of s contains #{…}.
+func hasInterpolation(s string) bool {
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			return false
+		case '\\':
+			i++
+		case '#':
+			if i+1 < len(s) && s[i+1] == '{' {
+				return true
 			}
 		}
 	}
-	return "", 0, "string is never closed: expected " + string(q)
+	return false
+}
+
+// lexInterpolated lexes "text #{expr} text" as Twig does: the pieces
+// concatenated, ("text" ~ (expr) ~ "text").
+func (l *lexer) lexInterpolated() *lexError {
+	src := l.src
+	start := l.i
+	op := func(v string) { l.toks = append(l.toks, token{kind: tkOp, val: v, pos: start}) }
+	op("(")
+	pieces := 0
+	i := l.i + 1
+	part := i
+	for {
+		if i >= len(src) {
+			return &lexError{start, "string is never closed: expected \""}
+		}
+		c := src[i]
+		if c == '\\' {
+			i += 2
+			continue
+		}
+		if c != '"' && !(c == '#' && i+1 < len(src) && src[i+1] == '{') {
+			i++
+			continue
+		}
+		if i > part {
+			if pieces > 0 {
+				op("~")
+			}
+			l.toks = append(l.toks, token{kind: tkString, val: stripcslashes(src[part:i]), pos: part})
+			pieces++
+		}
+		if c == '"' {
+			l.i = i + 1
+			op(")")
+			return nil
+		}
+		if pieces > 0 {
+			op("~")
+		}
+		op("(")
+		l.i = i + 2
+		if _, err := l.lexExpr(i, exprInterp); err != nil {
+			return err
+		}
+		op(")")
+		pieces++
+		i = l.i
+		part = i
+	}
 }
 
 func isHex(c byte) bool {

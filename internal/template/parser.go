@@ -26,23 +26,27 @@ type parser struct {
 	slots map[string]int
 	names []*nameExpr
 	// setStack collects, per enclosing for loop, the slots set inside it.
-	setStack [][]int
+	setStack  [][]int
+	hidden    int // counter for hidden locals (apply)
+	macros    map[string]*macroDef
+	aliases   map[string]bool   // {% import _self as alias %}
+	fromNames map[string]string // {% from _self import name as local %}: local → macro
+	calls     []*macroCallExpr
 }
 
 // knownTags are the tags herald understands; unsupportedTags are Twig tags
 // it refuses with an explanation rather than "unknown".
-var knownTags = []string{"if", "elseif", "else", "endif", "for", "endfor", "set", "verbatim", "endverbatim"}
+var knownTags = []string{"if", "elseif", "else", "endif", "for", "endfor", "set", "endset", "verbatim", "endverbatim",
+	"apply", "endapply", "with", "endwith", "macro", "endmacro", "import", "from"}
 
 var unsupportedTags = map[string]string{
 	"include": "a payload template is self-contained", "extends": "a payload template is self-contained",
-	"embed": "a payload template is self-contained", "import": "a payload template is self-contained",
-	"from": "a payload template is self-contained", "use": "a payload template is self-contained",
-	"block": "a payload template is self-contained", "macro": "macros are not supported",
-	"apply": "apply is not supported; use filters on each expression", "filter": "use filters on each expression",
-	"autoescape": "escaping is decided by the payload type and position", "with": "with is not supported; use set",
-	"spaceless": "use whitespace control ({{- -}}) instead", "do": "do is not supported", "flush": "flush is not supported",
+	"embed": "a payload template is self-contained", "use": "a payload template is self-contained",
+	"block": "a payload template is self-contained", "filter": "use {% apply %} (Twig 3's name for it)",
+	"autoescape": "escaping is decided by the payload type and position",
+	"spaceless":  "use whitespace control ({{- -}}) instead", "do": "do is not supported", "flush": "flush is not supported",
 	"sandbox": "templates always run sandboxed", "deprecated": "deprecated is not supported", "cache": "cache is not supported",
-	"guard": "guard is not supported", "types": "types is not supported", "endset": "set with a body is not supported; write {% set x = … %}",
+	"guard": "guard is not supported", "types": "types is not supported",
 }
 
 func (t *Template) parse() (err error) {
@@ -50,7 +54,8 @@ func (t *Template) parse() (err error) {
 	if lerr != nil {
 		return t.errorAt(lerr.pos, lerr.msg)
 	}
-	p := &parser{t: t, toks: toks, slots: map[string]int{}}
+	p := &parser{t: t, toks: toks, slots: map[string]int{}, macros: map[string]*macroDef{},
+		aliases: map[string]bool{}, fromNames: map[string]string{}}
 	defer func() {
 		if r := recover(); r != nil {
 			pe, ok := r.(*parseError)
@@ -65,9 +70,15 @@ func (t *Template) parse() (err error) {
 	if stop.kind != tkEOF {
 		p.fail(stop.pos, "unexpected tag")
 	}
+	p.resolveMacros()
 	if len(p.diags) > 0 {
 		return &Error{Diagnostics: sortDiags(p.diags)}
 	}
+	t.slotNames = p.slots
+	for _, m := range p.macros {
+		t.macros = append(t.macros, m)
+	}
+	sort.Slice(t.macros, func(i, j int) bool { return t.macros[i].pos < t.macros[j].pos })
 	for _, n := range p.names {
 		if s, ok := p.slots[n.name]; ok {
 			n.slot = s
@@ -189,7 +200,7 @@ type openBlock struct {
 	pos  int
 }
 
-var closerOf = map[string]string{"if": "endif", "for": "endfor"}
+var closerOf = map[string]string{"if": "endif", "for": "endfor", "set": "endset", "apply": "endapply", "with": "endwith", "macro": "endmacro"}
 
 // parseNodes parses until one of the stop tags of open (or EOF at the top
 // level). It returns the stop tag's name token, the tag open delimiter
@@ -239,7 +250,17 @@ func (p *parser) parseNodes(open *openBlock, stops ...string) ([]node, token) {
 				nodes = append(nodes, p.parseFor(tok.pos))
 			case "set":
 				nodes = append(nodes, p.parseSet(tok.pos))
-			case "elseif", "else", "endif", "endfor", "endverbatim":
+			case "apply":
+				nodes = append(nodes, p.parseApply(tok.pos))
+			case "with":
+				nodes = append(nodes, p.parseWith(tok.pos))
+			case "macro":
+				p.parseMacro(tok.pos)
+			case "import":
+				p.parseImport(tok.pos)
+			case "from":
+				p.parseFrom(tok.pos)
+			case "elseif", "else", "endif", "endfor", "endverbatim", "endset", "endapply", "endwith", "endmacro":
 				p.unexpectedTag(nameTok, open)
 			default:
 				if why, ok := unsupportedTags[name]; ok {
@@ -258,7 +279,8 @@ func (p *parser) parseNodes(open *openBlock, stops ...string) ([]node, token) {
 
 func (p *parser) unexpectedTag(nameTok token, open *openBlock) {
 	name := nameTok.val
-	opener := map[string]string{"elseif": "if", "else": "if or for", "endif": "if", "endfor": "for", "endverbatim": "verbatim"}[name]
+	opener := map[string]string{"elseif": "if", "else": "if or for", "endif": "if", "endfor": "for", "endverbatim": "verbatim",
+		"endset": "set", "endapply": "apply", "endwith": "with", "endmacro": "macro"}[name]
 	if open == nil {
 		p.fail(nameTok.pos, "unexpected {%% %s %%}: no {%% %s %%} is open", name, opener)
 	}
@@ -349,16 +371,17 @@ func (p *parser) parseFor(pos int) node {
 	open := &openBlock{name: "for", pos: pos}
 	p.setStack = append(p.setStack, nil)
 	body, stop := p.parseNodes(open, "else", "endfor")
+	n.body = body
+	if stop.val == "else" {
+		// The else branch is inside the loop's scope too, as in Twig.
+		p.expectTagClose("else")
+		n.els, _ = p.parseNodes(open, "endfor")
+	}
 	n.bodySets = p.setStack[len(p.setStack)-1]
 	p.setStack = p.setStack[:len(p.setStack)-1]
 	// Sets inside a nested loop are also sets inside this one.
 	if len(p.setStack) > 0 {
 		p.setStack[len(p.setStack)-1] = append(p.setStack[len(p.setStack)-1], n.bodySets...)
-	}
-	n.body = body
-	if stop.val == "else" {
-		p.expectTagClose("else")
-		n.els, _ = p.parseNodes(open, "endfor")
 	}
 	p.expectTagClose("endfor")
 	return n
@@ -378,7 +401,7 @@ func (p *parser) parseSet(pos int) node {
 		p.next()
 	}
 	if p.peek().kind == tkTagClose {
-		p.fail(p.peek().pos, "set with a body ({%% set x %%}…{%% endset %%}) is not supported: write {%% set %s = … %%}", n.names[0])
+		return p.parseSetBlock(pos, n.names, p.peek().pos)
 	}
 	p.expectOp("=")
 	for {
@@ -427,7 +450,20 @@ func (p *parser) binaryOp() (string, int) {
 			if n.kind == tkName && n.val == "with" {
 				return t.val + " with", 2
 			}
-		case "or", "and", "in":
+		case "has":
+			if n.kind == tkName && (n.val == "some" || n.val == "every") {
+				return "has " + n.val, 2
+			}
+		case "b":
+			// b-and, b-or, b-xor: three tokens written without spaces
+			n2 := p.peekAt(2)
+			if n.kind == tkOp && n.val == "-" && n.pos == t.pos+1 && n2.kind == tkName && n2.pos == n.pos+1 {
+				switch n2.val {
+				case "and", "or", "xor":
+					return "b-" + n2.val, 3
+				}
+			}
+		case "or", "and", "in", "matches":
 			return t.val, 1
 		}
 	}
@@ -467,7 +503,23 @@ func (p *parser) parseExpression(minPrec int) expr {
 		if op.right {
 			nextPrec = op.prec
 		}
+		if op.op == opHasSome || op.op == opHasEvery {
+			a := p.parseArrow()
+			if a == nil {
+				p.fail(p.peek().pos, "%q needs an arrow function, as in xs %s x => x > 1", opText, opText)
+			}
+			left = &binaryExpr{op: op.op, l: left, r: a, pos: opTok.pos}
+			continue
+		}
 		right := p.parseExpression(nextPrec)
+		if u, ok := left.(*unaryExpr); ok && op.op == opPow && (u.op == opNeg || u.op == opPos) {
+			// Twig compiles -a ** b to PHP's -a ** b, which is -(a ** b).
+			u.x = &binaryExpr{op: op.op, l: u.x, r: right, pos: opTok.pos}
+			continue
+		}
+		if op.op == opMatches {
+			p.checkRegex(right)
+		}
 		left = &binaryExpr{op: op.op, l: left, r: right, pos: opTok.pos}
 	}
 	if minPrec == 0 {
@@ -527,7 +579,11 @@ func (p *parser) parseArgs() []expr {
 		if p.peek().kind == tkName && p.peekAt(1).kind == tkOp && p.peekAt(1).val == "=" {
 			p.fail(p.peek().pos, "named arguments are not supported: pass %q by position", p.peek().val)
 		}
-		args = append(args, p.parseExpression(0))
+		if a := p.parseArrow(); a != nil {
+			args = append(args, a)
+		} else {
+			args = append(args, p.parseExpression(0))
+		}
 		if !p.isOp(",") {
 			break
 		}
@@ -551,7 +607,27 @@ func (p *parser) parsePrimary() expr {
 			e = &literal{v: nil, pos: t.pos}
 		default:
 			if p.isOp("(") {
-				p.fail(t.pos, "unknown function %q: herald templates have filters (x | %s), not functions", t.val, t.val)
+				if m, ok := p.fromNames[t.val]; ok {
+					e = p.parseMacroCall(m, t.pos)
+					break
+				}
+				def, ok := funcTable[t.val]
+				if !ok {
+					if _, isFilter := filterTable[t.val]; isFilter {
+						p.fail(t.pos, "unknown function %q: %s is a filter, written x | %s", t.val, t.val, t.val)
+					}
+					if s := suggest(t.val, funcNames()); s != "" {
+						p.fail(t.pos, "unknown function %q — did you mean %q?", t.val, s)
+					}
+					p.fail(t.pos, "unknown function %q", t.val)
+				}
+				f := &funcExpr{name: t.val, def: def, pos: t.pos}
+				f.args = p.parseArgs()
+				if len(f.args) < def.minArgs || def.maxArgs >= 0 && len(f.args) > def.maxArgs {
+					p.fail(t.pos, "function %q takes %s, got %d", t.val, arityText(def.minArgs, def.maxArgs), len(f.args))
+				}
+				e = f
+				break
 			}
 			if isReserved(t.val) {
 				p.fail(t.pos, "unexpected %q: expected a value", t.val)
@@ -661,6 +737,10 @@ func (p *parser) parsePostfix(e expr) expr {
 				p.fail(k.pos, "expected an attribute name after \".\", found %s", k)
 			}
 			if p.isOp("(") {
+				if n, ok := e.(*nameExpr); ok && p.aliases[n.name] && k.kind == tkName {
+					e = p.parseMacroCall(k.val, k.pos)
+					continue
+				}
 				p.fail(k.pos, "method calls are not supported: use a filter, as in x | %s", k.val)
 			}
 			e = appendPath(e, key, t.pos)
@@ -804,4 +884,79 @@ func editDistance(a, b string) int {
 		}
 	}
 	return d[len(ra)][len(rb)]
+}
+
+// parseArrow parses an arrow function, x => body or (a, b) => body, if one
+// starts here.
+func (p *parser) parseArrow() expr {
+	start := p.peek()
+	var params []token
+	switch {
+	case start.kind == tkName && p.peekAt(1).kind == tkOp && p.peekAt(1).val == "=>":
+		params = []token{start}
+		p.p += 2
+	case start.kind == tkOp && start.val == "(":
+		k := 1
+		for {
+			t := p.peekAt(k)
+			if t.kind != tkName {
+				return nil
+			}
+			params = append(params, t)
+			k++
+			if sep := p.peekAt(k); sep.kind == tkOp && sep.val == "," {
+				k++
+				continue
+			}
+			break
+		}
+		if t := p.peekAt(k); t.kind != tkOp || t.val != ")" {
+			return nil
+		}
+		if t := p.peekAt(k + 1); t.kind != tkOp || t.val != "=>" {
+			return nil
+		}
+		p.p += k + 2
+	default:
+		return nil
+	}
+	if len(params) > 4 {
+		p.fail(start.pos, "an arrow function takes at most 4 parameters")
+	}
+	a := &arrowExpr{pos: start.pos}
+	for _, t := range params {
+		if isReserved(t.val) || t.val == "loop" {
+			p.fail(t.pos, "%q cannot be used as a parameter name", t.val)
+		}
+		a.params = append(a.params, t.val)
+		a.slots = append(a.slots, p.slotFor(t.val))
+	}
+	a.body = p.parseExpression(0)
+	return a
+}
+
+// checkRegex refuses, at compile time, a literal pattern for matches that
+// herald cannot run.
+func (p *parser) checkRegex(e expr) {
+	lit, ok := e.(*literal)
+	if !ok {
+		return
+	}
+	s, ok := lit.v.(string)
+	if !ok {
+		return
+	}
+	if _, err := compilePCRE(s); err != nil {
+		p.fail(lit.pos, "matches: %v", err)
+	}
+}
+
+func arityText(min, max int) string {
+	switch {
+	case max < 0:
+		return fmt.Sprintf("at least %d argument(s)", min)
+	case min == max:
+		return fmt.Sprintf("%d argument(s)", min)
+	}
+	return fmt.Sprintf("%d to %d arguments", min, max)
 }

@@ -130,6 +130,34 @@ func (c *pathCollector) nodes(ns []node) {
 				}
 			}
 			c.nodes(x.els)
+		case *setBlockNode:
+			c.nodes(x.body)
+			c.env[x.name] = binding{local: true}
+		case *applyNode:
+			c.nodes(x.body)
+			c.expr(x.x)
+		case *withNode:
+			if x.vars != nil {
+				c.expr(x.vars)
+			}
+			saved := c.env
+			c.env = map[string]binding{}
+			if !x.only {
+				for k, v := range saved {
+					c.env[k] = v
+				}
+			}
+			for _, k := range x.keys {
+				c.env[k] = binding{local: true}
+			}
+			if x.only || len(x.keys) == 0 && x.vars != nil {
+				// Only the hash's keys are visible, or the keys are not
+				// known: report nothing inside that could be a key.
+				c.walkLocal(x.body)
+			} else {
+				c.nodes(x.body)
+			}
+			c.env = saved
 		case *setNode:
 			for i, v := range x.vals {
 				c.expr(v)
@@ -181,11 +209,44 @@ func (c *pathCollector) record(e expr) bool {
 	return ok
 }
 
+// walkLocal walks nodes whose names are not event data (inside
+// {% with … only %}): nothing is recorded.
+func (c *pathCollector) walkLocal(ns []node) {
+	out := c.out
+	c.nodes(ns)
+	c.out = out
+}
+
 func (c *pathCollector) expr(e expr) {
 	switch x := e.(type) {
 	case nil, *literal:
+	case *funcExpr:
+		for _, a := range x.args {
+			c.expr(a)
+		}
+	case *macroCallExpr:
+		for _, a := range x.args {
+			c.expr(a)
+		}
+	case *arrowExpr:
+		saved := map[string]binding{}
+		present := map[string]bool{}
+		for _, n := range x.params {
+			saved[n], present[n] = c.env[n]
+			c.env[n] = binding{local: true}
+		}
+		c.expr(x.body)
+		for _, n := range x.params {
+			if present[n] {
+				c.env[n] = saved[n]
+			} else {
+				delete(c.env, n)
+			}
+		}
 	case *nameExpr:
-		c.record(x)
+		if !strings.HasPrefix(x.name, "\x00") { // apply's hidden local
+			c.record(x)
+		}
 	case *pathExpr:
 		if !c.record(x) {
 			c.expr(x.base)

@@ -2,6 +2,7 @@ package template
 
 import (
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -104,4 +105,23 @@ func TestConcurrentRender(t *testing.T) {
 		}
 	}
 	wg.Wait()
+}
+
+// Names bound by the new tags, macros and arrows are not event paths.
+func TestPathsOfTwigTags(t *testing.T) {
+	src := "{% macro m(a) %}{{ a.x }}{% endmacro %}{% import _self as mac %}{% set blk %}{{ member.email }}{% endset %}{{ blk }}" +
+		"{% with {'w': member.id} %}{{ w }}{{ member.tier }}{% endwith %}{{ items|map(i => i.sku)|join }}{{ mac.m(member) }}" +
+		"{% apply upper %}{{ coupon.name }}{% endapply %}{{ max(member.points, 3) }}{{ \"#{venue.name}\" }}"
+	tpl, err := Compile(src, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range tpl.Paths() {
+		got = append(got, p.Path)
+	}
+	want := "member.email member.id member.tier items member coupon.name member.points venue.name"
+	if strings.Join(got, " ") != want {
+		t.Errorf("paths %q, want %q", strings.Join(got, " "), want)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"time"
 )
@@ -21,6 +22,8 @@ type renderer struct {
 	trace    []span
 	hasNow   bool
 	maxSteps int
+	// macroDepth counts macro calls in progress.
+	macroDepth int
 }
 
 // span maps a piece of output back to the template: literal text byte for
@@ -68,6 +71,7 @@ func (r *renderer) reset(t *Template, vars map[string]any, start int) {
 	r.t, r.vars, r.start = t, vars, start
 	r.steps, r.maxSteps = 0, t.maxSteps
 	r.hasNow = false
+	r.macroDepth = 0
 	if cap(r.locals) < t.nslots {
 		r.locals = make([]any, t.nslots)
 	}
@@ -146,6 +150,12 @@ func (r *renderer) nodes(dst []byte, ns []node) ([]byte, error) {
 				return dst, err
 			}
 		case *outputNode:
+			if x.split {
+				if dst, err = r.splitOutput(dst, x); err != nil {
+					return dst, err
+				}
+				continue
+			}
 			v, err := x.x.eval(r)
 			if err != nil {
 				return dst, err
@@ -154,7 +164,9 @@ func (r *renderer) nodes(dst []byte, ns []node) ([]byte, error) {
 				r.trace = append(r.trace, span{out: len(dst) - r.start, src: x.exprPos})
 			}
 			before := len(dst)
-			if x.raw {
+			if x.literal {
+				dst = appendValidUTF8(dst, toString(v))
+			} else if x.raw {
 				dst = appendString(dst, v)
 			} else if dst, err = emit(dst, x.esc, v); err != nil {
 				return dst, r.errorf(x.exprPos, "%v", err)
@@ -187,6 +199,42 @@ func (r *renderer) nodes(dst []byte, ns []node) ([]byte, error) {
 			}
 		case *forNode:
 			if dst, err = r.loop(dst, x); err != nil {
+				return dst, err
+			}
+		case *setBlockNode:
+			s, err := r.capture(x.body, x.pos)
+			if err != nil {
+				return dst, err
+			}
+			if s == "" {
+				r.locals[x.slot] = ""
+			} else {
+				r.locals[x.slot] = capturedText(s)
+			}
+		case *withNode:
+			if dst, err = r.with(dst, x); err != nil {
+				return dst, err
+			}
+		case *applyNode:
+			s, err := r.capture(x.body, x.pos)
+			if err != nil {
+				return dst, err
+			}
+			r.locals[x.slot] = s
+			v, err := x.x.eval(r)
+			r.locals[x.slot] = undef
+			if err != nil {
+				return dst, err
+			}
+			if r.tracing {
+				r.trace = append(r.trace, span{out: len(dst) - r.start, src: x.pos})
+			}
+			if x.raw {
+				dst = appendString(dst, v)
+			} else if dst, err = emit(dst, x.esc, v); err != nil {
+				return dst, r.errorf(x.pos, "%v", err)
+			}
+			if err = r.checkOutput(dst, x.pos); err != nil {
 				return dst, err
 			}
 		case *setNode:
@@ -224,14 +272,27 @@ func (r *renderer) loop(dst []byte, x *forNode) ([]byte, error) {
 		list = l
 	} else if m, ok := asMap(seq); ok {
 		hash = m
-		keys = sortedKeys(m)
+		keys = hashKeys(seq, m)
 	}
 	n := len(list)
 	if hash != nil {
 		n = len(keys)
 	}
 	if n == 0 {
-		return r.nodes(dst, x.els)
+		if len(x.bodySets) == 0 {
+			return r.nodes(dst, x.els)
+		}
+		before := make([]bool, len(x.bodySets))
+		for i, s := range x.bodySets {
+			before[i] = !isUndef(r.locals[s])
+		}
+		dst, err = r.nodes(dst, x.els)
+		for i, s := range x.bodySets {
+			if !before[i] {
+				r.locals[s] = undef
+			}
+		}
+		return dst, err
 	}
 	// Save what the loop overwrites; restore it afterwards.
 	var savedKey any
@@ -294,7 +355,7 @@ func emit(dst []byte, ctx escCtx, v any) ([]byte, error) {
 		case string:
 			return appendJSONStringContent(dst, x), nil
 		case json.Number:
-			return appendJSONStringContent(dst, string(x)), nil
+			return appendNumberText(dst, string(x), false), nil
 		case jsonStrText:
 			return append(dst, x...), nil
 		}
@@ -304,6 +365,10 @@ func emit(dst []byte, ctx escCtx, v any) ([]byte, error) {
 		case string:
 			return appendXMLEscaped(dst, x, ctx == escXMLAttr), nil
 		case markupText:
+			if ctx == escXMLAttr && strings.IndexByte(string(x), '<') >= 0 {
+				// nl2br's <br /> is markup for text, not for an attribute.
+				return appendXMLEscaped(dst, string(x), true), nil
+			}
 			return append(dst, x...), nil
 		}
 		return appendXMLEscaped(dst, toString(v), ctx == escXMLAttr), nil
@@ -326,7 +391,7 @@ func emit(dst []byte, ctx escCtx, v any) ([]byte, error) {
 	case string:
 		return appendValidUTF8(dst, x), nil
 	case json.Number:
-		return appendValidUTF8(dst, string(x)), nil
+		return appendValidUTF8(dst, toString(x)), nil
 	}
 	return appendValidUTF8(dst, toString(v)), nil
 }
@@ -386,7 +451,7 @@ func (e *arrayExpr) eval(r *renderer) (any, error) {
 }
 
 func (e *hashExpr) eval(r *renderer) (any, error) {
-	out := make(map[string]any, len(e.keys))
+	out := newOrderedHash(len(e.keys))
 	for i := range e.keys {
 		k, err := e.keys[i].eval(r)
 		if err != nil {
@@ -396,7 +461,7 @@ func (e *hashExpr) eval(r *renderer) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[toString(k)] = nullIfUndef(v)
+		out.set(toString(k), nullIfUndef(v))
 	}
 	return out, nil
 }
@@ -409,7 +474,14 @@ func (e *unaryExpr) eval(r *renderer) (any, error) {
 	switch e.op {
 	case opNot:
 		return !truthy(v), nil
-	case opNeg:
+	case opNeg, opPos:
+		if !arithOperand(v) {
+			return nil, r.errorf(e.pos, "unsupported operand type: %s", typeName(v))
+		}
+		if e.op == opPos {
+			n, _ := toNumber(v)
+			return n.value(), nil
+		}
 		n, _ := toNumber(v)
 		if n.isFloat {
 			return -n.f, nil
@@ -463,6 +535,19 @@ func (e *binaryExpr) eval(r *renderer) (any, error) {
 			return l, nil
 		}
 		return e.r.eval(r)
+	case opHasSome, opHasEvery:
+		a := e.r.(*arrowExpr)
+		keys, vals, _ := keyedValues(l)
+		for i, v := range vals {
+			res, err := r.call(a, v, keys[i])
+			if err != nil {
+				return nil, err
+			}
+			if truthy(res) == (e.op == opHasSome) {
+				return e.op == opHasSome, nil
+			}
+		}
+		return e.op == opHasEvery, nil
 	}
 	rv, err := e.r.eval(r)
 	if err != nil {
@@ -471,6 +556,9 @@ func (e *binaryExpr) eval(r *renderer) (any, error) {
 	switch e.op {
 	case opEq:
 		return looseEqual(l, rv), nil
+	case opSpaceship:
+		c, _ := compareValues(l, rv)
+		return int64(c), nil
 	case opNe:
 		return !looseEqual(l, rv), nil
 	case opLt, opGt, opLe, opGe:
@@ -495,7 +583,14 @@ func (e *binaryExpr) eval(r *renderer) (any, error) {
 		}
 		return contains(rv, l) == (e.op == opIn), nil
 	case opStartsWith, opEndsWith:
-		a, b := toString(l), toString(rv)
+		// Twig: both must be strings (null, numbers and captured output
+		// never start or end with anything).
+		sa, okA := phpString(l)
+		sb, okB := phpString(rv)
+		if !okA || !okB {
+			return false, nil
+		}
+		a, b := sa, sb
 		if e.op == opStartsWith {
 			return len(a) >= len(b) && a[:len(b)] == b, nil
 		}
@@ -508,6 +603,28 @@ func (e *binaryExpr) eval(r *renderer) (any, error) {
 		return a + b, nil
 	case opRange:
 		return r.rangeValues(e.pos, l, rv)
+	case opMatches:
+		return r.matches(e.pos, l, rv)
+	case opBitAnd, opBitOr, opBitXor:
+		if a, ok := phpString(l); ok {
+			if b, ok := phpString(rv); ok {
+				if err := r.chargeBytes(e.pos, max(len(a), len(b))); err != nil {
+					return nil, err
+				}
+				return bitwiseStrings(e.op, a, b), nil // PHP works on the bytes
+			}
+		}
+		if !arithOperand(l) || !arithOperand(rv) {
+			return nil, r.errorf(e.pos, "unsupported operand types: %s %s %s", typeName(l), opText(e.op), typeName(rv))
+		}
+		a, b := phpInt(l), phpInt(rv)
+		switch e.op {
+		case opBitAnd:
+			return a & b, nil
+		case opBitOr:
+			return a | b, nil
+		}
+		return a ^ b, nil
 	}
 	return r.arith(e.pos, e.op, l, rv)
 }
@@ -563,6 +680,12 @@ func (r *renderer) rangeValues(pos int, a, b any) (any, error) {
 // arith evaluates + - * / // % ** on numbers. Non-numeric operands count
 // as 0 (PHP 7 semantics; PHP 8 would throw).
 func (r *renderer) arith(pos int, op opcode, l, rv any) (any, error) {
+	if op == opAdd && isArray(l) && isArray(rv) {
+		return r.union(pos, l, rv)
+	}
+	if !arithOperand(l) || !arithOperand(rv) {
+		return nil, r.errorf(pos, "unsupported operand types: %s %s %s", typeName(l), opText(op), typeName(rv))
+	}
 	a, _ := toNumber(l)
 	b, _ := toNumber(rv)
 	if !a.isFloat && !b.isFloat {
@@ -636,9 +759,10 @@ func (r *renderer) arith(pos int, op opcode, l, rv any) (any, error) {
 		if y == 0 {
 			return nil, r.errorf(pos, "division by zero")
 		}
-		return math.Floor(x / y), nil
+		// Twig's (int) floor(a / b): an integer, wrapping as PHP's cast.
+		return floatToInt(math.Floor(x / y)), nil
 	case opMod:
-		xi, yi := int64(x), int64(y)
+		xi, yi := floatToInt(x), floatToInt(y)
 		if yi == 0 {
 			return nil, r.errorf(pos, "modulo by zero")
 		}
@@ -690,5 +814,144 @@ func (e *testExpr) eval(r *renderer) (any, error) {
 		}
 		args = append(args, v)
 	}
+	if e.def.numeric {
+		for _, v := range append([]any{x}, args...) {
+			if !arithOperand(v) {
+				return nil, r.errorf(e.pos, "test %q: unsupported operand %s", e.name, typeName(v))
+			}
+		}
+		if len(args) > 0 && phpInt(args[0]) == 0 {
+			return nil, r.errorf(e.pos, "test %q: modulo by zero", e.name)
+		}
+	}
 	return e.def.fn(x, args) != e.neg, nil
+}
+
+// arithOperand reports whether PHP's arithmetic takes v: not arrays, and
+// not the output captured by set … endset or a macro (a Twig Markup
+// object).
+func arithOperand(v any) bool {
+	if _, ok := v.(capturedText); ok {
+		return false
+	}
+	return !isArray(v)
+}
+
+func isArray(v any) bool {
+	k := kindOf(v)
+	return k == kList || k == kMap
+}
+
+func opText(op opcode) string {
+	for text, o := range binaryOps {
+		if o.op == op {
+			return text
+		}
+	}
+	return "?"
+}
+
+// splitOutput writes a conditional's chosen branch the way that branch
+// is written: template text as it is, | raw unescaped, data escaped.
+func (r *renderer) splitOutput(dst []byte, x *outputNode) ([]byte, error) {
+	e := x.x
+	for {
+		c, ok := e.(*condExpr)
+		if !ok || c.a == nil {
+			break
+		}
+		v, err := c.cond.eval(r)
+		if err != nil {
+			return dst, err
+		}
+		switch {
+		case truthy(v):
+			e = c.a
+		case c.b == nil:
+			return dst, nil
+		default:
+			e = c.b
+		}
+	}
+	v, err := e.eval(r)
+	if err != nil {
+		return dst, err
+	}
+	if r.tracing {
+		r.trace = append(r.trace, span{out: len(dst) - r.start, src: e.position()})
+	}
+	before := len(dst)
+	if _, ok := literalTexts(e); ok {
+		dst = appendValidUTF8(dst, toString(v))
+	} else if isRawExpr(e) {
+		dst = appendString(dst, v)
+	} else if dst, err = emit(dst, x.esc, v); err != nil {
+		return dst, r.errorf(e.position(), "%v", err)
+	}
+	if err := r.checkOutput(dst, x.pos); err != nil {
+		return dst, err
+	}
+	return dst, r.step(x.pos, (len(dst)-before)>>6)
+}
+
+// bitwiseStrings is PHP's &, | and ^ on two strings: byte by byte, as
+// long as the shorter (& ^) or the longer (|) string.
+func bitwiseStrings(op opcode, a, b string) string {
+	if op == opBitOr {
+		if len(a) < len(b) {
+			a, b = b, a
+		}
+		out := []byte(a)
+		for i := 0; i < len(b); i++ {
+			out[i] |= b[i]
+		}
+		return string(out)
+	}
+	n := min(len(a), len(b))
+	out := make([]byte, n)
+	for i := 0; i < n; i++ {
+		if op == opBitAnd {
+			out[i] = a[i] & b[i]
+		} else {
+			out[i] = a[i] ^ b[i]
+		}
+	}
+	return string(out)
+}
+
+// phpString returns v if PHP sees it as a string: the string kinds, but
+// not captured output (a Twig Markup object).
+func phpString(v any) (string, bool) {
+	if _, ok := v.(capturedText); ok {
+		return "", false
+	}
+	return stringOf(v)
+}
+
+// union is PHP's array + array: the left array, and the right one's
+// elements at keys the left does not have.
+func (r *renderer) union(pos int, l, rv any) (any, error) {
+	la, lok := asList(l)
+	ra, rok := asList(rv)
+	if lok && rok {
+		if len(ra) <= len(la) {
+			return la, nil
+		}
+		if err := r.step(pos, len(ra)); err != nil {
+			return nil, err
+		}
+		return append(append([]any(nil), la...), ra[len(la):]...), nil
+	}
+	lk, lm := phpKeys(l)
+	rk, rm := phpKeys(rv)
+	out := newOrderedHash(len(lk) + len(rk))
+	for _, k := range lk {
+		out.set(k, lm[k])
+	}
+	for _, k := range rk {
+		if _, ok := lm[k]; !ok {
+			out.set(k, rm[k])
+		}
+	}
+	return out, r.step(pos, len(out.keys))
 }

@@ -127,3 +127,14 @@ func TestLargeTemplates(t *testing.T) {
 		}
 	}
 }
+
+// A set in a loop, its else branch included, is local to the loop, as in
+// Twig (outputs recorded from Twig 3.5).
+func TestLoopScopeOfSet(t *testing.T) {
+	runRenderCases(t, Options{}, "", []renderCase{
+		{"{% for x in [1] %}a{% else %}{% set blk %}B{% endset %}{% endfor %}{{ blk is defined ? 'def' : 'undef' }}", "aundef"},
+		{"{% for x in [] %}a{% else %}{% set blk %}B{% endset %}{% endfor %}{{ blk is defined ? 'def' : 'undef' }}", "undef"},
+		{"{% for x in [] %}{% else %}{% set v = 1 %}{{ v }}{% endfor %}{{ v is defined ? 'def' : 'undef' }}", "1undef"},
+		{"{% for x in [1, 2] %}{% if blk is defined %}D{% endif %}{% set blk %}B{% endset %}{% endfor %}", "D"},
+	})
+}

@@ -90,6 +90,10 @@ type Template struct {
 	lines    []int  // byte offsets where each line starts
 	ascii    []bool // whether each line is ASCII, so columns are byte counts
 	sizeHint int
+	// slotNames maps the names that set, for, with, macros and arrows
+	// bind to their local slots.
+	slotNames map[string]int
+	macros    []*macroDef
 }
 
 // Compile parses src once. The result can be rendered any number of times.

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/heraldhq/herald/docs"
 	"github.com/heraldhq/herald/internal/herald"
 )
 
@@ -13,6 +14,14 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /static/", s.static)
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
+	})
+
+	// The template reference, linked from the payload help: plain text
+	// from the binary, so it works offline.
+	mux.HandleFunc("GET /docs/templates", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Write(docs.Templates)
 	})
 
 	// Before sign-in.

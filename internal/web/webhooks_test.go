@@ -672,3 +672,19 @@ func TestCircuitBreakerShown(t *testing.T) {
 	_, body = e.get("/webhooks/" + down.ID)
 	lacks(t, body, `id="circuit"`, "Circuit open")
 }
+
+// The payload help links to the template reference, which the server
+// serves itself (offline installs have it too).
+func TestTemplateReference(t *testing.T) {
+	e := signedIn(t)
+	e.createAuth("https://api.crm.example.com")
+	res, body := e.get("/webhooks/new")
+	e.status(res, http.StatusOK)
+	contains(t, body, `<a href="/docs/templates" target="_blank" rel="noopener">Template reference</a>`)
+	res, body = e.get("/docs/templates")
+	e.status(res, http.StatusOK)
+	if ct := res.Header.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	contains(t, body, "# Payload templates", "Differences from Twig, kept on purpose", "hmac('sha256', key)")
+}
