@@ -54,6 +54,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.Float64Var(&cfg.engine.Endpoint.RatePerSecond, "endpoint-rate", 0, "most attempts per second to one endpoint (0: no limit)")
 	fs.DurationVar(&cfg.engine.DisableAfter, "disable-after", 5*24*time.Hour, "unpublish a webhook whose deliveries have failed this long without a success")
 	fs.DurationVar(&cfg.engine.Retention, "retention", 30*24*time.Hour, "purge attempts and finished events older than this, continuously in small batches (a workspace may set its own); pending deliveries are kept")
+	fs.IntVar(&cfg.engine.PurgeBatch, "purge-batch", 64, "retention: rows per table deleted in one transaction (smaller: shorter pauses for ingest on SQLite)")
+	fs.DurationVar(&cfg.engine.PurgePause, "purge-pause", 10*time.Millisecond, "retention: pause between purge transactions")
 	fs.IntVar(&cfg.engine.LogBodyBytes, "log-body-bytes", 4096, "most bytes of each request and response body an attempt keeps in the log (a webhook may set its own; 0 keeps none)")
 	fs.IntVar(&cfg.engine.LogSuccessBodyBytes, "log-success-body-bytes", 1024, "most bytes of the bodies a successful attempt keeps (0 keeps none)")
 	fs.DurationVar(&cfg.engine.BodyTimeout, "body-timeout", 5*time.Second, "a response body must end this soon after its headers, or the attempt is a timeout")

@@ -40,8 +40,8 @@ type Config struct {
 	FailingAlertAfter   time.Duration  // raise herald.webhook.failing after failing this long (1 h)
 	SecretOverlap       time.Duration  // a rotated-out signing secret still signs this long (24 h)
 	Retention           time.Duration  // purge attempts and finished events older than this (30 days; <0 keeps all)
-	PurgeBatch          int            // rows per table in one purge transaction (256)
-	PurgePause          time.Duration  // pause between purge transactions, so ingest never waits long (20 ms)
+	PurgeBatch          int            // rows per table in one purge transaction (64)
+	PurgePause          time.Duration  // pause between purge transactions, so ingest never waits long (10 ms)
 	UserAgent           string         // "herald/<version>"
 	Location            *time.Location // for date-only template values (UTC)
 }
@@ -90,9 +90,9 @@ func (c *Config) defaults() {
 	def(&c.SecretOverlap, 24*time.Hour)
 	def(&c.Retention, 30*24*time.Hour)
 	if c.PurgeBatch <= 0 {
-		c.PurgeBatch = 256
+		c.PurgeBatch = 64
 	}
-	def(&c.PurgePause, 20*time.Millisecond)
+	def(&c.PurgePause, 10*time.Millisecond)
 	if c.UserAgent == "" {
 		c.UserAgent = "herald"
 	}
