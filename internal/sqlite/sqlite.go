@@ -12,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"runtime"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -79,7 +81,7 @@ func Open(ctx context.Context, path string, cipher herald.Cipher, opts ...sqlsto
 		write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	if err := incrementalVacuum(ctx, write); err != nil {
+	if err := incrementalVacuum(ctx, write, sqlstore.NewOptions(opts...).Log); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -104,9 +106,10 @@ func Open(ctx context.Context, path string, cipher herald.Cipher, opts ...sqlsto
 
 // incrementalVacuum puts the file in incremental auto-vacuum mode, so the
 // space that retention frees can be given back to the file system
-// (sqlstore's ReclaimSpace) as well as reused. A new file takes the mode
-// at once; a file made by an older herald is rewritten once (VACUUM).
-func incrementalVacuum(ctx context.Context, db *sql.DB) error {
+// (sqlstore's ReclaimSpace) as well as reused. The mode takes effect
+// through VACUUM: instant for a new file; a file made by an older herald
+// is rewritten once, and the log says so.
+func incrementalVacuum(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	var mode int
 	if err := db.QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&mode); err != nil {
 		return err
@@ -122,10 +125,28 @@ func incrementalVacuum(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	if tables == 0 {
-		return nil
+		// A new file: WAL mode has already written its header, so the
+		// mode takes effect only through VACUUM — instant when empty.
+		_, err := db.ExecContext(ctx, `VACUUM`)
+		return err
 	}
-	_, err := db.ExecContext(ctx, `VACUUM`)
-	return err
+	log.Warn("rewriting the SQLite file once so retention can give space back (incremental auto-vacuum); a large file takes a while", "path", dbPath(ctx, db))
+	start := time.Now()
+	if _, err := db.ExecContext(ctx, `VACUUM`); err != nil {
+		return err
+	}
+	log.Info("SQLite file rewritten", "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// dbPath names the main database file of db, for log lines.
+func dbPath(ctx context.Context, db *sql.DB) string {
+	var seq int
+	var name, file string
+	if err := db.QueryRowContext(ctx, `PRAGMA database_list`).Scan(&seq, &name, &file); err != nil {
+		return ""
+	}
+	return file
 }
 
 // syncPragma: FULL fsyncs the WAL at every commit; NORMAL leaves it to
