@@ -15,6 +15,10 @@ import (
 // never event or delivery ids.
 type Metrics struct {
 	EventsIngested prometheus.Counter
+	// ConditionEvents counts, per webhook with a condition, the events
+	// its types covered that the condition let through (matched) or not
+	// (filtered).
+	ConditionEvents *prometheus.CounterVec // webhook, result: matched, filtered
 	Deliveries     *prometheus.CounterVec   // outcome: succeeded, retried, failed, canceled, deferred
 	Attempts       *prometheus.CounterVec   // outcome, error_class
 	AttemptSeconds *prometheus.HistogramVec // outcome: success, failure
@@ -44,9 +48,11 @@ func NewMetrics(reg prometheus.Registerer, queue herald.Queue) *Metrics {
 			Help: "Duration of retention runs (every batch of one run, pauses included).", Buckets: []float64{.001, .01, .05, .1, .5, 1, 5, 10, 30, 60, 300}}),
 		TokenFetches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "herald_oauth2_token_fetches_total",
 			Help: "OAuth2 access tokens requested from token endpoints, by outcome (ok, failed)."}, []string{"outcome"}),
+		ConditionEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "herald_webhook_condition_events_total",
+			Help: "Events of a webhook's types checked against its condition, by result: matched (a delivery was created; a condition that failed to evaluate counts here, its delivery failed) or filtered (no delivery)."}, []string{"webhook", "result"}),
 		reg: reg,
 	}
-	reg.MustRegister(m.EventsIngested, m.Deliveries, m.Attempts, m.AttemptSeconds, m.InFlight, m.PurgedRows, m.PurgeSeconds, m.TokenFetches, newQueueCollector(queue))
+	reg.MustRegister(m.EventsIngested, m.Deliveries, m.Attempts, m.AttemptSeconds, m.InFlight, m.PurgedRows, m.PurgeSeconds, m.TokenFetches, m.ConditionEvents, newQueueCollector(queue))
 	return m
 }
 
