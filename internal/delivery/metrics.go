@@ -18,15 +18,15 @@ type Metrics struct {
 	// ConditionEvents counts, per webhook with a condition, the events
 	// its types covered that the condition let through (matched) or not
 	// (filtered).
-	ConditionEvents *prometheus.CounterVec // webhook, result: matched, filtered
-	Deliveries     *prometheus.CounterVec   // outcome: succeeded, retried, failed, canceled, deferred
-	Attempts       *prometheus.CounterVec   // outcome, error_class
-	AttemptSeconds *prometheus.HistogramVec // outcome: success, failure
-	InFlight       prometheus.Gauge
-	PurgedRows     *prometheus.CounterVec // table
-	PurgeSeconds   prometheus.Histogram
-	TokenFetches   *prometheus.CounterVec // outcome: ok, failed
-	reg            prometheus.Registerer
+	ConditionEvents *prometheus.CounterVec   // webhook, result: matched, filtered
+	Deliveries      *prometheus.CounterVec   // outcome: succeeded, retried, failed, canceled, deferred
+	Attempts        *prometheus.CounterVec   // outcome, error_class
+	AttemptSeconds  *prometheus.HistogramVec // outcome: success, failure
+	InFlight        prometheus.Gauge
+	PurgedRows      *prometheus.CounterVec // table
+	PurgeSeconds    prometheus.Histogram
+	TokenFetches    *prometheus.CounterVec // outcome: ok, failed
+	reg             prometheus.Registerer
 }
 
 // NewMetrics registers the engine's series on reg, with gauges read at

@@ -61,7 +61,7 @@ func (s *Store) scanWebhook(row interface{ Scan(...any) error }) (*herald.Webhoo
 
 // storedEvents is the stored form of a webhook's Events (a JSON array;
 // a webhook given only the compatibility field Event gets a list of
-// one) and the "event" column (the one plain key, else '').
+// one) and the "event" column (the one plain key, else ”).
 func storedEvents(w *herald.Webhook) (events, event string) {
 	list := w.Events
 	if len(list) == 0 && w.Event != "" {
