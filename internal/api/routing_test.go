@@ -1,0 +1,358 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/netguard"
+	"github.com/heraldhq/herald/internal/payload"
+	"github.com/heraldhq/herald/internal/sqlstore"
+)
+
+// routingEnv is the API with a running delivery engine (loopback
+// receivers allowed) and the real template checker.
+func routingEnv(t *testing.T, store *sqlstore.Store) (*env, *delivery.Engine) {
+	t.Helper()
+	svc := herald.NewService(store, payload.Checker{})
+	svc.Canceler = store
+	tr := netguard.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}).Transport()
+	engine := delivery.New(delivery.Config{PollInterval: 20 * time.Millisecond}, delivery.Deps{Service: svc, Queue: store, Transport: tr,
+		Log: slogTo(io.Discard), Policy: delivery.JitteredSchedule{MinRetryAfter: time.Second, MaxRetryAfter: time.Hour}})
+	engine.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		engine.Stop(ctx)
+	})
+	logs := &syncBuffer{}
+	srv := httptest.NewServer(New(Config{}, svc, nil, slogTo(logs)).WithDelivery(Delivery{Ingester: engine, Control: engine, Reader: store, Rotate: engine.RotateSecret}))
+	t.Cleanup(srv.Close)
+	e := &env{t: t, srv: srv, store: store, svc: svc, logs: logs, bodies: &syncBuffer{}}
+	e.key = e.newKey(herald.DefaultWorkspace, herald.ScopeAdmin, herald.ScopeIngest)
+	return e, engine
+}
+
+// eventReceiver records, per path, the event ids and types it is sent
+// (the payload carries them), and answers with respond (204 if nil).
+type eventReceiver struct {
+	*httptest.Server
+	mu      sync.Mutex
+	got     map[string][]sentEvent
+	respond func(path string, n int, w http.ResponseWriter)
+}
+
+type sentEvent struct {
+	ID, Type string
+	N        int
+}
+
+func newEventReceiver(t *testing.T, respond func(path string, n int, w http.ResponseWriter)) *eventReceiver {
+	rc := &eventReceiver{got: map[string][]sentEvent{}, respond: respond}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev sentEvent
+		body, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(body, &ev); err != nil {
+			t.Errorf("receiver: body %q: %v", body, err)
+		}
+		rc.mu.Lock()
+		rc.got[r.URL.Path] = append(rc.got[r.URL.Path], ev)
+		n := len(rc.got[r.URL.Path])
+		rc.mu.Unlock()
+		if rc.respond != nil {
+			rc.respond(r.URL.Path, n, w)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *eventReceiver) events(path string) []sentEvent {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]sentEvent(nil), rc.got[path]...)
+}
+
+// waitFor polls until the path received n requests (and fails if more).
+func (rc *eventReceiver) waitFor(t *testing.T, path string, n int, within time.Duration) []sentEvent {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if got := rc.events(path); len(got) >= n {
+			return got
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s received %d requests within %s, want %d", path, len(rc.events(path)), within, n)
+	return nil
+}
+
+const routedPayload = `{"id": "{{ event.id }}", "type": "{{ event.type }}", "n": {{ n ?? 0 }}}`
+
+func routedWebhook(name, url string, extra map[string]any) map[string]any {
+	wh := map[string]any{"name": name, "endpoint_url": url, "method": "POST", "payload_type": "JSON", "payload": routedPayload}
+	for k, v := range extra {
+		wh[k] = v
+	}
+	return wh
+}
+
+func (e *env) publish(id string) {
+	e.t.Helper()
+	e.do("POST", "/api/v1/webhooks/"+id+"/publish", nil).must(e.t, http.StatusOK)
+}
+
+// A webhook on ["coupon.*", "member.verified"] with a condition receives
+// exactly the matching events of a mixed stream of 1,200, none twice; a
+// webhook on "*" receives every one; the list filter ?event= finds
+// webhooks by the types their lists cover.
+func TestRoutingPatternsAndConditionThroughTheAPI(t *testing.T) {
+	stores(t, func(t *testing.T, open func(testing.TB) herald.Store) {
+		e, _ := routingEnv(t, open(t).(*sqlstore.Store))
+		rc := newEventReceiver(t, nil)
+		a := e.createWebhook(routedWebhook("coupons of gold members", rc.URL+"/a", map[string]any{
+			"events": []string{"coupon.*", "member.verified"}, "condition": `member.tier == "gold" and n >= 0`}))
+		if _, ok := a["event"]; ok {
+			t.Errorf("event is returned for a list with a pattern: %v", a["event"])
+		}
+		b := e.createWebhook(routedWebhook("everything", rc.URL+"/b", map[string]any{"events": []string{"*"}}))
+		c := e.createWebhook(routedWebhook("one key", rc.URL+"/c", map[string]any{"event": "wallet.credited"}))
+		if c["event"] != "wallet.credited" || fmt.Sprint(c["events"]) != "[wallet.credited]" {
+			t.Errorf("event/events of a one-key webhook: %v / %v", c["event"], c["events"])
+		}
+		for _, wh := range []map[string]any{a, b, c} {
+			e.publish(wh["id"].(string))
+		}
+
+		types := []string{"coupon.redeemed", "coupon.assigned", "member.verified", "member.created", "transaction.created", "wallet.credited", "coupon.activated"}
+		tiers := []string{"gold", "silver", "bronze"}
+		const total = 1200
+		wantA := map[string]bool{}
+		wantC := 0
+		for start := 0; start < total; start += 200 {
+			var batch []map[string]any
+			for i := start; i < start+200; i++ {
+				batch = append(batch, map[string]any{"type": types[i%len(types)],
+					"data": map[string]any{"n": i, "member": map[string]any{"id": fmt.Sprint(i), "tier": tiers[(i/7)%3]}}})
+			}
+			res := e.do("POST", "/api/v1/events/batch", map[string]any{"events": batch}).must(t, http.StatusAccepted)
+			var out struct {
+				Data []herald.IngestResult `json:"data"`
+			}
+			if err := json.Unmarshal(res.body, &out); err != nil || len(out.Data) != len(batch) {
+				t.Fatalf("batch answer: %v\n%s", err, res.body)
+			}
+			for j, r := range out.Data {
+				i := start + j
+				typ, tier := types[i%len(types)], tiers[(i/7)%3]
+				if (strings.HasPrefix(typ, "coupon.") || typ == "member.verified") && tier == "gold" {
+					wantA[r.EventID] = true
+				}
+				if typ == "wallet.credited" {
+					wantC++
+				}
+			}
+		}
+		if len(wantA) < 100 {
+			t.Fatalf("the stream has only %d matching events", len(wantA))
+		}
+		gotB := rc.waitFor(t, "/b", total, time.Minute)
+		gotA := rc.waitFor(t, "/a", len(wantA), time.Minute)
+		rc.waitFor(t, "/c", wantC, time.Minute)
+		time.Sleep(300 * time.Millisecond) // anything extra would arrive now
+		gotA, gotB = rc.events("/a"), rc.events("/b")
+		if len(gotA) != len(wantA) || len(gotB) != total || len(rc.events("/c")) != wantC {
+			t.Fatalf("received a=%d (want %d) b=%d (want %d) c=%d (want %d)", len(gotA), len(wantA), len(gotB), total, len(rc.events("/c")), wantC)
+		}
+		seen := map[string]bool{}
+		for _, ev := range gotA {
+			if !wantA[ev.ID] || seen[ev.ID] {
+				t.Fatalf("webhook a got %+v: not a matching event, or twice", ev)
+			}
+			seen[ev.ID] = true
+		}
+		seen = map[string]bool{}
+		for _, ev := range gotB {
+			if seen[ev.ID] {
+				t.Fatalf("webhook b got %s twice", ev.ID)
+			}
+			seen[ev.ID] = true
+		}
+
+		names := func(event string) string {
+			res := e.do("GET", "/api/v1/webhooks?event="+event, nil).must(t, http.StatusOK)
+			var out struct {
+				Data []map[string]any `json:"data"`
+			}
+			if err := json.Unmarshal(res.body, &out); err != nil {
+				t.Fatal(err)
+			}
+			var n []string
+			for _, w := range out.Data {
+				n = append(n, w["name"].(string))
+			}
+			sort.Strings(n)
+			return strings.Join(n, ", ")
+		}
+		for event, want := range map[string]string{
+			"coupon.assigned":           "coupons of gold members, everything",
+			"member.verified":           "coupons of gold members, everything",
+			"member.created":            "everything",
+			"wallet.credited":           "everything, one key",
+			"herald.delivery.exhausted": "",
+		} {
+			if got := names(event); got != want {
+				t.Errorf("?event=%s: %q, want %q", event, got, want)
+			}
+		}
+	})
+}
+
+// A webhook on "*" does not receive herald's own alerts; one that names
+// an alert does.
+func TestStarExcludesAlerts(t *testing.T) {
+	if !herald.EventsCover([]string{"*"}, "member.verified") || herald.EventsCover([]string{"*"}, "herald.delivery.exhausted") ||
+		!herald.EventsCover([]string{"*", "herald.delivery.exhausted"}, "herald.delivery.exhausted") ||
+		!herald.EventsCover([]string{"herald.*"}, "herald.webhook.failing") {
+		t.Fatal("* must cover every type but alerts, which are covered only where named")
+	}
+}
+
+// An invalid condition is refused with its line and column; unknown keys
+// get a did-you-mean naming events[i]; a pattern matching nothing is a
+// warning.
+func TestConditionAndEventsValidation(t *testing.T) {
+	stores(t, func(t *testing.T, open func(testing.TB) herald.Store) {
+		e, _ := routingEnv(t, open(t).(*sqlstore.Store))
+		res := e.do("POST", "/api/v1/webhooks", routedWebhook("x", "https://r.example.com/x", map[string]any{
+			"events": []string{"coupon.*"}, "condition": "member.tier == \"gold\"\n  and member.points >"})).must(t, http.StatusUnprocessableEntity)
+		var p problem
+		if err := json.Unmarshal(res.body, &p); err != nil || len(p.Errors) == 0 {
+			t.Fatalf("%v\n%s", err, res.body)
+		}
+		if f := p.Errors[0]; f.Field != "condition" || f.Line != 2 || f.Column != 24 {
+			t.Errorf("error %+v, want condition at line 2, column 24", f)
+		}
+		res = e.do("POST", "/api/v1/webhooks", routedWebhook("x", "https://r.example.com/x", map[string]any{
+			"events": []string{"coupon.*", "member.verifed", "member.*.x*", "coupon.*"}})).must(t, http.StatusUnprocessableEntity)
+		errs := res.fieldErrors(t)
+		if !strings.Contains(errs["events[1]"], `did you mean "member.verified"`) || !strings.Contains(errs["events[2]"], "not a pattern") ||
+			!strings.Contains(errs["events[3]"], "twice") {
+			t.Errorf("errors %v", errs)
+		}
+		res = e.do("POST", "/api/v1/webhooks", routedWebhook("x", "https://r.example.com/x", map[string]any{
+			"events": []string{"coupon.*", "nothing.here.*"}})).must(t, http.StatusCreated)
+		if !strings.Contains(string(res.body), "matches no event type") {
+			t.Errorf("no warning for a pattern matching nothing: %s", res.body)
+		}
+		// The template check runs against every covered type, naming the
+		// type where only some of them lack a variable.
+		res = e.do("POST", "/api/v1/webhooks", routedWebhook("x", "https://r.example.com/x", map[string]any{
+			"events": []string{"coupon.redeemed", "wallet.credited"}, "payload": `{"a": "{{ coupon.id }}"}`})).must(t, http.StatusCreated)
+		if w := string(res.body); !strings.Contains(w, `for event type \"wallet.credited\"`) || strings.Contains(w, `for event type \"coupon.redeemed\"`) {
+			t.Errorf("warnings do not name the type lacking coupon.id: %s", w)
+		}
+		res2 := e.do("POST", "/api/v1/webhooks", routedWebhook("x", "https://r.example.com/x", map[string]any{
+			"event": "coupon.redeemed", "events": []string{"wallet.credited"}})).must(t, http.StatusUnprocessableEntity)
+		if !strings.Contains(res2.fieldErrors(t)["event"], "send one of them") {
+			t.Errorf("event and events disagreeing: %s", res2.body)
+		}
+	})
+}
+
+// A condition that cannot be evaluated for an event does not fail the
+// ingest: the delivery is created failed, visible in the webhook's
+// deliveries and attempts with the error.
+func TestConditionEvaluationErrorIsAFailedDelivery(t *testing.T) {
+	stores(t, func(t *testing.T, open func(testing.TB) herald.Store) {
+		e, _ := routingEnv(t, open(t).(*sqlstore.Store))
+		rc := newEventReceiver(t, nil)
+		wh := e.createWebhook(routedWebhook("ratio", rc.URL+"/r", map[string]any{"event": "member.verified", "condition": "100 / n > 1"}))
+		id := wh["id"].(string)
+		e.publish(id)
+		res := e.do("POST", "/api/v1/events", map[string]any{"type": "member.verified", "data": map[string]any{"n": 0}}).must(t, http.StatusAccepted).json(t)
+		if res["deliveries"] != 1.0 {
+			t.Errorf("deliveries = %v, want 1 (the failed one)", res["deliveries"])
+		}
+		e.do("POST", "/api/v1/events", map[string]any{"type": "member.verified", "data": map[string]any{"n": 10}}).must(t, http.StatusAccepted)
+		e.do("POST", "/api/v1/events", map[string]any{"type": "member.verified", "data": map[string]any{"n": 200}}).must(t, http.StatusAccepted)
+		rc.waitFor(t, "/r", 1, 10*time.Second)
+		dl := e.do("GET", "/api/v1/webhooks/"+id+"/deliveries", nil).must(t, http.StatusOK)
+		var ds struct {
+			Data []herald.Delivery `json:"data"`
+		}
+		if err := json.Unmarshal(dl.body, &ds); err != nil {
+			t.Fatal(err)
+		}
+		var failed []herald.Delivery
+		for _, d := range ds.Data {
+			if d.Status == herald.DeliveryFailed {
+				failed = append(failed, d)
+			}
+		}
+		if len(ds.Data) != 2 || len(failed) != 1 || !strings.Contains(failed[0].LastError, "division by zero") {
+			t.Fatalf("deliveries %+v", ds.Data)
+		}
+		at := e.do("GET", "/api/v1/webhooks/"+id+"/attempts", nil).must(t, http.StatusOK)
+		if !strings.Contains(string(at.body), "division by zero") || !strings.Contains(string(at.body), `"error_class":"template"`) {
+			t.Errorf("the attempts do not show the evaluation error: %s", at.body)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if got := rc.events("/r"); len(got) != 1 || got[0].N != 10 {
+			t.Errorf("received %+v, want only n=10", got)
+		}
+	})
+}
+
+// An ordered webhook with a condition receives the matching events one
+// at a time, in the order they were ingested.
+func TestOrderedWithCondition(t *testing.T) {
+	stores(t, func(t *testing.T, open func(testing.TB) herald.Store) {
+		e, _ := routingEnv(t, open(t).(*sqlstore.Store))
+		var inFlight sync.Mutex
+		rc := newEventReceiver(t, func(_ string, n int, w http.ResponseWriter) {
+			if !inFlight.TryLock() {
+				t.Errorf("two deliveries of an ordered webhook at once")
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			time.Sleep(time.Millisecond)
+			inFlight.Unlock()
+			w.WriteHeader(http.StatusNoContent)
+		})
+		wh := e.createWebhook(routedWebhook("ordered", rc.URL+"/o", map[string]any{"events": []string{"member.*"}, "ordered": true, "condition": "n % 3 == 0"}))
+		e.publish(wh["id"].(string))
+		const total = 240
+		for start := 0; start < total; start += 40 {
+			var batch []map[string]any
+			for i := start; i < start+40; i++ {
+				batch = append(batch, map[string]any{"type": "member.updated", "data": map[string]any{"n": i}})
+			}
+			e.do("POST", "/api/v1/events/batch", map[string]any{"events": batch}).must(t, http.StatusAccepted)
+		}
+		got := rc.waitFor(t, "/o", total/3, time.Minute)
+		time.Sleep(200 * time.Millisecond)
+		got = rc.events("/o")
+		if len(got) != total/3 {
+			t.Fatalf("received %d, want %d", len(got), total/3)
+		}
+		for i, ev := range got {
+			if ev.N != 3*i {
+				t.Fatalf("request %d carried n=%d, want %d (order lost or wrong events)", i, ev.N, 3*i)
+			}
+		}
+	})
+}
