@@ -356,3 +356,80 @@ func TestOrderedWithCondition(t *testing.T) {
 		}
 	})
 }
+
+// A receiver that answers 200 {"success": false} fails the webhook's
+// success condition: the attempt is a failure of class rejected with the
+// expression's result, and is retried until the receiver accepts; a
+// status outside success_statuses is a failure of class http_status.
+func TestSuccessConditionRejectsAndRetries(t *testing.T) {
+	stores(t, func(t *testing.T, open func(testing.TB) herald.Store) {
+		e, _ := routingEnv(t, open(t).(*sqlstore.Store))
+		rc := newEventReceiver(t, func(path string, n int, w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/json")
+			switch {
+			case path == "/s" && n <= 2:
+				w.Write([]byte(`{"success": false, "reason": "busy"}`))
+			case path == "/s":
+				w.Write([]byte(`{"success": true}`))
+			case n == 1: // /t: 204 is not in its success_statuses
+				w.WriteHeader(http.StatusNoContent)
+			default:
+				w.WriteHeader(http.StatusCreated)
+			}
+		})
+		bad := e.do("POST", "/api/v1/webhooks", routedWebhook("s", rc.URL+"/s", map[string]any{"event": "member.verified",
+			"success_condition": "response.json.success ==", "success_statuses": []any{200, "2xx", "abc"}})).must(t, http.StatusUnprocessableEntity)
+		if errs := bad.fieldErrors(t); errs["success_condition"] == "" || !strings.Contains(errs["success_statuses[2]"], "not a status code") {
+			t.Errorf("errors %v", errs)
+		}
+		s := e.createWebhook(routedWebhook("s", rc.URL+"/s", map[string]any{"event": "member.verified", "retry_schedule": []string{"0s", "0s", "0s"},
+			"success_condition": `response.json.success == true and response.headers["content-type"] starts with "application/json" and response.status == 200`}))
+		if fmt.Sprint(s["success_statuses"]) != "[2xx]" {
+			t.Errorf("default success_statuses %v, want [2xx]", s["success_statuses"])
+		}
+		tt := e.createWebhook(routedWebhook("t", rc.URL+"/t", map[string]any{"event": "member.verified", "retry_schedule": []string{"0s", "0s"},
+			"success_statuses": []any{200, "201-202"}}))
+		if fmt.Sprint(tt["success_statuses"]) != "[200 201-202]" {
+			t.Errorf("success_statuses %v", tt["success_statuses"])
+		}
+		e.publish(s["id"].(string))
+		e.publish(tt["id"].(string))
+		e.do("POST", "/api/v1/events", map[string]any{"type": "member.verified", "data": map[string]any{"n": 1}}).must(t, http.StatusAccepted)
+		rc.waitFor(t, "/s", 3, 20*time.Second)
+		rc.waitFor(t, "/t", 2, 20*time.Second)
+		attempts := func(id string, n int) []herald.Attempt {
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				res := e.do("GET", "/api/v1/webhooks/"+id+"/attempts", nil).must(t, http.StatusOK)
+				var out struct {
+					Data []herald.Attempt `json:"data"`
+				}
+				if err := json.Unmarshal(res.body, &out); err != nil {
+					t.Fatal(err)
+				}
+				if len(out.Data) >= n || time.Now().After(deadline) {
+					sort.Slice(out.Data, func(i, j int) bool { return out.Data[i].Number < out.Data[j].Number })
+					return out.Data
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		as := attempts(s["id"].(string), 3)
+		if len(as) != 3 {
+			t.Fatalf("attempts of s: %+v", as)
+		}
+		for _, a := range as[:2] {
+			if a.Outcome != herald.OutcomeFailure || a.ErrorClass != herald.ErrClassRejected || a.ResponseStatus != 200 ||
+				!strings.Contains(a.Error, "failed the success condition (it gave false)") {
+				t.Errorf("attempt %d: %s %s %d %q", a.Number, a.Outcome, a.ErrorClass, a.ResponseStatus, a.Error)
+			}
+		}
+		if as[2].Outcome != herald.OutcomeSuccess {
+			t.Errorf("third attempt: %+v", as[2])
+		}
+		at := attempts(tt["id"].(string), 2)
+		if len(at) != 2 || at[0].ErrorClass != herald.ErrClassHTTP || at[0].ResponseStatus != 204 || at[1].Outcome != herald.OutcomeSuccess || at[1].ResponseStatus != 201 {
+			t.Errorf("attempts of t: %+v", at)
+		}
+	})
+}

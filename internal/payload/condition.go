@@ -100,3 +100,22 @@ func (c *Conditions) Match(webhookID string, revision int, src string, loc *time
 	}
 	return x.Truthy(vars)
 }
+
+// Rejection evaluates a success condition over {"response": response}
+// and returns why the response fails it, "" when it holds: the
+// expression's result, or its error.
+func (c *Conditions) Rejection(webhookID string, revision int, src string, loc *time.Location, response map[string]any) string {
+	x, err := c.Get(webhookID, revision, src, loc)
+	if err != nil {
+		return "the success condition " + err.Error()
+	}
+	v, err := x.Eval(map[string]any{"response": response})
+	if err != nil {
+		return "the success condition could not be evaluated: " + err.Error()
+	}
+	if !template.Truthy(v) {
+		code := response["status"]
+		return fmt.Sprintf("the receiver answered %v, but the response failed the success condition (it gave %s)", code, template.Describe(v))
+	}
+	return ""
+}

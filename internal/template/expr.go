@@ -128,6 +128,9 @@ func (e *Expr) Truthy(vars map[string]any) (bool, error) {
 	return truthy(v), nil
 }
 
+// Truthy is Twig's boolean conversion of a value (as `if` does).
+func Truthy(v any) bool { return truthy(v) }
+
 // Describe writes a result for a person ("false", "null", `"abc"`).
 func Describe(v any) string {
 	switch x := v.(type) {
