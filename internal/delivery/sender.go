@@ -2,10 +2,10 @@ package delivery
 
 import (
 	"bytes"
-	"encoding/json"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
