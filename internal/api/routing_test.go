@@ -19,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/payload"
 	"github.com/heraldhq/herald/internal/sqlstore"
+	"github.com/heraldhq/herald/internal/storetest"
 )
 
 // routingEnv is the API with a running delivery engine (loopback
@@ -37,7 +38,7 @@ func routingEnv(t *testing.T, store *sqlstore.Store) (*env, *delivery.Engine) {
 		engine.Stop(ctx)
 	})
 	logs := &syncBuffer{}
-	srv := httptest.NewServer(New(Config{}, svc, nil, slogTo(logs)).WithDelivery(Delivery{Ingester: engine, Control: engine, Reader: store, Rotate: engine.RotateSecret}))
+	srv := httptest.NewServer(New(Config{}, svc, payload.Previewer{}, slogTo(logs)).WithDelivery(Delivery{Ingester: engine, Control: engine, Reader: store, Rotate: engine.RotateSecret}))
 	t.Cleanup(srv.Close)
 	e := &env{t: t, srv: srv, store: store, svc: svc, logs: logs, bodies: &syncBuffer{}}
 	e.key = e.newKey(herald.DefaultWorkspace, herald.ScopeAdmin, herald.ScopeIngest)
@@ -432,4 +433,56 @@ func TestSuccessConditionRejectsAndRetries(t *testing.T) {
 			t.Errorf("attempts of t: %+v", at)
 		}
 	})
+}
+
+// POST /webhooks/{id}/match answers whether an event (or the sample)
+// would be sent and why not; POST /templates/render does the same for an
+// unsaved condition.
+func TestMatchPreview(t *testing.T) {
+	e, _ := routingEnv(t, storetest.OpenSQLite(t))
+	wh := e.createWebhook(routedWebhook("m", "https://r.example.com/m", map[string]any{"events": []string{"coupon.*"}, "condition": `member.tier == "gold"`}))
+	id := wh["id"].(string)
+	match := func(body any) map[string]any {
+		return e.do("POST", "/api/v1/webhooks/"+id+"/match", body).must(t, http.StatusOK).json(t)
+	}
+	for _, c := range []struct {
+		event   map[string]any
+		matches bool
+		reason  string
+	}{
+		{map[string]any{"type": "coupon.redeemed", "data": map[string]any{"member": map[string]any{"tier": "gold"}}}, true, "holds"},
+		{map[string]any{"type": "coupon.redeemed", "data": map[string]any{"member": map[string]any{"tier": "silver"}}}, false, "gave false"},
+		{map[string]any{"type": "wallet.credited", "data": map[string]any{"member": map[string]any{"tier": "gold"}}}, false, "not among the webhook's event types"},
+	} {
+		got := match(map[string]any{"event": c.event})
+		if got["matches"] != c.matches || !strings.Contains(got["reason"].(string), c.reason) {
+			t.Errorf("%v: %v, want matches=%v reason containing %q", c.event, got, c.matches, c.reason)
+		}
+	}
+	if got := match(nil); got["reason"] == "" || got["matches"] == nil {
+		t.Errorf("the sample: %v", got)
+	}
+	e.do("POST", "/api/v1/webhooks/"+id+"/match", map[string]any{"event": map[string]any{"type": "coupon.redeemd"}}).must(t, http.StatusUnprocessableEntity)
+
+	wh2 := e.createWebhook(routedWebhook("z", "https://r.example.com/z", map[string]any{"event": "member.verified", "condition": "100 / n > 1"}))
+	got := e.do("POST", "/api/v1/webhooks/"+wh2["id"].(string)+"/match", map[string]any{"event": map[string]any{"type": "member.verified", "data": map[string]any{"n": 0}}}).must(t, http.StatusOK).json(t)
+	if got["matches"] != false || !strings.Contains(got["reason"].(string), "division by zero") {
+		t.Errorf("evaluation error: %v", got)
+	}
+
+	render := func(cond string, tier string) response {
+		return e.do("POST", "/api/v1/templates/render", map[string]any{"payload_type": "JSON", "event_type": "coupon.redeemed",
+			"data": map[string]any{"member": map[string]any{"tier": tier}}, "condition": cond, "template": `{"t": "{{ member.tier }}"}`})
+	}
+	if got := render(`member.tier == "gold"`, "gold").must(t, http.StatusOK).json(t); got["matches"] != true || got["body"] != `{"t": "gold"}` {
+		t.Errorf("render with a condition that holds: %v", got)
+	}
+	if got := render(`member.tier == "gold"`, "bronze").must(t, http.StatusOK).json(t); got["matches"] != false || !strings.Contains(got["reason"].(string), "false") {
+		t.Errorf("render with a condition that fails: %v", got)
+	}
+	res := render("member.tier ==\n (", "gold").must(t, http.StatusUnprocessableEntity)
+	var p problem
+	if err := json.Unmarshal(res.body, &p); err != nil || len(p.Errors) == 0 || p.Errors[0].Field != "condition" || p.Errors[0].Line != 2 {
+		t.Errorf("render with a broken condition: %s", res.body)
+	}
 }

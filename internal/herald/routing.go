@@ -1,11 +1,14 @@
 package herald
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Routing: which events a webhook receives.
@@ -182,4 +185,51 @@ type Router interface {
 	// expression does not compile or fails to evaluate) does not fail the
 	// ingest: the store creates the delivery as failed with the error.
 	Match(hook *RouteHook, ev *Event) (bool, error)
+}
+
+// ConditionEvaluator evaluates a condition once, for previews. The
+// template checker implements it. A condition that does not compile is
+// an EInvalid *Error naming the field "condition" with line and column;
+// one that fails to evaluate is any other error.
+type ConditionEvaluator interface {
+	EvalCondition(src string, vars map[string]any, loc *time.Location) (holds bool, result string, err error)
+}
+
+// MatchResult answers whether a webhook would receive an event, and why
+// not (POST /webhooks/{id}/match, the form's live preview).
+type MatchResult struct {
+	Matches bool   `json:"matches"`
+	Reason  string `json:"reason"`
+}
+
+// MatchEvent reports whether a webhook with spec's events and condition
+// would receive an event of type typ whose template variables are vars
+// (data plus "event"), as ingest decides it.
+func (s *Service) MatchEvent(ctx context.Context, workspaceID string, spec *WebhookSpec, typ string, vars map[string]any) (*MatchResult, error) {
+	events := spec.Events
+	if len(events) == 0 && spec.Event != "" {
+		events = []string{spec.Event}
+	}
+	if !EventsCover(events, typ) {
+		return &MatchResult{Reason: fmt.Sprintf("%s is not among the webhook's event types (%s)", typ, strings.Join(events, ", "))}, nil
+	}
+	cond := strings.TrimSpace(spec.Condition)
+	if cond == "" {
+		return &MatchResult{Matches: true, Reason: fmt.Sprintf("%s is one of the webhook's event types, and it has no condition", typ)}, nil
+	}
+	ev, ok := s.Templates.(ConditionEvaluator)
+	if !ok {
+		return nil, &Error{Code: EUnavailable, Message: "conditions cannot be evaluated in this server"}
+	}
+	holds, result, err := ev.EvalCondition(cond, vars, s.Location(ctx, workspaceID))
+	var herr *Error
+	switch {
+	case errors.As(err, &herr):
+		return nil, err
+	case err != nil:
+		return &MatchResult{Reason: "the condition could not be evaluated: " + err.Error() + " (ingest would create the delivery failed, with this error)"}, nil
+	case !holds:
+		return &MatchResult{Reason: "the condition gave " + result + ": the event would not be sent"}, nil
+	}
+	return &MatchResult{Matches: true, Reason: "the condition holds (it gave " + result + ")"}, nil
 }

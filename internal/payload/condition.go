@@ -119,3 +119,21 @@ func (c *Conditions) Rejection(webhookID string, revision int, src string, loc *
 	}
 	return ""
 }
+
+var _ herald.ConditionEvaluator = Checker{}
+
+// EvalCondition implements herald.ConditionEvaluator.
+func (ch Checker) EvalCondition(src string, vars map[string]any, loc *time.Location) (bool, string, error) {
+	if loc == nil {
+		loc = ch.Location
+	}
+	x, err := CompileCondition("condition", src, loc)
+	if err != nil {
+		return false, "", err
+	}
+	v, err := x.Eval(vars)
+	if err != nil {
+		return false, "", err
+	}
+	return template.Truthy(v), template.Describe(v), nil
+}
