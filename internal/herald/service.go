@@ -517,7 +517,7 @@ func (s *Service) UpdateWebhook(ctx context.Context, workspaceID, id string, cha
 	if spec.Event != w.Event && spec.Event != "" && slices.Equal(spec.Events, w.Events) {
 		spec.Events = []string{spec.Event}
 	}
-	if spec.Event == w.Event && w.Event != "" && !slices.Equal(spec.Events, w.Events) {
+	if spec.Event == w.Event && w.Event != "" && len(spec.Events) > 0 && !slices.Equal(spec.Events, w.Events) {
 		spec.Event = "" // the list changed; the old single key no longer speaks for it
 	}
 	warnings, err := s.checkWebhook(ctx, workspaceID, &spec)
