@@ -375,13 +375,24 @@ func (s *Service) checkWebhook(ctx context.Context, workspaceID string, spec *We
 			return nil, err
 		}
 	}
-	if len(types) > 0 && s.Templates != nil && len(v.Fields) == 0 {
-		w, errs, err := s.checkTemplates(spec, types, s.Location(ctx, workspaceID))
-		if err != nil {
-			return nil, err
+	if s.Templates != nil && len(v.Fields) == 0 && len(spec.Events) > 0 {
+		if len(types) > 0 {
+			w, errs, err := s.checkTemplates(spec, types, s.Location(ctx, workspaceID))
+			if err != nil {
+				return nil, err
+			}
+			warnings = append(warnings, w...)
+			v.Fields = append(v.Fields, errs...)
+		} else {
+			// Only patterns that match no type yet: the templates and
+			// conditions must still compile (against an empty event; its
+			// warnings would only repeat that nothing is provided).
+			_, errs, err := s.checkTemplates(spec, []*EventType{{Key: spec.Events[0], Sample: map[string]any{}}}, s.Location(ctx, workspaceID))
+			if err != nil {
+				return nil, err
+			}
+			v.Fields = append(v.Fields, errs...)
 		}
-		warnings = append(warnings, w...)
-		v.Fields = append(v.Fields, errs...)
 	}
 	if len(v.Fields) == 0 {
 		spec.Event = SingleEvent(spec.Events)
