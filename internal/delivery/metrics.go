@@ -38,7 +38,7 @@ func NewMetrics(reg prometheus.Registerer, queue herald.Queue) *Metrics {
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "herald_deliveries_total",
 			Help: "Delivery outcomes: succeeded, retried (an attempt failed, another is scheduled), failed (attempts exhausted), canceled, deferred (not attempted: endpoint busy or circuit open)."}, []string{"outcome"}),
 		Attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "herald_attempts_total",
-			Help: "Delivery attempts by outcome and error class (dns, connect, tls, timeout, http_status, template, blocked, auth, network; empty for a success)."}, []string{"outcome", "error_class"}),
+			Help: "Delivery attempts by outcome and error class (dns, connect, tls, timeout, http_status, rejected, template, blocked, auth, network; empty for a success)."}, []string{"outcome", "error_class"}),
 		AttemptSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "herald_attempt_duration_seconds", Help: "Duration of HTTP attempts.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"outcome"}),
 		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "herald_attempts_in_flight", Help: "HTTP attempts in progress."}),
