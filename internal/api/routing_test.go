@@ -151,12 +151,12 @@ func TestRoutingPatternsAndConditionThroughTheAPI(t *testing.T) {
 			}
 			res := e.do("POST", "/api/v1/events/batch", map[string]any{"events": batch}).must(t, http.StatusAccepted)
 			var out struct {
-				Data []herald.IngestResult `json:"data"`
+				Results []herald.IngestResult `json:"results"`
 			}
-			if err := json.Unmarshal(res.body, &out); err != nil || len(out.Data) != len(batch) {
+			if err := json.Unmarshal(res.body, &out); err != nil || len(out.Results) != len(batch) {
 				t.Fatalf("batch answer: %v\n%s", err, res.body)
 			}
-			for j, r := range out.Data {
+			for j, r := range out.Results {
 				i := start + j
 				typ, tier := types[i%len(types)], tiers[(i/7)%3]
 				if (strings.HasPrefix(typ, "coupon.") || typ == "member.verified") && tier == "gold" {
@@ -244,8 +244,8 @@ func TestConditionAndEventsValidation(t *testing.T) {
 		if err := json.Unmarshal(res.body, &p); err != nil || len(p.Errors) == 0 {
 			t.Fatalf("%v\n%s", err, res.body)
 		}
-		if f := p.Errors[0]; f.Field != "condition" || f.Line != 2 || f.Column != 24 {
-			t.Errorf("error %+v, want condition at line 2, column 24", f)
+		if f := p.Errors[0]; f.Field != "condition" || f.Line != 2 || f.Column != 22 {
+			t.Errorf("error %+v, want condition at line 2, column 22", f)
 		}
 		res = e.do("POST", "/api/v1/webhooks", routedWebhook("x", "https://r.example.com/x", map[string]any{
 			"events": []string{"coupon.*", "member.verifed", "member.*.x*", "coupon.*"}})).must(t, http.StatusUnprocessableEntity)
