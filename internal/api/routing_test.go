@@ -379,8 +379,13 @@ func TestSuccessConditionRejectsAndRetries(t *testing.T) {
 			}
 		})
 		bad := e.do("POST", "/api/v1/webhooks", routedWebhook("s", rc.URL+"/s", map[string]any{"event": "member.verified",
-			"success_condition": "response.json.success ==", "success_statuses": []any{200, "2xx", "abc"}})).must(t, http.StatusUnprocessableEntity)
-		if errs := bad.fieldErrors(t); errs["success_condition"] == "" || !strings.Contains(errs["success_statuses[2]"], "not a status code") {
+			"success_statuses": []any{200, "2xx", "abc", 700}})).must(t, http.StatusUnprocessableEntity)
+		if errs := bad.fieldErrors(t); !strings.Contains(errs["success_statuses[2]"], "not a status code") || errs["success_statuses[3]"] == "" || errs["success_statuses[0]"] != "" {
+			t.Errorf("errors %v", errs)
+		}
+		bad = e.do("POST", "/api/v1/webhooks", routedWebhook("s", rc.URL+"/s", map[string]any{"event": "member.verified",
+			"success_condition": "response.json.success =="})).must(t, http.StatusUnprocessableEntity)
+		if errs := bad.fieldErrors(t); errs["success_condition"] == "" {
 			t.Errorf("errors %v", errs)
 		}
 		s := e.createWebhook(routedWebhook("s", rc.URL+"/s", map[string]any{"event": "member.verified", "retry_schedule": []string{"0s", "0s", "0s"},
@@ -398,15 +403,30 @@ func TestSuccessConditionRejectsAndRetries(t *testing.T) {
 		e.do("POST", "/api/v1/events", map[string]any{"type": "member.verified", "data": map[string]any{"n": 1}}).must(t, http.StatusAccepted)
 		rc.waitFor(t, "/s", 3, 20*time.Second)
 		rc.waitFor(t, "/t", 2, 20*time.Second)
-		attempts := func(id string, n int) []herald.Attempt {
+		type attempt struct {
+			Number         int               `json:"attempt"`
+			Outcome        herald.Outcome    `json:"outcome"`
+			ErrorClass     herald.ErrorClass `json:"error_class"`
+			Error          string            `json:"error"`
+			ResponseStatus int
+			Response       *struct {
+				Status int `json:"status"`
+			} `json:"response"`
+		}
+		attempts := func(id string, n int) []attempt {
 			deadline := time.Now().Add(10 * time.Second)
 			for {
 				res := e.do("GET", "/api/v1/webhooks/"+id+"/attempts", nil).must(t, http.StatusOK)
 				var out struct {
-					Data []herald.Attempt `json:"data"`
+					Data []attempt `json:"data"`
 				}
 				if err := json.Unmarshal(res.body, &out); err != nil {
 					t.Fatal(err)
+				}
+				for i := range out.Data {
+					if r := out.Data[i].Response; r != nil {
+						out.Data[i].ResponseStatus = r.Status
+					}
 				}
 				if len(out.Data) >= n || time.Now().After(deadline) {
 					sort.Slice(out.Data, func(i, j int) bool { return out.Data[i].Number < out.Data[j].Number })
