@@ -51,7 +51,7 @@ func TestCompileExprErrorsArePositioned(t *testing.T) {
 		{`a b`, 1, 3, "after the end"},
 		{`(a`, 1, 1, "never closed"},
 		{`a }`, 1, 3, ""},
-		{`{% if a %}`, 1, 1, ""},
+		{`{% if a %}`, 1, 2, "expected a hash key"},
 		{`   `, 1, 1, "empty"},
 	}
 	for _, c := range cases {
