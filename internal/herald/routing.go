@@ -23,8 +23,16 @@ import (
 // evaluated at ingest: an event for which it is false creates no delivery
 // for that webhook.
 
-// MaxEvents bounds a webhook's list of event types and patterns.
-const MaxEvents = 50
+// MaxEvents bounds a webhook's list of event types and patterns, and
+// MaxSuccessStatuses its success_statuses.
+const (
+	MaxEvents          = 50
+	MaxSuccessStatuses = 50
+)
+
+// MaxListItems is the longest of the lists above (a form looks for
+// item errors up to it).
+const MaxListItems = max(MaxEvents, MaxSuccessStatuses)
 
 // MaxConditionLength bounds a condition or success condition.
 const MaxConditionLength = 8 << 10

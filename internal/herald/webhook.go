@@ -202,6 +202,9 @@ func (s *WebhookSpec) Validate() error {
 	if len(s.SuccessCondition) > MaxConditionLength {
 		v.Add("success_condition", "must be at most %d bytes", MaxConditionLength)
 	}
+	if len(s.SuccessStatuses) > MaxSuccessStatuses {
+		v.Add("success_statuses", "at most %d codes, classes and ranges", MaxSuccessStatuses)
+	}
 	for i, item := range s.SuccessStatuses {
 		if _, _, ok := parseStatusItem(item); !ok {
 			v.Add("success_statuses["+strconv.Itoa(i)+"]", "%q is not a status code (100–599), a class such as \"2xx\" or a range such as \"200-299\"", item)
