@@ -14,6 +14,11 @@ import (
 type ingestRouter struct {
 	conds *payload.Conditions
 	loc   *time.Location
+	// The variables of the last event asked about: every conditioned
+	// webhook of an event reads the same ones (the store asks one event
+	// at a time, from one goroutine).
+	last     *herald.Event
+	lastVars map[string]any
 }
 
 var _ herald.Router = (*ingestRouter)(nil)
@@ -30,7 +35,10 @@ func (r *ingestRouter) Match(h *herald.RouteHook, ev *herald.Event) (bool, error
 		}
 		ev.Data = data
 	}
-	return r.conds.Match(h.ID, h.Revision, h.Condition, r.loc, eventVars(ev))
+	if r.last != ev {
+		r.last, r.lastVars = ev, eventVars(ev)
+	}
+	return r.conds.Match(h.ID, h.Revision, h.Condition, r.loc, r.lastVars)
 }
 
 // countRouting feeds the per-webhook condition counters from committed

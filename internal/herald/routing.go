@@ -186,7 +186,8 @@ type RouteHook struct {
 // Router evaluates webhook conditions at ingest. The store calls it
 // inside the ingest transaction for every published webhook whose Events
 // cover the event and whose Condition is set; it must not touch the
-// database. The delivery engine implements it over compiled conditions
+// database. It is called from one goroutine at a time, one event after
+// another. The delivery engine implements it over compiled conditions
 // cached per (webhook, revision).
 type Router interface {
 	// Match reports whether hook's condition holds for ev. An error (the
