@@ -506,3 +506,33 @@ func TestMatchPreview(t *testing.T) {
 		t.Errorf("render with a broken condition: %s", res.body)
 	}
 }
+
+// A webhook on "*" does not receive herald's own alerts; a webhook that
+// names the alert does.
+func TestStarDoesNotReceiveAlerts(t *testing.T) {
+	e, _ := routingEnv(t, storetest.OpenSQLite(t))
+	rc := newEventReceiver(t, func(path string, n int, w http.ResponseWriter) {
+		if path == "/fail" {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	for _, wh := range []map[string]any{
+		routedWebhook("all", rc.URL+"/all", map[string]any{"events": []string{"*"}}),
+		routedWebhook("alerts", rc.URL+"/alerts", map[string]any{"events": []string{"herald.delivery.*"}}),
+		routedWebhook("failing", rc.URL+"/fail", map[string]any{"event": "member.verified", "retry_schedule": []string{"0s"}}),
+	} {
+		e.publish(e.createWebhook(wh)["id"].(string))
+	}
+	e.do("POST", "/api/v1/events", map[string]any{"type": "member.verified", "data": map[string]any{"n": 1}}).must(t, http.StatusAccepted)
+	alerts := rc.waitFor(t, "/alerts", 1, 20*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	if alerts[0].Type != "herald.delivery.exhausted" {
+		t.Errorf("alert webhook got %+v", alerts)
+	}
+	all := rc.events("/all")
+	if len(all) != 1 || all[0].Type != "member.verified" {
+		t.Errorf(`the "*" webhook got %+v, want only the member.verified event`, all)
+	}
+}
