@@ -315,6 +315,33 @@ func TestConditionEvaluationErrorIsAFailedDelivery(t *testing.T) {
 		if got := rc.events("/r"); len(got) != 1 || got[0].N != 10 {
 			t.Errorf("received %+v, want only n=10", got)
 		}
+
+		// A batch large enough for the multi-row insert, failed and
+		// pending deliveries mixed.
+		var batch []map[string]any
+		for i := range 150 {
+			batch = append(batch, map[string]any{"type": "member.verified", "data": map[string]any{"n": (i % 2) * 10}})
+		}
+		e.do("POST", "/api/v1/events/batch", map[string]any{"events": batch}).must(t, http.StatusAccepted)
+		rc.waitFor(t, "/r", 1+75, 20*time.Second)
+		n := 0
+		for cursor := ""; ; {
+			res := e.do("GET", "/api/v1/webhooks/"+id+"/deliveries?status=failed&limit=200&cursor="+cursor, nil).must(t, http.StatusOK)
+			var page struct {
+				Data       []herald.Delivery `json:"data"`
+				NextCursor string            `json:"next_cursor"`
+			}
+			if err := json.Unmarshal(res.body, &page); err != nil {
+				t.Fatal(err)
+			}
+			n += len(page.Data)
+			if cursor = page.NextCursor; cursor == "" {
+				break
+			}
+		}
+		if n != 1+75 {
+			t.Errorf("%d failed deliveries, want %d", n, 1+75)
+		}
 	})
 }
 
