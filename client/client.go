@@ -205,6 +205,16 @@ func (c *Client) CreateWebhook(ctx context.Context, in WebhookInput) (*Webhook, 
 	return post[Webhook](ctx, c, "/webhooks", in)
 }
 
+// MatchWebhook asks whether the webhook would receive ev (its event types,
+// then its condition), without storing anything; ev nil tries the sample
+// of the webhook's first event type.
+func (c *Client) MatchWebhook(ctx context.Context, id string, ev *MatchEvent) (*MatchResult, error) {
+	body := struct {
+		Event *MatchEvent `json:"event,omitempty"`
+	}{ev}
+	return post[MatchResult](ctx, c, "/webhooks/"+url.PathEscape(id)+"/match", body)
+}
+
 // PublishWebhook makes a webhook receive events from now on.
 func (c *Client) PublishWebhook(ctx context.Context, id string) (*Webhook, error) {
 	return post[Webhook](ctx, c, "/webhooks/"+url.PathEscape(id)+"/publish", nil)

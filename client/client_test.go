@@ -375,6 +375,7 @@ func TestManagementCalls(t *testing.T) {
 		"POST /api/v1/webhooks/wh_1/publish":     ok(200, webhook),
 		"POST /api/v1/webhooks/wh_1/unpublish":   ok(200, strings.Replace(webhook, `"published"`, `"unpublished"`, 1)),
 		"GET /api/v1/webhooks/wh_1/secret":       ok(200, `{"secret":"whsec_abc"}`),
+		"POST /api/v1/webhooks/wh_1/match":       ok(200, `{"matches":false,"reason":"the condition gave false: the event would not be sent"}`),
 		"GET /api/v1/webhooks/wh_1/attempts":     ok(200, `{"data":[{"id":"at_1","delivery_id":"dl_1","attempt":1,"outcome":"failure","error_class":"http_status","response_status":503}]}`),
 		"GET /api/v1/webhooks/wh_1/deliveries":   ok(200, `{"data":[{"id":"dl_1","status":"failed","attempts":5,"last_status_code":503}]}`),
 		"POST /api/v1/deliveries/dl_1/retry":     ok(200, `{"id":"dl_1","status":"pending","attempts":5}`),
@@ -460,6 +461,17 @@ func TestManagementCalls(t *testing.T) {
 	strict(last().body, &spec)
 	if spec.Payload != `{"email":"{{ member.email }}"}` || spec.Method != "POST" || last().header.Get("Content-Type") != "application/json" {
 		t.Fatalf("CreateWebhook body %s", last().body)
+	}
+
+	m, err := c.MatchWebhook(bg, "wh_1", &MatchEvent{Type: "coupon.redeemed", Data: map[string]any{"member": map[string]any{"tier": "silver"}}})
+	if err != nil || m.Matches || !strings.Contains(m.Reason, "gave false") {
+		t.Fatalf("MatchWebhook: %+v %v", m, err)
+	}
+	if b := string(last().body); b != `{"event":{"type":"coupon.redeemed","data":{"member":{"tier":"silver"}}}}` {
+		t.Fatalf("MatchWebhook body %s", b)
+	}
+	if _, err := c.MatchWebhook(bg, "wh_1", nil); err != nil || string(last().body) != `{}` {
+		t.Fatalf("MatchWebhook of the sample: body %s, %v", last().body, err)
 	}
 
 	if wh, err = c.PublishWebhook(bg, "wh_1"); err != nil || wh.Status != StatusPublished || len(last().body) != 0 {

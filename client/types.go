@@ -72,9 +72,16 @@ const (
 // WebhookInput is what CreateWebhook sends: everything an administrator
 // sets on a webhook.
 type WebhookInput struct {
-	Name                 string `json:"name"`
-	Description          string `json:"description,omitempty"`
-	Event                string `json:"event"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Events lists event-type keys and patterns ("coupon.redeemed",
+	// "member.*", "*": every type but herald's alerts). Event is the older
+	// form of a list of one key; set one of them.
+	Events []string `json:"events,omitempty"`
+	Event  string   `json:"event,omitempty"`
+	// Condition is a Twig expression over the event's variables; events
+	// for which it is false are not sent. Empty: every event.
+	Condition            string `json:"condition,omitempty"`
 	AuthorizationEnabled bool   `json:"authorization_enabled"`
 	AuthorizationID      string `json:"authorization_id,omitempty"`
 	EndpointURL          string `json:"endpoint_url"`
@@ -93,14 +100,24 @@ type WebhookInput struct {
 	// RetrySchedule sets the delays between attempts as Go durations
 	// ("0s", "5s", "5m", …); empty means the server default.
 	RetrySchedule []string `json:"retry_schedule,omitempty"`
+	// SuccessStatuses are the statuses that count as delivered: codes
+	// ("200"), classes ("2xx") and ranges ("200-299"); empty means 2xx.
+	SuccessStatuses []string `json:"success_statuses,omitempty"`
+	// SuccessCondition is a Twig expression over response.status,
+	// response.headers, response.json and response.body that a response
+	// must also pass; one that fails is a failed attempt (rejected).
+	SuccessCondition string `json:"success_condition,omitempty"`
 }
 
 // Webhook is a webhook as herald shows it.
 type Webhook struct {
-	ID                   string   `json:"id"`
-	Name                 string   `json:"name"`
-	Description          string   `json:"description"`
-	Event                string   `json:"event"`
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Events      []string `json:"events"`
+	// Event is set while Events holds one plain key: that key.
+	Event                string   `json:"event,omitempty"`
+	Condition            string   `json:"condition"`
 	AuthorizationEnabled bool     `json:"authorization_enabled"`
 	AuthorizationID      string   `json:"authorization_id,omitempty"`
 	EndpointURL          string   `json:"endpoint_url"`
@@ -112,6 +129,8 @@ type Webhook struct {
 	Ordered              bool     `json:"ordered"`
 	TimeoutSeconds       int      `json:"timeout_seconds"`
 	RetrySchedule        []string `json:"retry_schedule,omitempty"`
+	SuccessStatuses      []string `json:"success_statuses"`
+	SuccessCondition     string   `json:"success_condition"`
 	// Status is StatusPublished or StatusUnpublished; StatusReason says
 	// why herald unpublished it, if it did.
 	Status       string `json:"status"`
@@ -131,7 +150,7 @@ type Webhook struct {
 // WebhookFilter narrows ListWebhooks; empty fields match everything.
 type WebhookFilter struct {
 	Name     string // substring of the name, case-insensitive
-	Event    string // exact event type key
+	Event    string // an event type key: the webhooks whose events cover it
 	Status   string // StatusPublished or StatusUnpublished
 	Endpoint string // substring of the endpoint URL, case-insensitive
 	Cursor   string // Page.NextCursor of the previous page
@@ -353,4 +372,17 @@ type AuthorizationBasic struct {
 	Username    string `json:"username"`
 	Password    string `json:"password"`
 	PasswordSet bool   `json:"password_set"`
+}
+
+// MatchEvent is an event to try against a webhook (MatchWebhook); Data
+// nil means the type's sample.
+type MatchEvent struct {
+	Type string         `json:"type"`
+	Data map[string]any `json:"data,omitempty"`
+}
+
+// MatchResult says whether a webhook would receive an event, and why not.
+type MatchResult struct {
+	Matches bool   `json:"matches"`
+	Reason  string `json:"reason"`
 }

@@ -281,6 +281,9 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"RenderRequest", renderRequest{}, false},
 		{"RenderEvent", reflect.New(reflect.TypeOf(renderRequest{}.Event).Elem()).Elem().Interface(), false},
 		{"RenderResponse", renderResponse{}, true},
+		{"MatchRequest", matchRequest{}, false},
+		{"MatchEvent", reflect.New(reflect.TypeOf(matchRequest{}.Event).Elem()).Elem().Interface(), false},
+		{"MatchResult", herald.MatchResult{}, true},
 		{"Problem", problem{}, true},
 		{"FieldError", herald.FieldError{}, true},
 		// Events and deliveries. POST /events decodes eventBody; clients

@@ -12,9 +12,13 @@ type Renderer = herald.Previewer
 type renderRequest struct {
 	PayloadType herald.PayloadType `json:"payload_type"`
 	Template    string             `json:"template"`
-	EventType   string             `json:"event_type"`
-	Data        map[string]any     `json:"data"`
-	Event       *struct {
+	// Condition, if set, is evaluated over the same variables: does the
+	// event match (matches, reason in the answer)? With a condition the
+	// template may be left empty.
+	Condition string         `json:"condition"`
+	EventType string         `json:"event_type"`
+	Data      map[string]any `json:"data"`
+	Event     *struct {
 		ID        string `json:"id"`
 		Type      string `json:"type"`
 		CreatedAt string `json:"created_at"`
@@ -25,6 +29,9 @@ type renderResponse struct {
 	Body        string              `json:"body"`
 	ContentType string              `json:"content_type"`
 	Warnings    []herald.FieldError `json:"warnings"`
+	// Matches and Reason answer a request that sent a condition.
+	Matches *bool  `json:"matches,omitempty"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 func (s *Server) renderTemplate(w http.ResponseWriter, r *http.Request) {
@@ -92,13 +99,28 @@ func (s *Server) renderTemplate(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	vars["event"] = event
+	out := renderResponse{ContentType: in.PayloadType.ContentType(), Warnings: []herald.FieldError{}}
+	if in.Condition != "" {
+		typ, _ := event["type"].(string)
+		m, err := s.svc.MatchEvent(r.Context(), workspaceOf(r), &herald.WebhookSpec{Events: []string{typ}, Condition: in.Condition}, typ, vars)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		out.Matches, out.Reason = &m.Matches, m.Reason
+		if in.Template == "" {
+			writeJSON(w, http.StatusOK, out)
+			return
+		}
+	}
 	body, warnings, err := s.render.Preview(in.PayloadType, in.Template, et, vars, s.svc.Location(r.Context(), workspaceOf(r)))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if warnings == nil {
-		warnings = []herald.FieldError{}
+	if warnings != nil {
+		out.Warnings = warnings
 	}
-	writeJSON(w, http.StatusOK, renderResponse{Body: string(body), ContentType: in.PayloadType.ContentType(), Warnings: warnings})
+	out.Body = string(body)
+	writeJSON(w, http.StatusOK, out)
 }

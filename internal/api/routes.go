@@ -46,6 +46,7 @@ var apiRoutes = []route{
 	{"POST", "/webhooks/{id}/unpublish", herald.ScopeAdmin, (*Server).unpublishWebhook},
 	{"POST", "/webhooks/{id}/duplicate", herald.ScopeAdmin, (*Server).duplicateWebhook},
 	{"GET", "/webhooks/{id}/secret", herald.ScopeAdmin, (*Server).webhookSecret},
+	{"POST", "/webhooks/{id}/match", herald.ScopeRead, (*Server).matchWebhook},
 
 	{"GET", "/event-types", herald.ScopeRead, (*Server).listEventTypes},
 	{"POST", "/event-types", herald.ScopeAdmin, (*Server).createEventType},

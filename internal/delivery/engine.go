@@ -136,6 +136,7 @@ type Engine struct {
 	log           *slog.Logger
 	listen        func(ctx context.Context, wake func()) error
 	cache         payload.Cache
+	conds         payload.Conditions
 	eps           endpoints
 
 	wake     chan struct{}
@@ -683,7 +684,7 @@ func (e *Engine) beingDisabled(webhookID string) bool {
 }
 
 func (e *Engine) maybeFailingAlert(w *herald.Webhook, now time.Time) {
-	if w.FailingSince == nil || now.Sub(*w.FailingSince) < e.cfg.FailingAlertAfter || strings.HasPrefix(w.Event, "herald.") {
+	if w.FailingSince == nil || now.Sub(*w.FailingSince) < e.cfg.FailingAlertAfter || alertsOnly(w.Events) {
 		return
 	}
 	if _, done := e.alerted.LoadOrStore(w.ID, struct{}{}); done {
@@ -705,7 +706,22 @@ func (e *Engine) exhausted(j *job, rec *herald.OutcomeRecord) {
 }
 
 func webhookInfo(w *herald.Webhook) map[string]any {
-	return map[string]any{"id": w.ID, "name": w.Name, "event": w.Event, "endpoint_url": w.EndpointURL}
+	events := make([]any, len(w.Events))
+	for i, e := range w.Events {
+		events[i] = e
+	}
+	return map[string]any{"id": w.ID, "name": w.Name, "event": w.Event, "events": events, "endpoint_url": w.EndpointURL}
+}
+
+// alertsOnly reports whether a webhook receives only herald's own alerts
+// (no alert is raised about it: that could loop).
+func alertsOnly(events []string) bool {
+	for _, e := range events {
+		if !strings.HasPrefix(e, herald.AlertPrefix) {
+			return false
+		}
+	}
+	return len(events) > 0
 }
 
 // alert raises one of herald's own events in the workspace; admins
@@ -794,9 +810,14 @@ func (e *Engine) ingest(ctx context.Context, workspaceID string, inputs []herald
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
+	router := &ingestRouter{conds: &e.conds, loc: e.svc.Location(ctx, workspaceID)}
+	for _, r := range reqs {
+		r.Router = router
+	}
 	if err := e.queue.Ingest(ctx, reqs); err != nil {
 		return nil, fmt.Errorf("store events: %w", err)
 	}
+	e.countRouting(reqs)
 	out := make([]herald.IngestResult, len(reqs))
 	fresh := 0
 	for i, r := range reqs {
@@ -831,16 +852,20 @@ func (e *Engine) SendTest(ctx context.Context, workspaceID, webhookID string) (*
 	if err != nil {
 		return nil, err
 	}
-	et, err := e.svc.EventType(ctx, workspaceID, w.Event)
+	types, err := e.svc.CoveredEventTypes(ctx, workspaceID, w.Events)
 	if err != nil {
 		return nil, err
 	}
+	if len(types) == 0 {
+		return nil, &herald.Error{Code: herald.EConflict, Message: "the webhook's event types match no known type: there is no sample to send"}
+	}
+	et := types[0]
 	raw, err := json.Marshal(et.Sample)
 	if err != nil {
 		return nil, fmt.Errorf("encode sample: %w", err)
 	}
 	now := e.clock.Now().UTC().Truncate(time.Microsecond)
-	ev := &herald.Event{ID: herald.NewID(), WorkspaceID: workspaceID, Type: w.Event, OccurredAt: now, ReceivedAt: now, RawData: raw, Test: true}
+	ev := &herald.Event{ID: herald.NewID(), WorkspaceID: workspaceID, Type: et.Key, OccurredAt: now, ReceivedAt: now, RawData: raw, Test: true}
 	if err := e.queue.Ingest(ctx, []*herald.IngestRequest{{Event: ev}}); err != nil {
 		return nil, fmt.Errorf("store test event: %w", err)
 	}

@@ -104,7 +104,7 @@ func (e *env) webhook(spec herald.WebhookSpec) *herald.Webhook {
 	if spec.PayloadType == "" {
 		spec.PayloadType = herald.PayloadJSON
 	}
-	if spec.Event == "" {
+	if spec.Event == "" && len(spec.Events) == 0 {
 		spec.Event = "member.verified"
 	}
 	if spec.Payload == "" && spec.Method != "GET" {

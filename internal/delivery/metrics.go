@@ -15,14 +15,18 @@ import (
 // never event or delivery ids.
 type Metrics struct {
 	EventsIngested prometheus.Counter
-	Deliveries     *prometheus.CounterVec   // outcome: succeeded, retried, failed, canceled, deferred
-	Attempts       *prometheus.CounterVec   // outcome, error_class
-	AttemptSeconds *prometheus.HistogramVec // outcome: success, failure
-	InFlight       prometheus.Gauge
-	PurgedRows     *prometheus.CounterVec // table
-	PurgeSeconds   prometheus.Histogram
-	TokenFetches   *prometheus.CounterVec // outcome: ok, failed
-	reg            prometheus.Registerer
+	// ConditionEvents counts, per webhook with a condition, the events
+	// its types covered that the condition let through (matched) or not
+	// (filtered).
+	ConditionEvents *prometheus.CounterVec   // webhook, result: matched, filtered
+	Deliveries      *prometheus.CounterVec   // outcome: succeeded, retried, failed, canceled, deferred
+	Attempts        *prometheus.CounterVec   // outcome, error_class
+	AttemptSeconds  *prometheus.HistogramVec // outcome: success, failure
+	InFlight        prometheus.Gauge
+	PurgedRows      *prometheus.CounterVec // table
+	PurgeSeconds    prometheus.Histogram
+	TokenFetches    *prometheus.CounterVec // outcome: ok, failed
+	reg             prometheus.Registerer
 }
 
 // NewMetrics registers the engine's series on reg, with gauges read at
@@ -34,7 +38,7 @@ func NewMetrics(reg prometheus.Registerer, queue herald.Queue) *Metrics {
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "herald_deliveries_total",
 			Help: "Delivery outcomes: succeeded, retried (an attempt failed, another is scheduled), failed (attempts exhausted), canceled, deferred (not attempted: endpoint busy or circuit open)."}, []string{"outcome"}),
 		Attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "herald_attempts_total",
-			Help: "Delivery attempts by outcome and error class (dns, connect, tls, timeout, http_status, template, blocked, auth, network; empty for a success)."}, []string{"outcome", "error_class"}),
+			Help: "Delivery attempts by outcome and error class (dns, connect, tls, timeout, http_status, rejected, template, blocked, auth, network; empty for a success)."}, []string{"outcome", "error_class"}),
 		AttemptSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "herald_attempt_duration_seconds", Help: "Duration of HTTP attempts.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"outcome"}),
 		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "herald_attempts_in_flight", Help: "HTTP attempts in progress."}),
@@ -44,9 +48,11 @@ func NewMetrics(reg prometheus.Registerer, queue herald.Queue) *Metrics {
 			Help: "Duration of retention runs (every batch of one run, pauses included).", Buckets: []float64{.001, .01, .05, .1, .5, 1, 5, 10, 30, 60, 300}}),
 		TokenFetches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "herald_oauth2_token_fetches_total",
 			Help: "OAuth2 access tokens requested from token endpoints, by outcome (ok, failed)."}, []string{"outcome"}),
+		ConditionEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "herald_webhook_condition_events_total",
+			Help: "Events of a webhook's types checked against its condition, by result: matched (a delivery was created; a condition that failed to evaluate counts here, its delivery failed) or filtered (no delivery)."}, []string{"webhook", "result"}),
 		reg: reg,
 	}
-	reg.MustRegister(m.EventsIngested, m.Deliveries, m.Attempts, m.AttemptSeconds, m.InFlight, m.PurgedRows, m.PurgeSeconds, m.TokenFetches, newQueueCollector(queue))
+	reg.MustRegister(m.EventsIngested, m.Deliveries, m.Attempts, m.AttemptSeconds, m.InFlight, m.PurgedRows, m.PurgeSeconds, m.TokenFetches, m.ConditionEvents, newQueueCollector(queue))
 	return m
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -222,14 +223,18 @@ func (e *Engine) send(ctx context.Context, r *payload.Request, c *herald.Claim, 
 		return out
 	}
 	defer res.Body.Close()
-	success := res.StatusCode >= 200 && res.StatusCode < 300
+	success := w.SuccessStatuses.Accepts(res.StatusCode)
 	limit := e.logCap(w, success)
+	read := limit + red.longest() + utf8.UTFMax
+	if w.SuccessCondition != "" && success {
+		read = max(read, maxConditionBody) // the condition reads the body
+	}
 	// The body must end within BodyTimeout of the headers (and within the
 	// attempt's timeout): a body that never ends is a timeout, not a
 	// success that holds a slot for the whole timeout.
 	var bodyLate atomic.Bool
 	late := time.AfterFunc(e.cfg.BodyTimeout, func() { bodyLate.Store(true); cancel() })
-	body, size, readErr := readBody(res.Body, limit+red.longest()+utf8.UTFMax)
+	body, size, readErr := readBody(res.Body, read)
 	late.Stop()
 	a.DurationMS = float64(time.Since(wall).Microseconds()) / 1000
 	a.ResponseStatus = res.StatusCode
@@ -257,9 +262,27 @@ func (e *Engine) send(ctx context.Context, r *payload.Request, c *herald.Claim, 
 		out.health = true
 		return out
 	}
+	rejected := ""
+	if success && w.SuccessCondition != "" {
+		rejected = e.checkSuccess(w, res, body, size)
+		if rejected != "" {
+			success = false
+			a.ResponseBody, _ = capText(text, e.logCap(w, false))
+		}
+	}
+	if success {
+		a.ResponseBody, _ = capText(text, limit)
+	}
 	keep(success)
 	if success {
 		a.Outcome, out.success = herald.OutcomeSuccess, true
+		return out
+	}
+	if rejected != "" {
+		// The endpoint is up and answering: a rejection says nothing about
+		// its health, so the circuit breaker ignores it.
+		a.Outcome, a.ErrorClass, a.Error = herald.OutcomeFailure, herald.ErrClassRejected, red.string(rejected)
+		out.retryAfter = retryAfter(res, start)
 		return out
 	}
 	a.Outcome, a.ErrorClass = herald.OutcomeFailure, herald.ErrClassHTTP
@@ -270,6 +293,30 @@ func (e *Engine) send(ctx context.Context, r *payload.Request, c *herald.Claim, 
 	out.retryAfter = retryAfter(res, start)
 	out.health = res.StatusCode >= 500 || res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusRequestTimeout
 	return out
+}
+
+// maxConditionBody is how much of a response body a success condition
+// sees (response.body, response.json).
+const maxConditionBody = 64 << 10
+
+// checkSuccess evaluates the webhook's success condition over the
+// response (status, headers by lower-case name, body, and json: the body
+// parsed when it is JSON and whole, else null) and returns why it
+// failed ("" when it held).
+func (e *Engine) checkSuccess(w *herald.Webhook, res *http.Response, body []byte, size int) string {
+	headers := make(map[string]any, len(res.Header))
+	for name, values := range res.Header {
+		headers[strings.ToLower(name)] = strings.Join(values, ", ")
+	}
+	response := map[string]any{"status": json.Number(strconv.Itoa(res.StatusCode)), "headers": headers,
+		"body": strings.ToValidUTF8(string(body), "\uFFFD"), "json": nil}
+	if size <= len(body) {
+		var parsed any
+		if herald.DecodeJSON(body, &parsed) == nil {
+			response["json"] = parsed
+		}
+	}
+	return e.conds.Rejection(w.ID, w.Revision, w.SuccessCondition, e.svc.Location(context.Background(), w.WorkspaceID), response)
 }
 
 // authFailure records an attempt whose credentials could not be had (an

@@ -78,7 +78,8 @@ const (
 	ErrClassConnect  ErrorClass = "connect"
 	ErrClassTLS      ErrorClass = "tls"
 	ErrClassTimeout  ErrorClass = "timeout"
-	ErrClassHTTP     ErrorClass = "http_status" // the receiver answered, but not 2xx
+	ErrClassHTTP     ErrorClass = "http_status" // the receiver answered with a status outside success_statuses
+	ErrClassRejected ErrorClass = "rejected"    // the status was a success, but the response failed success_condition
 	ErrClassTemplate ErrorClass = "template"    // the request could not be rendered
 	ErrClassBlocked  ErrorClass = "blocked"     // the SSRF guard refused the address
 	ErrClassNetwork  ErrorClass = "network"     // any other transport failure

@@ -14,7 +14,11 @@ var HeldUntil = time.UnixMicro(math.MaxInt64).UTC()
 // IngestRequest is one event to store with its deliveries; the store
 // fills Result.
 type IngestRequest struct {
-	Event  *Event
+	Event *Event
+	// Router evaluates the conditions of webhooks that set one; nil
+	// evaluates none (a webhook with a condition then gets a failed
+	// delivery saying so).
+	Router Router
 	Result IngestResult
 }
 
@@ -25,6 +29,11 @@ type IngestResult struct {
 	// Duplicate is true when an event with the same idempotency key was
 	// accepted in the last 24 hours: nothing new was stored.
 	Duplicate bool `json:"duplicate,omitempty"`
+	// Matched and Filtered list the webhooks whose condition held and
+	// did not (a condition that failed to evaluate counts as matched: its
+	// delivery is created failed). Webhooks without a condition are in neither.
+	Matched  []string `json:"-"`
+	Filtered []string `json:"-"`
 }
 
 // IdempotencyWindow is how long an idempotency key is remembered.

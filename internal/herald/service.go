@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -355,24 +356,12 @@ func (s *Service) checkWebhook(ctx context.Context, workspaceID string, spec *We
 		}
 		v.Fields = append(v.Fields, e.Fields...)
 	}
-	var et *EventType
-	if spec.Event != "" {
-		t, err := s.EventType(ctx, workspaceID, spec.Event)
-		switch {
-		case err == nil:
-			et = t
-		case ErrorCodeOf(err) == ENotFound:
-			msg := fmt.Sprintf("unknown event type %q", spec.Event)
-			if types, err := s.EventTypes(ctx, workspaceID); err == nil {
-				if near := Closest(spec.Event, eventKeys(types)); near != "" {
-					msg += fmt.Sprintf(" — did you mean %q?", near)
-				}
-			}
-			v.Add("event", "%s", msg)
-		default:
-			return nil, err
-		}
+	var warnings []FieldError
+	types, w, err := s.resolveEvents(ctx, workspaceID, spec, &v)
+	if err != nil {
+		return nil, err
 	}
+	warnings = append(warnings, w...)
 	if spec.AuthorizationEnabled && ValidID(spec.AuthorizationID) {
 		a, err := s.Store.Authorization(ctx, workspaceID, spec.AuthorizationID)
 		switch {
@@ -386,19 +375,118 @@ func (s *Service) checkWebhook(ctx context.Context, workspaceID string, spec *We
 			return nil, err
 		}
 	}
-	var warnings []FieldError
-	if et != nil && s.Templates != nil && len(v.Fields) == 0 {
-		w, err := s.Templates.CheckWebhook(spec, et, s.Location(ctx, workspaceID))
-		if err != nil {
-			var e *Error
-			if !errors.As(err, &e) {
+	if s.Templates != nil && len(v.Fields) == 0 && len(spec.Events) > 0 {
+		if len(types) > 0 {
+			w, errs, err := s.checkTemplates(spec, types, s.Location(ctx, workspaceID))
+			if err != nil {
 				return nil, err
 			}
-			v.Fields = append(v.Fields, e.Fields...)
+			warnings = append(warnings, w...)
+			v.Fields = append(v.Fields, errs...)
+		} else {
+			// Only patterns that match no type yet: the templates and
+			// conditions must still compile (against an empty event; its
+			// warnings would only repeat that nothing is provided).
+			_, errs, err := s.checkTemplates(spec, []*EventType{{Key: spec.Events[0], Sample: map[string]any{}}}, s.Location(ctx, workspaceID))
+			if err != nil {
+				return nil, err
+			}
+			v.Fields = append(v.Fields, errs...)
 		}
-		warnings = w
+	}
+	if len(v.Fields) == 0 {
+		spec.Event = SingleEvent(spec.Events)
 	}
 	return warnings, v.Err()
+}
+
+// resolveEvents checks each entry of spec.Events against the workspace's
+// event types (an unknown key is an error with a did-you-mean, a pattern
+// that matches no type a warning) and returns the types the list covers.
+func (s *Service) resolveEvents(ctx context.Context, workspaceID string, spec *WebhookSpec, v *Validation) ([]*EventType, []FieldError, error) {
+	if len(spec.Events) == 0 {
+		return nil, nil, nil
+	}
+	all, err := s.EventTypes(ctx, workspaceID)
+	if err != nil {
+		return nil, nil, err
+	}
+	var warnings []FieldError
+	var covered []*EventType
+	for i, e := range spec.Events {
+		if e == "" || strings.Contains(e, "*") && !IsEventPattern(e) {
+			continue // Validate named it
+		}
+		n := 0
+		for _, t := range all {
+			if EventMatches(e, t.Key) {
+				n++
+			}
+		}
+		switch {
+		case n > 0:
+		case IsEventPattern(e):
+			warnings = append(warnings, FieldError{Field: spec.EventField(i), Message: fmt.Sprintf("%q matches no event type yet; it receives the types added later that it matches", e)})
+		default:
+			msg := fmt.Sprintf("unknown event type %q", e)
+			if near := Closest(e, eventKeys(all)); near != "" {
+				msg += fmt.Sprintf(" — did you mean %q?", near)
+			}
+			v.Add(spec.EventField(i), "%s", msg)
+		}
+	}
+	for _, t := range all {
+		if EventsCover(spec.Events, t.Key) {
+			covered = append(covered, t)
+		}
+	}
+	return covered, warnings, nil
+}
+
+// checkTemplates runs the template check against the sample of every
+// covered type. A problem that only some types have names the type; one
+// that all share (a syntax error) is reported once.
+func (s *Service) checkTemplates(spec *WebhookSpec, types []*EventType, loc *time.Location) (warnings, errs []FieldError, err error) {
+	type seenAt struct {
+		i     int
+		count int
+		typ   string
+	}
+	collect := func(out *[]FieldError, seen map[FieldError]*seenAt, fe []FieldError, typ string) {
+		for _, f := range fe {
+			if at, ok := seen[f]; ok {
+				at.count++
+				continue
+			}
+			seen[f] = &seenAt{i: len(*out), count: 1, typ: typ}
+			*out = append(*out, f)
+		}
+	}
+	seenW, seenE := map[FieldError]*seenAt{}, map[FieldError]*seenAt{}
+	for _, t := range types {
+		w, cerr := s.Templates.CheckWebhook(spec, t, loc)
+		if cerr != nil {
+			var e *Error
+			if !errors.As(cerr, &e) {
+				return nil, nil, cerr
+			}
+			collect(&errs, seenE, e.Fields, t.Key)
+		}
+		collect(&warnings, seenW, w, t.Key)
+	}
+	name := func(out []FieldError, seen map[FieldError]*seenAt) {
+		if len(types) < 2 {
+			return
+		}
+		for _, at := range seen {
+			if at.count < len(types) {
+				out[at.i].Message = fmt.Sprintf("for event type %q: %s", at.typ, out[at.i].Message)
+			}
+		}
+	}
+	name(errs, seenE)
+	name(warnings, seenW)
+	return warnings, errs, nil
 }
 
 // CreateWebhook validates spec and stores a new, unpublished webhook with
@@ -430,8 +518,18 @@ func (s *Service) UpdateWebhook(ctx context.Context, workspaceID, id string, cha
 	}
 	spec := w.WebhookSpec
 	spec.CustomHeaders = append([]Header(nil), w.CustomHeaders...)
+	spec.Events = append([]string(nil), w.Events...)
+	spec.SuccessStatuses = append(StatusList(nil), w.SuccessStatuses...)
 	if err := change(w, &spec); err != nil {
 		return nil, nil, err
+	}
+	// A change of the compatibility field alone ("event": "x") replaces
+	// the list; a change of both must agree (Validate says so if not).
+	if spec.Event != w.Event && spec.Event != "" && slices.Equal(spec.Events, w.Events) {
+		spec.Events = []string{spec.Event}
+	}
+	if spec.Event == w.Event && w.Event != "" && len(spec.Events) > 0 && !slices.Equal(spec.Events, w.Events) {
+		spec.Event = "" // the list changed; the old single key no longer speaks for it
 	}
 	warnings, err := s.checkWebhook(ctx, workspaceID, &spec)
 	if err != nil {
@@ -584,4 +682,20 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// CoveredEventTypes returns the workspace's event types that events
+// covers, sorted by key.
+func (s *Service) CoveredEventTypes(ctx context.Context, workspaceID string, events []string) ([]*EventType, error) {
+	all, err := s.EventTypes(ctx, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	var out []*EventType
+	for _, t := range all {
+		if EventsCover(events, t.Key) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }

@@ -67,9 +67,17 @@ type Header struct {
 
 // WebhookSpec is everything an administrator sets on a webhook.
 type WebhookSpec struct {
-	Name                 string      `json:"name"`
-	Description          string      `json:"description"`
-	Event                string      `json:"event"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// Events lists the event-type keys and patterns the webhook receives
+	// (see routing.go).
+	Events []string `json:"events"`
+	// Event is the compatibility form of Events: accepted on input as a
+	// list of one key, and returned while Events holds one plain key.
+	Event string `json:"event,omitempty"`
+	// Condition is a Twig expression over the event's variables; an event
+	// for which it is false is not sent. Empty: every event.
+	Condition            string      `json:"condition"`
 	AuthorizationEnabled bool        `json:"authorization_enabled"`
 	AuthorizationID      string      `json:"authorization_id,omitempty"`
 	EndpointURL          string      `json:"endpoint_url"`
@@ -89,6 +97,13 @@ type WebhookSpec struct {
 	// keeps in the log; nil means the server's default (4 KiB), 0 keeps
 	// none. Successes keep at most the server's smaller success cap.
 	LogBodyBytes *int `json:"log_body_bytes,omitempty"`
+	// SuccessStatuses are the response statuses that count as delivered
+	// (default 2xx).
+	SuccessStatuses StatusList `json:"success_statuses"`
+	// SuccessCondition, when set, is a Twig expression over response.status,
+	// response.headers, response.json and response.body that must hold as
+	// well; a response that fails it is a failed attempt of class rejected.
+	SuccessCondition string `json:"success_condition"`
 }
 
 // Webhook forwards events of one type to one endpoint.
@@ -118,7 +133,7 @@ type Webhook struct {
 // WebhookFilter narrows a list of webhooks. Empty fields match everything.
 type WebhookFilter struct {
 	Name            string // substring of the name, case-insensitive
-	Event           string // exact event type key
+	Event           string // an event type key: webhooks whose Events cover it
 	Status          WebhookStatus
 	Endpoint        string // substring of the endpoint URL, case-insensitive
 	AuthorizationID string
@@ -131,6 +146,20 @@ func (s *WebhookSpec) Normalize() {
 	s.Name = strings.TrimSpace(s.Name)
 	s.Description = strings.TrimSpace(s.Description)
 	s.Event = strings.TrimSpace(s.Event)
+	if s.Event != "" && len(s.Events) == 0 {
+		s.Events = []string{s.Event}
+	}
+	for i := range s.Events {
+		s.Events[i] = strings.TrimSpace(s.Events[i])
+	}
+	s.Condition = strings.TrimSpace(s.Condition)
+	s.SuccessCondition = strings.TrimSpace(s.SuccessCondition)
+	for i := range s.SuccessStatuses {
+		s.SuccessStatuses[i] = strings.ToLower(strings.TrimSpace(s.SuccessStatuses[i]))
+	}
+	if len(s.SuccessStatuses) == 0 {
+		s.SuccessStatuses = append(StatusList(nil), DefaultSuccessStatuses...)
+	}
 	s.EndpointURL = strings.TrimSpace(s.EndpointURL)
 	s.Method = strings.ToUpper(strings.TrimSpace(s.Method))
 	s.PayloadType = PayloadType(strings.ToUpper(strings.TrimSpace(string(s.PayloadType))))
@@ -166,8 +195,20 @@ func (s *WebhookSpec) Validate() error {
 	if len(s.Description) > MaxDescriptionLength {
 		v.Add("description", "must be at most %d characters", MaxDescriptionLength)
 	}
-	if s.Event == "" {
-		v.Add("event", "is required")
+	s.validateEvents(&v)
+	if len(s.Condition) > MaxConditionLength {
+		v.Add("condition", "must be at most %d bytes", MaxConditionLength)
+	}
+	if len(s.SuccessCondition) > MaxConditionLength {
+		v.Add("success_condition", "must be at most %d bytes", MaxConditionLength)
+	}
+	if len(s.SuccessStatuses) > MaxSuccessStatuses {
+		v.Add("success_statuses", "at most %d codes, classes and ranges", MaxSuccessStatuses)
+	}
+	for i, item := range s.SuccessStatuses {
+		if _, _, ok := parseStatusItem(item); !ok {
+			v.Add("success_statuses["+strconv.Itoa(i)+"]", "%q is not a status code (100–599), a class such as \"2xx\" or a range such as \"200-299\"", item)
+		}
 	}
 	if s.AuthorizationEnabled && s.AuthorizationID == "" {
 		v.Add("authorization_id", "is required when authorization is enabled")
@@ -236,6 +277,47 @@ func (s *WebhookSpec) Validate() error {
 		}
 	}
 	return v.Err()
+}
+
+// EventField names the field of the i-th entry of Events in errors:
+// "event" when the spec came in through the compatibility field.
+func (s *WebhookSpec) EventField(i int) string {
+	if s.Event != "" && len(s.Events) == 1 {
+		return "event"
+	}
+	return "events[" + strconv.Itoa(i) + "]"
+}
+
+func (s *WebhookSpec) validateEvents(v *Validation) {
+	if len(s.Events) == 0 {
+		if s.Events == nil {
+			v.Add("event", "is required")
+		} else {
+			v.Add("events", "is required: at least one event type or pattern")
+		}
+		return
+	}
+	if s.Event != "" && !(len(s.Events) == 1 && s.Events[0] == s.Event) {
+		v.Add("event", "is %q but events is %q: send one of them", s.Event, s.Events)
+		return
+	}
+	if len(s.Events) > MaxEvents {
+		v.Add("events", "at most %d event types and patterns", MaxEvents)
+		return
+	}
+	seen := map[string]bool{}
+	for i, e := range s.Events {
+		f := s.EventField(i)
+		switch {
+		case e == "":
+			v.Add(f, "is required")
+		case seen[e]:
+			v.Add(f, "%q is listed twice", e)
+		case strings.Contains(e, "*") && !IsEventPattern(e):
+			v.Add(f, "%q is not a pattern: use \"*\" or a prefix such as \"member.*\" (the * stands for one segment or more)", e)
+		}
+		seen[e] = true
+	}
 }
 
 // NewSigningSecret returns a fresh Standard Webhooks secret: "whsec_" and

@@ -157,12 +157,20 @@ func (ch Checker) CheckWebhook(spec *herald.WebhookSpec, et *herald.EventType, l
 	if loc == nil {
 		loc = ch.Location
 	}
+	vars := et.SampleVars()
+	condWarnings, condErrs := checkConditions(spec, vars, loc)
 	c, err := Compile(spec, loc)
 	if err != nil {
+		var e *herald.Error
+		if errors.As(err, &e) {
+			e.Fields = append(e.Fields, condErrs...)
+		}
 		return nil, err
 	}
-	vars := et.SampleVars()
-	var warnings []herald.FieldError
+	if len(condErrs) > 0 {
+		return condWarnings, &herald.Error{Code: herald.EInvalid, Message: "a condition does not compile", Fields: condErrs}
+	}
+	warnings := condWarnings
 	warnings = append(warnings, diagnostics("endpoint_url", c.url.MissingPaths(vars))...)
 	if c.body != nil {
 		warnings = append(warnings, diagnostics("payload", c.body.MissingPaths(vars))...)

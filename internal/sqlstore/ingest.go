@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -121,10 +122,16 @@ func (s *Store) commitGroup(group []*ingestBatch) {
 
 type wsType struct{ ws, typ string }
 
-type publishedHook struct {
-	id      string
-	ordered bool
+// routed is a webhook an event goes to; evalErr is set when its
+// condition could not be evaluated (the delivery is created failed).
+type routed struct {
+	hook    *herald.RouteHook
+	evalErr error
 }
+
+// conditionUnevaluated is the error of a webhook with a condition
+// ingested without a router.
+var conditionUnevaluated = errors.New("no condition evaluator was configured")
 
 func (s *Store) ingestTx(ctx context.Context, reqs []*herald.IngestRequest) error {
 	tx, err := s.begin(ctx, Durable)
@@ -133,10 +140,12 @@ func (s *Store) ingestTx(ctx context.Context, reqs []*herald.IngestRequest) erro
 	}
 	defer tx.Close()
 	events := s.newRowBuffer(tx, qInsertEvent, 9)
-	deliveries := s.newRowBuffer(tx, qInsertDelivery, 8)
+	deliveries := s.newRowBuffer(tx, qInsertDelivery, 12)
 	deliveries.parent = events
+	var failedAttempts []*herald.Attempt
 
-	hooks := map[wsType][]publishedHook{}
+	published := map[string][]*herald.RouteHook{} // workspace → its published webhooks
+	hooks := map[wsType][]*herald.RouteHook{}     // the ones whose Events cover the type
 	seenKeys := map[wsType]*herald.IngestRequest{}
 	// ordered webhooks that already have a pending delivery (in the
 	// database or earlier in this transaction): new ones are held.
@@ -168,40 +177,87 @@ func (s *Store) ingestTx(ctx context.Context, reqs []*herald.IngestRequest) erro
 			list, ok = nil, true // a test send's event goes only where the test sends it
 		}
 		if !ok {
-			if list, err = s.publishedHooks(ctx, tx, ev.WorkspaceID, ev.Type); err != nil {
-				return err
+			all, loaded := published[ev.WorkspaceID]
+			if !loaded {
+				if all, err = s.publishedHooks(ctx, tx, ev.WorkspaceID); err != nil {
+					return err
+				}
+				published[ev.WorkspaceID] = all
+			}
+			list = nil
+			for _, h := range all {
+				if herald.EventsCover(h.Events, ev.Type) {
+					list = append(list, h)
+				}
 			}
 			hooks[key] = list
+		}
+		// Conditions: a webhook whose condition is false gets no delivery;
+		// one whose condition cannot be evaluated gets a failed delivery
+		// that says why (the ingest itself succeeds).
+		targets := make([]routed, 0, len(list))
+		for _, h := range list {
+			if h.Condition == "" {
+				targets = append(targets, routed{hook: h})
+				continue
+			}
+			match, merr := false, conditionUnevaluated
+			if r.Router != nil {
+				match, merr = r.Router.Match(h, ev)
+			}
+			switch {
+			case merr != nil:
+				targets = append(targets, routed{hook: h, evalErr: merr})
+				r.Result.Matched = append(r.Result.Matched, h.ID)
+			case match:
+				targets = append(targets, routed{hook: h})
+				r.Result.Matched = append(r.Result.Matched, h.ID)
+			default:
+				r.Result.Filtered = append(r.Result.Filtered, h.ID)
+			}
 		}
 		var idem sql.NullString
 		if ev.IdempotencyKey != "" {
 			idem = sql.NullString{String: ev.IdempotencyKey, Valid: true}
 		}
-		if err := events.add(ctx, ev.ID, ev.WorkspaceID, ev.Type, micros(ev.OccurredAt), micros(ev.ReceivedAt), string(ev.RawData), idem, len(list), ev.Test); err != nil {
+		if err := events.add(ctx, ev.ID, ev.WorkspaceID, ev.Type, micros(ev.OccurredAt), micros(ev.ReceivedAt), string(ev.RawData), idem, len(targets), ev.Test); err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}
 		now := micros(ev.ReceivedAt)
-		for _, h := range list {
+		for _, t := range targets {
+			h := t.hook
+			if t.evalErr != nil {
+				id := herald.NewID()
+				msg := "condition: " + t.evalErr.Error()
+				if err := deliveries.add(ctx, id, ev.WorkspaceID, ev.ID, ev.Type, h.ID, string(herald.DeliveryFailed),
+					"the condition could not be evaluated", 1, truncate(msg, 1000), nil, now, now); err != nil {
+					return fmt.Errorf("insert deliveries: %w", err)
+				}
+				failedAttempts = append(failedAttempts, &herald.Attempt{ID: herald.NewID(), WorkspaceID: ev.WorkspaceID, DeliveryID: id,
+					WebhookID: h.ID, EventID: ev.ID, Number: 1, StartedAt: ev.ReceivedAt, Outcome: herald.OutcomeFailure,
+					ErrorClass: herald.ErrClassTemplate, Error: msg})
+				continue
+			}
 			due := now
-			if h.ordered {
-				if busy[h.id] {
+			if h.Ordered {
+				if busy[h.ID] {
 					due = micros(herald.HeldUntil)
 				} else {
-					pending, err := s.hasPending(ctx, tx, h.id)
+					pending, err := s.hasPending(ctx, tx, h.ID)
 					if err != nil {
 						return err
 					}
 					if pending {
 						due = micros(herald.HeldUntil)
 					}
-					busy[h.id] = true
+					busy[h.ID] = true
 				}
 			}
-			if err := deliveries.add(ctx, herald.NewID(), ev.WorkspaceID, ev.ID, ev.Type, h.id, due, now, now); err != nil {
+			if err := deliveries.add(ctx, herald.NewID(), ev.WorkspaceID, ev.ID, ev.Type, h.ID, string(herald.DeliveryPending), "", 0, "", due, now, now); err != nil {
 				return fmt.Errorf("insert deliveries: %w", err)
 			}
 		}
-		r.Result = herald.IngestResult{EventID: ev.ID, Deliveries: len(list)}
+		r.Result.EventID, r.Result.Deliveries = ev.ID, len(targets)
 	}
 	if s.dialect.NotifyWork != "" {
 		if _, err := tx.ExecContext(ctx, s.dialect.NotifyWork); err != nil {
@@ -214,6 +270,12 @@ func (s *Store) ingestTx(ctx context.Context, reqs []*herald.IngestRequest) erro
 	}
 	if err := deliveries.flush(ctx); err != nil {
 		return fmt.Errorf("insert deliveries: %w", err)
+	}
+	for _, a := range failedAttempts {
+		if _, err := tx.ExecContext(ctx, s.q(qInsertAttempt), a.ID, a.WorkspaceID, a.DeliveryID, a.WebhookID, a.EventID, a.Number, micros(a.StartedAt),
+			0, string(a.Outcome), string(a.ErrorClass), a.Error, "", "", "[]", "", 0, "[]", "", 0, 0); err != nil {
+			return fmt.Errorf("insert attempt: %w", s.mapErr(err))
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit ingest: %w", s.mapErr(err))
@@ -244,23 +306,27 @@ func (s *Store) checkIdempotency(ctx context.Context, tx *txConn, ev *herald.Eve
 	return nil, nil
 }
 
-func (s *Store) publishedHooks(ctx context.Context, tx *txConn, workspaceID, eventType string) ([]publishedHook, error) {
+func (s *Store) publishedHooks(ctx context.Context, tx *txConn, workspaceID string) ([]*herald.RouteHook, error) {
 	st, err := s.txStmt(ctx, tx, qPublishedHooks)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := st.QueryContext(ctx, workspaceID, eventType)
+	rows, err := st.QueryContext(ctx, workspaceID)
 	if err != nil {
 		return nil, fmt.Errorf("published webhooks: %w", s.mapErr(err))
 	}
 	defer rows.Close()
-	var out []publishedHook
+	var out []*herald.RouteHook
 	for rows.Next() {
-		var h publishedHook
-		if err := rows.Scan(&h.id, &h.ordered); err != nil {
+		var h herald.RouteHook
+		var events string
+		if err := rows.Scan(&h.ID, &h.Ordered, &h.Revision, &events, &h.Condition); err != nil {
 			return nil, s.mapErr(err)
 		}
-		out = append(out, h)
+		if err := json.Unmarshal([]byte(events), &h.Events); err != nil {
+			return nil, fmt.Errorf("webhook %s: decode events: %w", h.ID, err)
+		}
+		out = append(out, &h)
 	}
 	return out, s.mapErr(rows.Err())
 }

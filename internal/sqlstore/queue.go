@@ -132,7 +132,9 @@ func (s *Store) RecordOutcomes(ctx context.Context, recs []*herald.OutcomeRecord
 			if _, seen := health[r.WebhookID]; !seen {
 				healthOrder = append(healthOrder, r.WebhookID)
 			}
-			health[r.WebhookID] = r.LastStatus >= 200 && r.LastStatus < 300
+			// A success is what the webhook's success_statuses and
+			// success_condition accepted, not any 2xx.
+			health[r.WebhookID] = r.Status == herald.DeliverySucceeded
 		}
 		if r.Attempt != nil {
 			if ins == nil {

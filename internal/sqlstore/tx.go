@@ -113,8 +113,11 @@ func (s *Store) txStmt(ctx context.Context, tx *txConn, query string) (*sql.Stmt
 // The statements of the hot write paths (ingest, claim, outcomes).
 const (
 	qInsertEvent    = `INSERT INTO events (id, workspace_id, type, occurred_at, received_at, data, idempotency_key, deliveries, is_test) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qInsertDelivery = `INSERT INTO deliveries (id, workspace_id, event_id, event_type, webhook_id, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)`
-	qPublishedHooks = `SELECT id, ordered FROM webhooks WHERE workspace_id = ? AND event = ? AND status = 'published' ORDER BY id`
+	qInsertDelivery = `INSERT INTO deliveries (id, workspace_id, event_id, event_type, webhook_id, status, status_reason, attempts, last_error, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// qPublishedHooks loads a workspace's published webhooks once per
+	// ingest transaction; their lists of types and patterns are matched
+	// in Go (see herald.EventsCover).
+	qPublishedHooks = `SELECT id, ordered, revision, events, route_condition FROM webhooks WHERE workspace_id = ? AND status = 'published' ORDER BY id`
 	qRecordOutcome  = `UPDATE deliveries SET status = ?, status_reason = ?, attempts = attempts + ?, next_attempt_at = ?, claim_token = NULL, last_status = ?, last_error = ?, updated_at = ? WHERE id = ? AND claim_token = ?`
 	qInsertAttempt  = `INSERT INTO attempts (id, workspace_id, delivery_id, webhook_id, event_id, number, started_at, duration_us, outcome, error_class, error, request_method, request_url, request_headers, request_body, response_status, response_headers, response_body, request_body_size, response_body_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )

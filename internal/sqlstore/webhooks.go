@@ -11,7 +11,7 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 )
 
-const webhookColumns = `id, workspace_id, name, description, event, authorization_id, endpoint_url, method, log_only_errors, custom_headers, payload_type, payload, status, status_reason, revision, signing_secret, created_at, updated_at, ordered, timeout_seconds, retry_schedule, previous_signing_secret, previous_secret_expires_at, failing_since, log_body_bytes`
+const webhookColumns = `id, workspace_id, name, description, event, authorization_id, endpoint_url, method, log_only_errors, custom_headers, payload_type, payload, status, status_reason, revision, signing_secret, created_at, updated_at, ordered, timeout_seconds, retry_schedule, previous_signing_secret, previous_secret_expires_at, failing_since, log_body_bytes, events, route_condition, success_statuses, success_condition`
 
 func (s *Store) scanWebhook(row interface{ Scan(...any) error }) (*herald.Webhook, error) {
 	var w herald.Webhook
@@ -21,11 +21,20 @@ func (s *Store) scanWebhook(row interface{ Scan(...any) error }) (*herald.Webhoo
 	var created, updated int64
 	var schedule string
 	var prevExpires, failingSince, logBody sql.NullInt64
+	var events, statuses string
 	err := row.Scan(&w.ID, &w.WorkspaceID, &w.Name, &w.Description, &w.Event, &authID, &w.EndpointURL, &w.Method,
 		&w.LogOnlyErrors, &headers, &w.PayloadType, &w.Payload, &w.Status, &w.StatusReason, &w.Revision, &secret, &created, &updated,
-		&w.Ordered, &w.TimeoutSeconds, &schedule, &prevSecret, &prevExpires, &failingSince, &logBody)
+		&w.Ordered, &w.TimeoutSeconds, &schedule, &prevSecret, &prevExpires, &failingSince, &logBody,
+		&events, &w.Condition, &statuses, &w.SuccessCondition)
 	if err != nil {
 		return nil, s.mapErr(err)
+	}
+	if err := json.Unmarshal([]byte(events), &w.Events); err != nil {
+		return nil, fmt.Errorf("webhook %s: decode events: %w", w.ID, err)
+	}
+	w.Event = herald.SingleEvent(w.Events)
+	if statuses != "" {
+		w.SuccessStatuses = strings.Split(statuses, ",")
 	}
 	if schedule != "" {
 		w.RetrySchedule = strings.Split(schedule, ",")
@@ -48,6 +57,21 @@ func (s *Store) scanWebhook(row interface{ Scan(...any) error }) (*herald.Webhoo
 	}
 	w.CreatedAt, w.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return &w, nil
+}
+
+// storedEvents is the stored form of a webhook's Events (a JSON array;
+// a webhook given only the compatibility field Event gets a list of
+// one) and the "event" column (the one plain key, else ”).
+func storedEvents(w *herald.Webhook) (events, event string) {
+	list := w.Events
+	if len(list) == 0 && w.Event != "" {
+		list = []string{w.Event}
+	}
+	if list == nil {
+		list = []string{}
+	}
+	b, _ := json.Marshal(list) // strings always encode
+	return string(b), herald.SingleEvent(list)
 }
 
 func (s *Store) webhookArgs(w *herald.Webhook) (authID sql.NullString, headers string, secret, prevSecret []byte, err error) {
@@ -97,10 +121,12 @@ func (s *Store) CreateWebhook(ctx context.Context, w *herald.Webhook) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.write.ExecContext(ctx, s.q(`INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		w.ID, w.WorkspaceID, w.Name, w.Description, w.Event, authID, w.EndpointURL, w.Method, w.LogOnlyErrors, headers,
+	events, event := storedEvents(w)
+	_, err = s.write.ExecContext(ctx, s.q(`INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		w.ID, w.WorkspaceID, w.Name, w.Description, event, authID, w.EndpointURL, w.Method, w.LogOnlyErrors, headers,
 		string(w.PayloadType), w.Payload, string(w.Status), w.StatusReason, w.Revision, secret, micros(w.CreatedAt), micros(w.UpdatedAt),
-		w.Ordered, w.TimeoutSeconds, strings.Join(w.RetrySchedule, ","), prevSecret, nullMicros(w.PreviousSecretExpiresAt), nullMicros(w.FailingSince), nullInt(w.LogBodyBytes))
+		w.Ordered, w.TimeoutSeconds, strings.Join(w.RetrySchedule, ","), prevSecret, nullMicros(w.PreviousSecretExpiresAt), nullMicros(w.FailingSince), nullInt(w.LogBodyBytes),
+		events, w.Condition, w.SuccessStatuses.String(), w.SuccessCondition)
 	return s.mapErr(err)
 }
 
@@ -123,8 +149,14 @@ func (s *Store) ListWebhooks(ctx context.Context, workspaceID string, f herald.W
 		args = append(args, likePattern(f.Name))
 	}
 	if f.Event != "" {
-		query += ` AND event = ?`
-		args = append(args, f.Event)
+		// Every entry that could cover the type, quoted as in the stored
+		// JSON array: the key, each "prefix.*" of it, and "*".
+		var or []string
+		for _, e := range herald.CoveringEntries(f.Event) {
+			or = append(or, `events LIKE ? ESCAPE '\'`)
+			args = append(args, `%"`+likeEscaper.Replace(e)+`"%`)
+		}
+		query += ` AND (` + strings.Join(or, ` OR `) + `)`
 	}
 	if f.Status != "" {
 		query += ` AND status = ?`
@@ -148,12 +180,15 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
 	if err != nil {
 		return err
 	}
+	events, event := storedEvents(w)
 	res, err := s.write.ExecContext(ctx, s.q(`UPDATE webhooks SET name = ?, description = ?, event = ?, authorization_id = ?, endpoint_url = ?, method = ?, log_only_errors = ?, custom_headers = ?, payload_type = ?, payload = ?, status = ?, status_reason = ?, revision = ?, signing_secret = ?, updated_at = ?,
-		ordered = ?, timeout_seconds = ?, retry_schedule = ?, previous_signing_secret = ?, previous_secret_expires_at = ?, log_body_bytes = ?
+		ordered = ?, timeout_seconds = ?, retry_schedule = ?, previous_signing_secret = ?, previous_secret_expires_at = ?, log_body_bytes = ?,
+		events = ?, route_condition = ?, success_statuses = ?, success_condition = ?
 		WHERE workspace_id = ? AND id = ? AND revision = ?`),
-		w.Name, w.Description, w.Event, authID, w.EndpointURL, w.Method, w.LogOnlyErrors, headers, string(w.PayloadType), w.Payload,
+		w.Name, w.Description, event, authID, w.EndpointURL, w.Method, w.LogOnlyErrors, headers, string(w.PayloadType), w.Payload,
 		string(w.Status), w.StatusReason, w.Revision, secret, micros(w.UpdatedAt),
 		w.Ordered, w.TimeoutSeconds, strings.Join(w.RetrySchedule, ","), prevSecret, nullMicros(w.PreviousSecretExpiresAt), nullInt(w.LogBodyBytes),
+		events, w.Condition, w.SuccessStatuses.String(), w.SuccessCondition,
 		w.WorkspaceID, w.ID, w.Revision-1)
 	if err := s.expectOne(res, err); err != nil {
 		if herald.ErrorCodeOf(err) == herald.ENotFound {

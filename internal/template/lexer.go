@@ -300,6 +300,7 @@ const (
 	exprVar    exprKind = iota // {{ }}
 	exprTag                    // {% %}
 	exprInterp                 // #{ } in a double-quoted string
+	exprBare                   // a whole source that is one expression (CompileExpr)
 )
 
 // lexExpr tokenizes the inside of {{ }}, {% %} or #{ } up to the closing
@@ -324,13 +325,16 @@ func (l *lexer) lexExpr(open int, kind exprKind) (trimMode, *lexError) {
 			l.i++
 		}
 		if l.i >= len(src) {
+			if kind == exprBare && len(brackets) == 0 {
+				return trimNone, nil
+			}
 			if len(brackets) > 0 {
 				return trimNone, &lexError{bracketPos[len(bracketPos)-1], fmt.Sprintf("%q is never closed", string(brackets[len(brackets)-1]))}
 			}
 			return trimNone, &lexError{open, what}
 		}
 		rest := src[l.i:]
-		if len(brackets) == 0 {
+		if len(brackets) == 0 && kind != exprBare {
 			if kind == exprInterp {
 				if rest[0] == '}' {
 					l.i++
@@ -401,7 +405,7 @@ func (l *lexer) lexExpr(open int, kind exprKind) (trimMode, *lexError) {
 		case ")", "]", "}":
 			want := map[string]byte{")": '(', "]": '[', "}": '{'}[matched]
 			if len(brackets) == 0 {
-				if matched == "}" {
+				if matched == "}" && kind != exprBare {
 					return trimNone, &lexError{l.i, fmt.Sprintf(`unexpected "}": expected %q`, closer)}
 				}
 				return trimNone, &lexError{l.i, fmt.Sprintf("unexpected %q: nothing to close", matched)}

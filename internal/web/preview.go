@@ -20,6 +20,8 @@ type previewData struct {
 	Warnings    []string
 	Note        string // why there is no preview yet
 	EventName   string
+	// Route says whether the sample would be sent (types and condition).
+	Route *herald.MatchResult
 }
 
 // buildPreview renders spec against the sample of its event type. Values
@@ -31,17 +33,23 @@ func (s *Server) buildPreview(r *http.Request, spec herald.WebhookSpec) *preview
 		return p
 	}
 	spec.Normalize()
-	if spec.Event == "" {
+	if len(spec.Events) == 0 {
 		p.Note = "Choose an event to preview the request with its sample data."
 		return p
 	}
-	et, err := s.svc.EventType(r.Context(), workspace(r), spec.Event)
-	if err != nil {
+	types, err := s.svc.CoveredEventTypes(r.Context(), workspace(r), spec.Events)
+	if err != nil || len(types) == 0 {
 		p.Note = "Choose an event from the list to preview the request with its sample data."
 		return p
 	}
+	et := types[0]
 	p.EventName = et.DisplayName
 	vars := et.SampleVars()
+	if route, err := s.svc.MatchEvent(r.Context(), workspace(r), &spec, et.Key, vars); err == nil {
+		p.Route = route
+	} else {
+		p.Errors = append(p.Errors, messages("condition", err)...)
+	}
 	pt := spec.PayloadType
 	if pt == "" {
 		pt = herald.PayloadJSON

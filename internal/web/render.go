@@ -209,6 +209,23 @@ var funcs = template.FuncMap{
 	},
 	"haserr": func(errs map[string]string, field string) bool { return errs[field] != "" },
 	"errid":  func(field string) string { return inputID(field) + "-error" },
+	// errids lists the error ids of a list field and its items
+	// (events, events[0], events[1] …) for one input's aria-describedby;
+	// "" when none has an error.
+	"errids": func(errs map[string]string, fields ...string) string {
+		var ids []string
+		for _, field := range fields {
+			if errs[field] != "" {
+				ids = append(ids, inputID(field)+"-error")
+			}
+			for i := 0; i < herald.MaxListItems; i++ {
+				if f := field + "[" + strconv.Itoa(i) + "]"; errs[f] != "" {
+					ids = append(ids, inputID(f)+"-error")
+				}
+			}
+		}
+		return strings.Join(ids, " ")
+	},
 	"fmttime": func(t time.Time) string {
 		if t.IsZero() {
 			return "—"

@@ -3,6 +3,7 @@ package web
 import (
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,6 +26,25 @@ func parseWebhookForm(form url.Values) (herald.WebhookSpec, int) {
 		AuthorizationEnabled: checked(form.Get("authorization_enabled")), AuthorizationID: form.Get("authorization_id"),
 		EndpointURL: form.Get("endpoint_url"), Method: form.Get("method"), LogOnlyErrors: checked(form.Get("log_only_errors")),
 		PayloadType: herald.PayloadType(form.Get("payload_type")), Payload: strings.ReplaceAll(form.Get("payload"), "\r\n", "\n"),
+	}
+	// events: the multi-select's keys and patterns, then patterns typed in
+	// (comma-separated); event, the single select of older forms, still works.
+	for _, e := range form["events"] {
+		if e = strings.TrimSpace(e); e != "" {
+			spec.Events = append(spec.Events, e)
+		}
+	}
+	for _, e := range strings.Split(form.Get("events_other"), ",") {
+		if e = strings.TrimSpace(e); e != "" && !slices.Contains(spec.Events, e) {
+			spec.Events = append(spec.Events, e)
+		}
+	}
+	spec.Condition = strings.ReplaceAll(form.Get("condition"), "\r\n", "\n")
+	spec.SuccessCondition = strings.ReplaceAll(form.Get("success_condition"), "\r\n", "\n")
+	for _, st := range strings.Split(form.Get("success_statuses"), ",") {
+		if st = strings.TrimSpace(st); st != "" {
+			spec.SuccessStatuses = append(spec.SuccessStatuses, st)
+		}
 	}
 	spec.Ordered = checked(form.Get("ordered"))
 	if t := strings.TrimSpace(form.Get("timeout_seconds")); t != "" {

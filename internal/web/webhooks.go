@@ -206,6 +206,61 @@ func (c bodyCaps) Describe(n *int) string {
 	return msg + "."
 }
 
+// Selected reports whether the multi-select shows key (a type or a
+// pattern) as chosen.
+func (f *webhookForm) Selected(key string) bool {
+	return slices.Contains(f.Spec.Events, key) || len(f.Spec.Events) == 0 && key == f.Spec.Event
+}
+
+// SampleKey is the event type whose variables and sample the form shows.
+func (f *webhookForm) SampleKey() string {
+	if f.Event != nil {
+		return f.Event.Key
+	}
+	return ""
+}
+
+// Patterns lists the patterns the multi-select offers: every event type
+// (alerts excluded), then each prefix of the known types.
+func (f *webhookForm) Patterns() []patternOption {
+	out := []patternOption{{Key: herald.AllEvents, Label: "Every event type (herald alerts excluded)"}}
+	seen := map[string]bool{}
+	for _, t := range f.EventTypes {
+		for i := 0; i < len(t.Key); i++ {
+			if t.Key[i] != '.' {
+				continue
+			}
+			p := t.Key[:i+1] + "*"
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, patternOption{Key: p, Label: "Every " + t.Key[:i] + " event"})
+			}
+		}
+	}
+	return out
+}
+
+// OtherEvents are the chosen entries the multi-select does not offer
+// (patterns typed in), for the text field.
+func (f *webhookForm) OtherEvents() string {
+	offered := map[string]bool{}
+	for _, p := range f.Patterns() {
+		offered[p.Key] = true
+	}
+	for _, t := range f.EventTypes {
+		offered[t.Key] = true
+	}
+	var other []string
+	for _, e := range f.Spec.Events {
+		if !offered[e] {
+			other = append(other, e)
+		}
+	}
+	return strings.Join(other, ", ")
+}
+
+type patternOption struct{ Key, Label string }
+
 func (f *webhookForm) Action() string {
 	if f.ID == "" {
 		return "/webhooks"
@@ -227,8 +282,9 @@ func (s *Server) formData(r *http.Request, id string, revision int, spec herald.
 	f := &webhookForm{ID: id, Revision: revision, Spec: spec, EventTypes: types, Authorizations: auths,
 		Methods: herald.Methods, PayloadTypes: herald.PayloadTypes, CanPreview: s.preview != nil, Bodies: s.bodyCaps()}
 	for _, t := range types {
-		if t.Key == spec.Event {
-			f.Event = t
+		if herald.EventsCover(spec.Events, t.Key) || t.Key == spec.Event {
+			f.Event = t // the first type the list covers: its sample is previewed
+			break
 		}
 	}
 	f.Headers = append(append([]herald.Header{}, spec.CustomHeaders...), make([]herald.Header, blankHeaderRows)...)
@@ -434,7 +490,7 @@ func (s *Server) loadWebhook(w http.ResponseWriter, r *http.Request) (*herald.We
 
 func (s *Server) webhookPageData(r *http.Request, wh *herald.Webhook) (*webhookPage, error) {
 	ws := workspace(r)
-	p := &webhookPage{W: wh, Tab: "details", EventName: wh.Event, CanRotate: s.rotator != nil, CanTest: s.control != nil, Bodies: s.bodyCaps(),
+	p := &webhookPage{W: wh, Tab: "details", EventName: strings.Join(wh.Events, ", "), CanRotate: s.rotator != nil, CanTest: s.control != nil, Bodies: s.bodyCaps(),
 		Circuit: s.circuit(wh.EndpointURL)}
 	if t, err := s.svc.EventType(r.Context(), ws, wh.Event); err == nil {
 		p.EventName = t.DisplayName
@@ -476,7 +532,7 @@ func (s *Server) publishWebhook(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("Webhook “%s” is published: new %s events are delivered to it.", wh.Name, wh.Event), nil
+		return fmt.Sprintf("Webhook “%s” is published: new %s events are delivered to it.", wh.Name, strings.Join(wh.Events, ", ")), nil
 	})
 }
 

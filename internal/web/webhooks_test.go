@@ -63,7 +63,7 @@ func TestWebhookLifecycle(t *testing.T) {
 		// authorization.
 		res, body = e.get("/webhooks/new")
 		e.status(res, http.StatusOK)
-		for _, name := range []string{"name", "description", "event", "authorization_enabled", "authorization_id", "endpoint_url", "method",
+		for _, name := range []string{"name", "description", "events", "events_other", "condition", "success_statuses", "success_condition", "authorization_enabled", "authorization_id", "endpoint_url", "method",
 			"log_only_errors", "custom_headers[0].name", "custom_headers[0].value", "custom_headers[2].value", "payload_type", "payload"} {
 			contains(t, body, `name="`+name+`"`)
 		}

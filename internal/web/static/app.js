@@ -80,10 +80,19 @@
   // Show the variables of the chosen event.
   var event = document.getElementById('f-event');
   if (event) {
+    // With several chosen, the first plain type's variables are shown
+    // (a pattern's types are listed by the server on the next preview).
+    var shown = function () {
+      var opts = event.selectedOptions ? Array.prototype.slice.call(event.selectedOptions) : [];
+      var keys = opts.map(function (o) { return o.value; }).filter(function (k) { return k.indexOf('*') < 0; });
+      return keys.length ? keys[0] : (event.value || '');
+    };
     event.addEventListener('change', function () {
-      document.querySelectorAll('.vars').forEach(function (v) { v.hidden = v.getAttribute('data-event') !== event.value; });
+      var key = shown();
+      document.querySelectorAll('.vars').forEach(function (v) { v.hidden = v.getAttribute('data-event') !== key; });
       var none = document.getElementById('vars-none');
-      if (none) none.hidden = event.value !== '';
+      if (none) none.hidden = key !== '';
+      schedulePreview();
     });
   }
 
