@@ -1,4 +1,4 @@
-package main
+package deploy_test
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -188,6 +189,7 @@ func TestDockerImageDeliversAnEvent(t *testing.T) {
 	root := repoRoot(t)
 	tag := fmt.Sprintf("herald-test:%d", time.Now().UnixNano())
 
+	readSources(t, root)
 	// Build exactly as documented, with this test's go first in PATH.
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
@@ -308,5 +310,53 @@ func TestDockerImageDeliversAnEvent(t *testing.T) {
 	}
 	if l := logs(); !strings.Contains(l, "shutting down") {
 		t.Errorf("no graceful shutdown in the logs:\n%s", l)
+	}
+}
+
+// call sends one JSON request with an API key and decodes the answer.
+func call(t *testing.T, method, url, key string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		data, _ := json.Marshal(body)
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, out
+}
+
+// readSources reads every file of the repository (Go sources, embedded
+// templates and migrations, the Dockerfile, the script). The image is
+// built from them by a script go test cannot see into; reading them here
+// puts them in the test's cache key, so a change to herald's code runs
+// this test again instead of reusing an old "ok".
+func readSources(t *testing.T, root string) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		if d.Type().IsRegular() {
+			_, err = os.ReadFile(path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

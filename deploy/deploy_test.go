@@ -1,4 +1,8 @@
-package main
+// Package deploy_test checks the packaging files: the container image
+// (../Dockerfile, Dockerfile.build, build-image.sh), the compose file and
+// the systemd unit. Its own package, so the image build has its own
+// go test time budget.
+package deploy_test
 
 import (
 	"bytes"
@@ -18,13 +22,10 @@ import (
 	"github.com/heraldhq/herald/internal/secrets"
 )
 
-// The packaging files in deploy/ (the Dockerfile and the docker_test.go
-// image test aside): the compose file and the systemd unit.
-
-// repoRoot is the repository's root: the tests run in cmd/herald.
+// repoRoot is the repository's root: the tests run in deploy/.
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
+	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
