@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -38,7 +39,14 @@ type dockerDaemon struct {
 // test when dockerd is not installed (fails with HERALD_REQUIRE_DOCKER=1).
 func startDockerd(t *testing.T) *dockerDaemon {
 	t.Helper()
-	dockerd := needTool(t, "dockerd", "HERALD_REQUIRE_DOCKER", "apt-get install docker.io")
+	dockerd, err := exec.LookPath("dockerd")
+	if err != nil { // not in this PATH, but installed where Debian puts it
+		if _, e := os.Stat("/usr/sbin/dockerd"); e == nil {
+			dockerd = "/usr/sbin/dockerd"
+		} else {
+			dockerd = needTool(t, "dockerd", "HERALD_REQUIRE_DOCKER", "apt-get install docker.io")
+		}
+	}
 	if os.Geteuid() != 0 {
 		msg := "dockerd needs root and the test runs as uid " + strconv.Itoa(os.Geteuid())
 		if os.Getenv("HERALD_REQUIRE_DOCKER") == "1" {
@@ -46,10 +54,22 @@ func startDockerd(t *testing.T) *dockerDaemon {
 		}
 		t.Skip("SKIP: " + msg)
 	}
-	// The CLI that came with this dockerd, rather than any other first in PATH.
-	client := filepath.Join(filepath.Dir(dockerd), "docker")
-	if _, err := os.Stat(client); err != nil {
+	// The CLI that came with this dockerd (Debian: /usr/bin/docker),
+	// rather than any other first in PATH.
+	client := ""
+	for _, c := range []string{filepath.Join(filepath.Dir(dockerd), "docker"), "/usr/bin/docker"} {
+		if _, err := os.Stat(c); err == nil && client == "" {
+			client = c
+		}
+	}
+	if client == "" {
 		client = needTool(t, "docker", "HERALD_REQUIRE_DOCKER", "apt-get install docker.io")
+	}
+	// dockerd 20.10 writes a trust key to /etc/docker/key.json whatever its
+	// --data-root; one it creates is removed with the rest.
+	const trustKey = "/etc/docker/key.json"
+	if _, err := os.Stat(trustKey); errors.Is(err, fs.ErrNotExist) {
+		t.Cleanup(func() { os.Remove(trustKey) })
 	}
 	// A short path: unix socket paths (containerd's are deep in the exec
 	// root) are limited to 108 bytes, and t.TempDir's names are long.
