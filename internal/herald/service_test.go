@@ -158,8 +158,8 @@ func TestServiceWebhookLifecycle(t *testing.T) {
 	if len(e.canceler.calls) != len(want) || e.canceler.calls[0] != want[0] || e.canceler.calls[1] != want[1] {
 		t.Errorf("pending deliveries canceled: %v, want %v", e.canceler.calls, want)
 	}
-	e.wantAudit(t, w.ID, "webhook.create: CRM", "webhook.update: revision 2; name", "webhook.publish: CRM v2",
-		"webhook.update: revision 3; description", "webhook.unpublish: receiver moved", "webhook.delete: ")
+	e.wantAudit(t, w.ID, "webhook.create: CRM", "webhook.update: revision 2; changed name", "webhook.publish: CRM v2",
+		"webhook.update: revision 3; changed description", "webhook.unpublish: receiver moved", "webhook.delete: ")
 	e.wantAudit(t, c.ID, "webhook.duplicate: copy of "+w.ID)
 }
 
