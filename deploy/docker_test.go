@@ -254,7 +254,14 @@ func TestDockerImageDeliversAnEvent(t *testing.T) {
 		"--env", "HERALD_ADDR="+addr,
 		"--health-interval", "1s", "--health-timeout", "5s",
 		tag, "serve", "--allow-network", "127.0.0.0/8")
-	logs := func() string { out, _ := d.try(30*time.Second, "logs", name); return out }
+	logs := func() string { // herald logs to stderr, which docker logs keeps apart
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, d.client, "logs", name)
+		cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.host, "DOCKER_CONFIG="+filepath.Join(d.dir, "cli"))
+		out, _ := cmd.CombinedOutput()
+		return string(out)
+	}
 
 	base := "http://" + addr
 	deadline := time.Now().Add(60 * time.Second)
