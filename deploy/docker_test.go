@@ -66,10 +66,11 @@ func startDockerd(t *testing.T) *dockerDaemon {
 		client = needTool(t, "docker", "HERALD_REQUIRE_DOCKER", "apt-get install docker.io")
 	}
 	// dockerd 20.10 writes a trust key to /etc/docker/key.json whatever its
-	// --data-root; one it creates is removed with the rest.
-	const trustKey = "/etc/docker/key.json"
-	if _, err := os.Stat(trustKey); errors.Is(err, fs.ErrNotExist) {
-		t.Cleanup(func() { os.Remove(trustKey) })
+	// --data-root; what it creates there is removed with the rest.
+	for _, p := range []string{"/etc/docker", "/etc/docker/key.json"} {
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			t.Cleanup(func() { os.Remove(p) }) // the key first: cleanups run last-in first-out
+		}
 	}
 	// A short path: unix socket paths (containerd's are deep in the exec
 	// root) are limited to 108 bytes, and t.TempDir's names are long.
