@@ -274,9 +274,10 @@ func TestDockerImageDeliversAnEvent(t *testing.T) {
 				break
 			}
 		}
-		if time.Now().After(deadline) {
+		running, _ := d.try(30*time.Second, "inspect", "--format", "{{.State.Running}}", name)
+		if strings.TrimSpace(running) != "true" || time.Now().After(deadline) {
 			state, _ := d.try(30*time.Second, "inspect", "--format", "{{json .State}}", name)
-			t.Fatalf("the container's /healthz did not answer 200 within 60 s (%v); state %s\nlogs:\n%s", err, state, logs())
+			t.Fatalf("the container's /healthz did not answer 200 (%v); state %s\nlogs:\n%s", err, state, logs())
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
