@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
@@ -41,11 +41,16 @@ func runAPIKeyCreate(ctx context.Context, args []string, getenv func(string) str
 	if err != nil {
 		return fmt.Errorf("workspace %s: %w", workspace, err)
 	}
-	key, rec := herald.NewAPIKey(ws.ID, name, sc, time.Now().UTC())
-	if err := store.CreateAPIKey(ctx, rec); err != nil {
-		return fmt.Errorf("store api key: %w", err)
+	svc := herald.NewService(store, nil)
+	svc.Audit = store
+	key, _, err := svc.CreateAPIKey(cliActor(ctx), ws.ID, name, sc)
+	var e *herald.Error
+	if errors.As(err, &e) && e.Code == herald.EInvalid {
+		return usageError{"herald apikey create: " + shown(e)}
 	}
-	recordCLIAudit(ctx, store, ws.ID, "api_key.create", "api_key", rec.ID, fmt.Sprintf("%s (%s…)", name, rec.Prefix))
+	if err != nil {
+		return err
+	}
 	fmt.Fprintln(stdout, key)
 	fmt.Fprintf(stderr, "API key %q for workspace %q created; it is shown only this once.\n", name, workspace)
 	return nil

@@ -50,6 +50,8 @@ Usage:
                            create an admin of the web UI (password on stdin)
   herald send --type TYPE --data @event.json [--url URL] [--api-key K]
                            send an event to a running herald (--data @- reads stdin)
+  herald healthcheck [--addr 127.0.0.1:8080 | --url URL]
+                           exit 0 if a running herald's /healthz answers 200, else 1
   herald bench   [flags]   measure ingest and delivery on this machine
   herald version           print the version
 
@@ -94,6 +96,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return helpIsNotAnError(runBench(ctx, rest, getenv, stdout, stderr))
 	case "send":
 		return helpIsNotAnError(runSend(ctx, rest, getenv, stdin, stdout, stderr))
+	case "healthcheck":
+		return helpIsNotAnError(runHealthcheck(ctx, rest, getenv, stdout, stderr))
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionLine())
 		return nil
@@ -109,7 +113,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 }
 
 // commands are the first words run knows, for "did you mean".
-var commands = []string{"serve", "migrate", "apikey", "user", "bench", "send", "version", "help"}
+var commands = []string{"serve", "migrate", "apikey", "user", "bench", "send", "healthcheck", "version", "help"}
 
 func isHelp(arg string) bool {
 	return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help"

@@ -12,7 +12,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/postgres"
@@ -128,16 +127,12 @@ func (f *storeFlags) open(ctx context.Context, log *slog.Logger) (*sqlstore.Stor
 	return sqlite.Open(ctx, f.db, box, sqlstore.WithLogger(log))
 }
 
-// recordCLIAudit notes a change made from the command line in the audit
-// log, naming the operating-system user (best effort, like the service's).
-func recordCLIAudit(ctx context.Context, log herald.AuditLog, workspaceID, action, objectType, objectID, summary string) {
+// cliActor names who changes things from the command line, for the audit
+// log: "herald CLI (user)" with the operating-system user, when known.
+func cliActor(ctx context.Context) context.Context {
 	actor := "herald CLI"
 	if u, err := user.Current(); err == nil {
 		actor += " (" + u.Username + ")"
 	}
-	e := &herald.AuditEntry{ID: herald.NewID(), WorkspaceID: workspaceID, At: time.Now().UTC().Truncate(time.Microsecond), Actor: actor,
-		Action: action, ObjectType: objectType, ObjectID: objectID, Summary: summary}
-	if err := log.RecordAudit(ctx, e); err != nil {
-		slog.Default().Warn("audit log: cannot record a change", "action", action, "err", err)
-	}
+	return herald.WithActor(ctx, actor)
 }

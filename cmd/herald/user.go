@@ -54,7 +54,9 @@ func runUserCreate(ctx context.Context, args []string, getenv func(string) strin
 		}
 		return err
 	}
-	recordCLIAudit(ctx, store, ws.ID, "user.create", "user", u.ID, email)
+	svc := herald.NewService(store, nil)
+	svc.Audit = store
+	svc.RecordAudit(cliActor(ctx), ws.ID, "user.create", "user", u.ID, email)
 	fmt.Fprintf(stdout, "admin %s created in workspace %q; sign in at /login\n", email, workspace)
 	return nil
 }

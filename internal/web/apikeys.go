@@ -71,12 +71,11 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 			FormError: "Please correct the fields marked below.", D: d})
 		return
 	}
-	key, rec := herald.NewAPIKey(workspace(r), name, scopes, s.now().UTC())
-	if err := s.store.CreateAPIKey(r.Context(), rec); err != nil {
+	key, _, err := s.svc.CreateAPIKey(r.Context(), workspace(r), name, scopes)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.svc.RecordAudit(r.Context(), workspace(r), "api_key.create", "api_key", rec.ID, fmt.Sprintf("%s (%s…)", name, rec.Prefix))
 	d = &apiKeysData{NewKey: key, NewFor: name}
 	if err := s.apiKeysPage(r, d); err != nil {
 		s.fail(w, r, err)
@@ -121,7 +120,7 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.users.RevokeAPIKey(r.Context(), workspace(r), k.ID, s.now().UTC()); err != nil {
+	if _, err := s.svc.RevokeAPIKey(r.Context(), workspace(r), k.ID); err != nil {
 		if herald.ErrorCodeOf(err) == herald.EConflict {
 			setFlash(w, r, fmt.Sprintf("The API key “%s” was already revoked.", k.Name), true)
 			redirect(w, r, "/settings/api-keys")
@@ -130,7 +129,6 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.svc.RecordAudit(r.Context(), workspace(r), "api_key.revoke", "api_key", k.ID, k.Name)
 	setFlash(w, r, fmt.Sprintf("API key “%s” revoked.", k.Name), false)
 	redirect(w, r, "/settings/api-keys")
 }
