@@ -32,6 +32,8 @@ type benchConfig struct {
 	events      int
 	rate        float64
 	fanout      int
+	webhooks    int  // published webhooks in all; those beyond --fanout never deliver the bench's events
+	conditions  bool // every webhook has a condition (the --fanout ones true, the others false)
 	batch       int
 	concurrency int
 	db          string
@@ -58,6 +60,8 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&c.events, "events", 20000, "events to send")
 	fs.Float64Var(&c.rate, "rate", 0, "events per second (0: as fast as herald takes them)")
 	fs.IntVar(&c.fanout, "fanout", 1, "published webhooks per event (deliveries per event)")
+	fs.IntVar(&c.webhooks, "webhooks", 0, "published webhooks in all (default --fanout): the others take another event type, or with --conditions a condition that is false")
+	fs.BoolVar(&c.conditions, "conditions", false, "give every webhook a condition, evaluated at ingest: true for the --fanout ones, false for the rest")
 	fs.IntVar(&c.batch, "batch", 1, "events per request (1: POST /events; more: POST /events/batch)")
 	fs.IntVar(&c.concurrency, "concurrency", 64, "concurrent client connections")
 	fs.StringVar(&c.db, "db", "", "database (default: a new SQLite file in a temporary folder; a postgres:// URL runs on PostgreSQL)")
@@ -75,6 +79,12 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if c.events <= 0 || c.fanout <= 0 || c.batch <= 0 || c.concurrency <= 0 || c.batch > 1000 {
 		return usageError{"herald bench: --events, --fanout, --concurrency must be positive and --batch 1..1000"}
+	}
+	if c.webhooks == 0 {
+		c.webhooks = c.fanout
+	}
+	if c.webhooks < c.fanout {
+		return usageError{"herald bench: --webhooks must be at least --fanout"}
 	}
 	if c.soak > 0 {
 		if c.rate <= 0 || c.backlog || c.slow > 0 {
@@ -153,8 +163,22 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		hook["authorization_enabled"], hook["authorization_id"] = true, id
 	}
-	for i := 0; i < c.fanout; i++ {
-		if err := benchWebhook(ctx, h.url, apiKey, rc.url+"/hook/"+strconv.Itoa(i), hook); err != nil {
+	for i := 0; i < c.webhooks; i++ {
+		spec := map[string]any{}
+		for k, v := range hook {
+			spec[k] = v
+		}
+		match := i < c.fanout
+		switch {
+		case c.conditions && match:
+			spec["condition"] = "n >= 0"
+		case c.conditions:
+			spec["condition"] = "n < 0"
+		case !match:
+			spec["event"] = "coupon.redeemed" // published, but for another type
+			spec["payload"] = `{"coupon": "{{ coupon.id }}"}`
+		}
+		if err := benchWebhook(ctx, h.url, apiKey, rc.url+"/hook/"+strconv.Itoa(i), spec); err != nil {
 			return err
 		}
 	}
@@ -180,6 +204,15 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if c.slow > 0 {
 		rateText += fmt.Sprintf(", plus one webhook whose receiver hangs %s (not counted)", c.slow)
+	}
+	if c.webhooks > c.fanout {
+		how := "for another event type"
+		if c.conditions {
+			how = "whose condition is false"
+		}
+		rateText += fmt.Sprintf(", %d webhooks in all (%d %s)", c.webhooks, c.webhooks-c.fanout, how)
+	} else if c.conditions {
+		rateText += ", every webhook with a condition"
 	}
 	fmt.Fprintf(stdout, "herald bench: %s, %d events, fan-out %d, %d per request, %d connections, %s\n", kind, c.events, c.fanout, c.batch, c.concurrency, rateText)
 	if c.soak > 0 {

@@ -196,13 +196,14 @@ func TestBenchSoak(t *testing.T) {
 // per delivery and the load average beside its rate.
 func TestBenchPrintsCPUAndLoad(t *testing.T) {
 	var out, errOut strings.Builder
-	err := run(t.Context(), []string{"bench", "--events", "300", "--batch", "50", "--concurrency", "4", "--fanout", "2"},
+	err := run(t.Context(), []string{"bench", "--events", "300", "--batch", "50", "--concurrency", "4", "--fanout", "2", "--webhooks", "5", "--conditions"},
 		func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
 	if err != nil {
 		t.Fatalf("bench: %v\n%s\n%s", err, out.String(), errOut.String())
 	}
 	re := regexp.MustCompile(`cpu: +[0-9.]+ CPU-s per 10k deliveries .*, [0-9]+ allocations per delivery, load average [0-9.]+`)
-	if !re.MatchString(out.String()) || !strings.Contains(out.String(), "receipts:   600, duplicates 0") {
+	// 5 webhooks with conditions, 2 of them true: 600 deliveries, not 1,500.
+	if !re.MatchString(out.String()) || !strings.Contains(out.String(), "receipts:   600, duplicates 0") || !strings.Contains(out.String(), "3 whose condition is false") {
 		t.Fatalf("bench output:\n%s", out.String())
 	}
 }

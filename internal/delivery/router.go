@@ -19,6 +19,19 @@ type ingestRouter struct {
 	// at a time, from one goroutine).
 	last     *herald.Event
 	lastVars map[string]any
+	// exprs holds the conditions this call has used, so a batch of events
+	// against many conditioned webhooks looks each up once.
+	exprs map[routeKey]condition
+}
+
+// condition is a compiled condition (payload's cache hands them out).
+type condition interface {
+	Truthy(vars map[string]any) (bool, error)
+}
+
+type routeKey struct {
+	id       string
+	revision int
 }
 
 var _ herald.Router = (*ingestRouter)(nil)
@@ -38,21 +51,43 @@ func (r *ingestRouter) Match(h *herald.RouteHook, ev *herald.Event) (bool, error
 	if r.last != ev {
 		r.last, r.lastVars = ev, eventVars(ev)
 	}
-	return r.conds.Match(h.ID, h.Revision, h.Condition, r.loc, r.lastVars)
+	k := routeKey{h.ID, h.Revision}
+	x, ok := r.exprs[k]
+	if !ok {
+		compiled, err := r.conds.Get(h.ID, h.Revision, h.Condition, r.loc)
+		if err != nil {
+			return false, err
+		}
+		x = compiled
+		if r.exprs == nil {
+			r.exprs = make(map[routeKey]condition)
+		}
+		r.exprs[k] = x
+	}
+	return x.Truthy(r.lastVars)
 }
 
 // countRouting feeds the per-webhook condition counters from committed
-// ingest results.
+// ingest results, one counter update per webhook per call (not per
+// event: a batch against many conditioned webhooks would otherwise pay a
+// label lookup per event and webhook).
 func (e *Engine) countRouting(reqs []*herald.IngestRequest) {
+	matched, filtered := map[string]int{}, map[string]int{}
 	for _, r := range reqs {
 		if r.Result.Duplicate {
 			continue
 		}
 		for _, id := range r.Result.Matched {
-			e.metrics.ConditionEvents.WithLabelValues(id, "matched").Inc()
+			matched[id]++
 		}
 		for _, id := range r.Result.Filtered {
-			e.metrics.ConditionEvents.WithLabelValues(id, "filtered").Inc()
+			filtered[id]++
 		}
+	}
+	for id, n := range matched {
+		e.metrics.ConditionEvents.WithLabelValues(id, "matched").Add(float64(n))
+	}
+	for id, n := range filtered {
+		e.metrics.ConditionEvents.WithLabelValues(id, "filtered").Add(float64(n))
 	}
 }
