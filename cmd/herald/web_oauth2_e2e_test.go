@@ -37,12 +37,7 @@ func TestOAuth2AndPresetInBrowser(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "herald.db")
 	srv := startServeUI(t, env(map[string]string{"HERALD_DB": db}), "--allow-network", "127.0.0.0/8")
 	b := newBrowser(t, srv.url)
-	b.open(srv.setupLink)
-	b.fill("#f-email", "admin@example.com")
-	b.fill("#f-password", "correct horse battery")
-	b.fill("#f-password_confirm", "correct horse battery")
-	b.submit(`button[type=submit]`)
-	b.see("Welcome!")
+	b.firstAdmin(srv.setupLink)
 
 	// The authorization, created in the form.
 	b.open("/authorizations/new")
@@ -85,4 +80,51 @@ func TestOAuth2AndPresetInBrowser(t *testing.T) {
 	if fetches.Load() != 1 {
 		t.Fatalf("%d token fetches for one send", fetches.Load())
 	}
+}
+
+// firstAdmin creates the first admin through serve's setup link.
+func (b *browser) firstAdmin(setupLink string) {
+	b.t.Helper()
+	b.open(setupLink)
+	b.fill("#f-email", "admin@example.com")
+	b.fill("#f-password", "correct horse battery")
+	b.fill("#f-password_confirm", "correct horse battery")
+	b.submit(`button[type=submit]`)
+	b.see("Welcome!")
+}
+
+// In the browser: a webhook with two event types and a condition, the
+// live "would be sent / skipped" as the condition is typed, saved, and
+// the list saying both types and that a condition is set.
+func TestRoutingInBrowser(t *testing.T) {
+	recv := newReceiver(t)
+	db := filepath.Join(t.TempDir(), "herald.db")
+	srv := startServeUI(t, env(map[string]string{"HERALD_DB": db}), "--allow-network", "127.0.0.0/8")
+	b := newBrowser(t, srv.url)
+	b.firstAdmin(srv.setupLink)
+	b.open("/webhooks/new")
+	b.fill("#f-name", "VIP CRM")
+	if !eval[bool](b, `(() => { const el = document.querySelector("#f-event"); let n = 0;
+		for (const o of el.options) { o.selected = o.value === "coupon.redeemed" || o.value === "member.verified"; if (o.selected) n++ }
+		el.dispatchEvent(new Event("input", {bubbles: true})); el.dispatchEvent(new Event("change", {bubbles: true})); return n === 2 })()`) {
+		t.Fatal("cannot choose coupon.redeemed and member.verified")
+	}
+	b.fill("#f-endpoint_url", recv.URL+"/vip")
+	b.set("#f-payload", `{"member": "{{ member.id }}"}`)
+	b.fill("#f-condition", "member.tier == 'gold'")
+	b.waitFor(`(document.querySelector("#preview-route") || {innerText: ""}).innerText.includes("The sample would be sent")`)
+	b.fill("#f-condition", "member.tier == 'bronze'")
+	b.waitFor(`(document.querySelector("#preview-route") || {innerText: ""}).innerText.includes("The sample would be skipped")`)
+	b.checkA11y("webhook form with a condition")
+	b.fill("#f-condition", "member.tier == 'gold'")
+	b.submit(`button[value=save]`)
+	b.see("Webhook “VIP CRM” created", "member.tier == 'gold'")
+	b.open("/webhooks")
+	row := eval[string](b, `[...document.querySelectorAll("tr")].find(r => r.innerText.includes("VIP CRM")).innerText`)
+	for _, want := range []string{"User - User Redeemed Coupon", "User - User Was Verified", "condition"} { // display names, as admins know them
+		if !strings.Contains(strings.ToLower(row), strings.ToLower(want)) {
+			t.Errorf("the list's row lacks %q: %q", want, row)
+		}
+	}
+	b.checkA11y("webhooks list with event types and a condition")
 }
