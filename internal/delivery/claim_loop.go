@@ -1,0 +1,220 @@
+package delivery
+
+// The claim loop: claim due deliveries, load what they need, hand them to workers.
+
+import (
+	"context"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+func (e *Engine) claimLoop(ctx context.Context) {
+	for ctx.Err() == nil {
+		free := e.cfg.MaxInFlight - int(e.inflight.Load())
+		want := min(free, e.cfg.ClaimBatch)
+		if want > 0 {
+			e.postponeSaturated(ctx)
+			claims, err := e.queue.ClaimDeliveries(ctx, e.clock.Now(), e.cfg.Lease, want)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				e.logStoreError("claim deliveries", err)
+				sleep(ctx, time.Second)
+				continue
+			}
+			if len(claims) > 0 {
+				e.dispatch(claims)
+			}
+			if len(claims) == want {
+				continue // there may be more due
+			}
+		}
+		timer := time.NewTimer(e.cfg.PollInterval)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-e.wake:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// postponeSaturated moves the queued deliveries of webhooks whose
+// endpoint is saturated past the saturation, in one statement per newly
+// saturated endpoint, so claims stop picking deliveries that would only
+// wait and be handed back — a hanging receiver then costs almost nothing.
+func (e *Engine) postponeSaturated(ctx context.Context) {
+	now := e.clock.Now()
+	if !e.eps.anySaturated(now) {
+		return // the common case: no walk over every webhook per claim
+	}
+	var hooks []string
+	var until time.Time
+	e.hookEndpoint.Range(func(k, v any) bool {
+		u, ok := e.eps.saturation(v.(string), now)
+		if !ok {
+			return true
+		}
+		if done, seen := e.postponed.Load(k); seen && !done.(time.Time).Before(u) {
+			return true // already postponed for this saturation
+		}
+		e.postponed.Store(k, u)
+		hooks = append(hooks, k.(string))
+		until = later(until, u)
+		return len(hooks) < 500
+	})
+	if len(hooks) == 0 {
+		return
+	}
+	// A bounded slice, the soonest due: what the claims would pick next.
+	n, err := e.queue.PostponeDue(ctx, hooks, now, until, postponeSlice)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("postpone deliveries of a saturated endpoint", "err", err)
+		}
+		return
+	}
+	e.metrics.Deliveries.WithLabelValues("deferred").Add(float64(n))
+}
+
+// postponeSlice bounds one postponement: enough to keep the next claims
+// off a saturated endpoint, never a rewrite of a deep queue.
+const postponeSlice = 1024
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// job is one claim with what it needs.
+type job struct {
+	claim *herald.Claim
+	event *herald.Event
+	vars  map[string]any
+	hook  *herald.Webhook
+	auth  *herald.Authorization
+}
+
+// dispatch loads the events, webhooks and authorizations of a batch of
+// claims in three queries and starts one worker per claim. If the batch
+// cannot be loaded (say, one webhook's secret does not decrypt), each
+// claim is loaded alone, so one broken row holds back only its own
+// deliveries: they wait a minute, with the reason on the delivery.
+func (e *Engine) dispatch(claims []*herald.Claim) {
+	events, hooks, auths, err := e.load(claims)
+	if err != nil {
+		if len(claims) == 1 {
+			e.log.Error("load claimed delivery; it waits a minute", "delivery", claims[0].ID, "err", err)
+			rec := deferral(claims[0], nil, e.clock.Now().Add(time.Minute))
+			rec.LastError = "cannot load the delivery: " + err.Error()
+			e.emit(rec)
+			return
+		}
+		for _, c := range claims {
+			e.dispatch([]*herald.Claim{c})
+		}
+		return
+	}
+	e.start(claims, events, hooks, auths)
+}
+
+func (e *Engine) load(claims []*herald.Claim) (map[string]*herald.Event, map[string]*herald.Webhook, map[string]*herald.Authorization, error) {
+	ctx := context.Background()
+	evIDs, hookIDs := make([]string, 0, len(claims)), make([]string, 0, 4)
+	seenEv, seenHook := map[string]bool{}, map[string]bool{}
+	for _, c := range claims {
+		if !seenEv[c.EventID] {
+			seenEv[c.EventID] = true
+			evIDs = append(evIDs, c.EventID)
+		}
+		if !seenHook[c.WebhookID] {
+			seenHook[c.WebhookID] = true
+			hookIDs = append(hookIDs, c.WebhookID)
+		}
+	}
+	events, err := e.queue.EventsByID(ctx, evIDs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	hooks, err := e.queue.WebhooksByID(ctx, hookIDs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var authIDs []string
+	for _, w := range hooks {
+		if w.AuthorizationEnabled {
+			authIDs = append(authIDs, w.AuthorizationID)
+		}
+	}
+	auths, err := e.queue.AuthorizationsByID(ctx, authIDs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return events, hooks, auths, nil
+}
+
+// start hands each claim to a worker.
+func (e *Engine) start(claims []*herald.Claim, events map[string]*herald.Event, hooks map[string]*herald.Webhook, auths map[string]*herald.Authorization) {
+	varsOf := make(map[string]map[string]any, len(events))
+	for _, c := range claims {
+		j := &job{claim: c, event: events[c.EventID], hook: hooks[c.WebhookID]}
+		if j.event != nil {
+			if j.vars = varsOf[c.EventID]; j.vars == nil {
+				j.vars = eventVars(j.event)
+				varsOf[c.EventID] = j.vars
+			}
+		}
+		if j.hook != nil && j.hook.AuthorizationEnabled {
+			j.auth = auths[j.hook.AuthorizationID]
+		}
+		e.inflight.Add(1)
+		e.workers.Add(1)
+		select {
+		case e.jobs <- j: // an idle worker takes it
+		default:
+			go e.worker(j)
+		}
+	}
+}
+
+// worker runs jobs until it has been idle for a while. Reusing
+// goroutines keeps their grown stacks: a fresh goroutine per delivery
+// spends measurable time growing its stack for the HTTP call.
+func (e *Engine) worker(j *job) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		e.emit(e.attempt(j, false))
+		e.finished()
+		idle.Reset(workerIdle)
+		select {
+		case j = <-e.jobs:
+		case <-idle.C:
+			return
+		case <-e.workCtx.Done(): // stopped
+			return
+		}
+	}
+}
+
+const workerIdle = 10 * time.Second
+
+// finished frees a worker slot and wakes the claim loop when a good
+// share of slots is free again (not after every single completion, which
+// would turn into one claim query per delivery).
+func (e *Engine) finished() {
+	n := e.inflight.Add(-1)
+	e.workers.Done()
+	free := e.cfg.MaxInFlight - int(n)
+	if free >= max(1, min(e.cfg.ClaimBatch, e.cfg.MaxInFlight)/4) || n == 0 {
+		e.Wake()
+	}
+}

@@ -1,0 +1,52 @@
+package delivery
+
+// The outcome writer: records attempts and delivery states in batches.
+
+import (
+	"context"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// emit hands an outcome to the writer.
+func (e *Engine) emit(rec *herald.OutcomeRecord) { e.outcomes <- rec }
+
+// writeLoop records outcomes in batches: one transaction for all that
+// are waiting. A failed write is retried (the outcomes are not dropped;
+// meanwhile leases may expire, which at worst repeats a delivery).
+func (e *Engine) writeLoop() {
+	defer close(e.writerDone)
+	batch := make([]*herald.OutcomeRecord, 0, 512)
+	for rec := range e.outcomes {
+		batch = append(batch[:0], rec)
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case r, ok := <-e.outcomes:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		for try, wait := 1, 100*time.Millisecond; ; try, wait = try+1, min(2*wait, 10*time.Second) {
+			err := e.queue.RecordOutcomes(context.Background(), batch)
+			if err == nil {
+				break
+			}
+			if e.stopping.Load() && try >= 5 {
+				// Shutting down with the database away: these deliveries
+				// are still pending under their lease and go out again
+				// after it (at least once, never lost).
+				e.log.Error("record delivery outcomes; giving up at shutdown, the deliveries will be retried after their lease", "err", err, "count", len(batch))
+				break
+			}
+			e.logStoreError("record delivery outcomes; retrying", err, "count", len(batch))
+			time.Sleep(wait)
+		}
+		e.Wake()
+	}
+}
