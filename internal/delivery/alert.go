@@ -17,16 +17,20 @@ func (e *Engine) disable(w *herald.Webhook, reason string) {
 	if _, busy := e.disabling.LoadOrStore(w.ID, struct{}{}); busy {
 		return
 	}
-	go func() {
+	started := e.background(func(ctx context.Context) {
 		defer e.disabling.Delete(w.ID)
-		ctx := herald.WithActor(context.Background(), "herald")
+		ctx = herald.WithActor(ctx, "herald")
 		if _, err := e.svc.UnpublishWebhook(ctx, w.WorkspaceID, w.ID, reason); err != nil {
 			e.log.Error("auto-disable webhook", "webhook", w.ID, "err", err)
 			return
 		}
 		e.log.Warn("webhook disabled", "webhook", w.ID, "reason", reason)
 		e.alert(ctx, w.WorkspaceID, "herald.webhook.disabled", map[string]any{"webhook": webhookInfo(w), "reason": reason})
-	}()
+	})
+	if !started {
+		e.disabling.Delete(w.ID)
+		e.log.Warn("webhook not disabled: shutting down; the next process disables it", "webhook", w.ID, "reason", reason)
+	}
 }
 
 func (e *Engine) beingDisabled(webhookID string) bool {
@@ -43,7 +47,7 @@ func (e *Engine) maybeFailingAlert(w *herald.Webhook, now time.Time) {
 	}
 	e.log.Warn("webhook failing: no delivery has succeeded for a while", "webhook", w.ID, "name", w.Name,
 		"failing_since", w.FailingSince.UTC().Format(time.RFC3339), "disabled_after", e.cfg.DisableAfter)
-	go e.alert(context.Background(), w.WorkspaceID, "herald.webhook.failing", map[string]any{"webhook": webhookInfo(w),
+	e.raise(w.WorkspaceID, "herald.webhook.failing", map[string]any{"webhook": webhookInfo(w),
 		"failing_since": w.FailingSince.UTC().Format(time.RFC3339)})
 }
 
@@ -53,7 +57,7 @@ func (e *Engine) exhausted(j *job, rec *herald.OutcomeRecord) {
 	}
 	data := map[string]any{"webhook": webhookInfo(j.hook), "delivery": map[string]any{"id": j.claim.ID, "event_id": j.event.ID,
 		"event_type": j.event.Type, "attempts": j.claim.Attempts + 1, "last_status": rec.LastStatus, "last_error": rec.LastError}}
-	go e.alert(context.Background(), j.claim.WorkspaceID, "herald.delivery.exhausted", data)
+	e.raise(j.claim.WorkspaceID, "herald.delivery.exhausted", data)
 }
 
 func webhookInfo(w *herald.Webhook) map[string]any {
@@ -73,6 +77,15 @@ func alertsOnly(events []string) bool {
 		}
 	}
 	return len(events) > 0
+}
+
+// raise raises an alert in the background (see Engine.background), so
+// the worker that noticed it goes on; during shutdown it is logged and
+// dropped.
+func (e *Engine) raise(workspaceID, typ string, data map[string]any) {
+	if !e.background(func(ctx context.Context) { e.alert(ctx, workspaceID, typ, data) }) {
+		e.log.Warn("alert not raised: shutting down", "type", typ)
+	}
 }
 
 // alert raises one of herald's own events in the workspace; admins

@@ -74,7 +74,7 @@ func (e *Engine) attempt(j *job, test bool) *herald.OutcomeRecord {
 	}
 	key := endpointKey(req.URL)
 	e.hookEndpoint.Store(w.ID, key)
-	adm := e.eps.acquire(key, now, c.Attempts > 0, e.workCtx.Done())
+	adm := e.eps.acquire(key, now, c.Attempts > 0, e.ctx.Done())
 	if !adm.ok {
 		e.metrics.Deliveries.WithLabelValues("deferred").Inc()
 		rec := deferral(c, w, adm.deferUntil)
@@ -82,11 +82,11 @@ func (e *Engine) attempt(j *job, test bool) *herald.OutcomeRecord {
 		return rec
 	}
 	e.metrics.InFlight.Inc()
-	s := e.send(e.workCtx, req, c, w, j.auth)
+	s := e.send(e.ctx, req, c, w, j.auth)
 	e.metrics.InFlight.Dec()
 	done := e.clock.Now()
 	e.eps.release(key, done, adm.probe, s.success, s.health)
-	if e.workCtx.Err() != nil && !s.success {
+	if e.ctx.Err() != nil && !s.success {
 		// Shutdown aborted the call: hand the delivery back, due now.
 		return deferral(c, w, done)
 	}

@@ -127,7 +127,7 @@ func (e *Engine) dispatch(claims []*herald.Claim) {
 }
 
 func (e *Engine) load(claims []*herald.Claim) (map[string]*herald.Event, map[string]*herald.Webhook, map[string]*herald.Authorization, error) {
-	ctx := context.Background()
+	ctx := e.ctx
 	evIDs, hookIDs := make([]string, 0, len(claims)), make([]string, 0, 4)
 	seenEv, seenHook := map[string]bool{}, map[string]bool{}
 	for _, c := range claims {
@@ -180,7 +180,8 @@ func (e *Engine) start(claims []*herald.Claim, events map[string]*herald.Event, 
 		select {
 		case e.jobs <- j: // an idle worker takes it
 		default:
-			go e.worker(j)
+			e.goroutines.Add(1)
+			go func() { defer e.goroutines.Done(); e.worker(j) }()
 		}
 	}
 }
@@ -199,7 +200,7 @@ func (e *Engine) worker(j *job) {
 		case j = <-e.jobs:
 		case <-idle.C:
 			return
-		case <-e.workCtx.Done(): // stopped
+		case <-e.ctx.Done(): // stopped
 			return
 		}
 	}

@@ -258,7 +258,7 @@ func (e *Engine) warnCertificate(a *herald.Authorization, notAfter time.Time) {
 	}
 	days := int(left.Hours() / 24)
 	e.log.Warn("client certificate expires soon", "authorization", a.ID, "name", a.Name, "not_after", notAfter.Format(time.RFC3339), "days_left", days)
-	go e.alert(context.Background(), a.WorkspaceID, "herald.authorization.certificate_expiring", map[string]any{
+	e.raise(a.WorkspaceID, "herald.authorization.certificate_expiring", map[string]any{
 		"authorization": map[string]any{"id": a.ID, "name": a.Name, "endpoint": a.Endpoint, "type": string(a.Type)},
 		"not_after":     notAfter.Format(time.RFC3339), "days_left": days})
 }

@@ -138,11 +138,19 @@ type Engine struct {
 	jobs     chan *job // to idle workers
 	inflight atomic.Int64
 
-	workCtx    context.Context // canceled when shutdown's grace ends
-	cancelWork context.CancelFunc
+	// ctx is the engine's base context: every goroutine the engine
+	// starts runs on it or on a context derived from it. Stop cancels it
+	// when shutdown's grace (Stop's ctx) ends, and at the latest when it
+	// returns.
+	ctx        context.Context
+	cancel     context.CancelFunc
 	stopClaims context.CancelFunc
-	workers    sync.WaitGroup
-	loops      sync.WaitGroup
+	workers    sync.WaitGroup // jobs handed to workers and not yet finished
+	goroutines sync.WaitGroup // worker goroutines, busy or idle
+	loops      sync.WaitGroup // claim loop, janitor, listener
+	bg         sync.WaitGroup // alerts and auto-disables (see background)
+	bgMu       sync.Mutex
+	bgClosed   bool // Stop is waiting for bg: no new background work
 	writerDone chan struct{}
 	started    atomic.Bool
 	stopped    atomic.Bool // Stop ran (a second call returns at once)
@@ -187,7 +195,7 @@ func New(cfg Config, d Deps) *Engine {
 	e.eps.log = d.Log
 	e.metrics.registerEndpoints(e)
 	e.eps.maxWaiting = cfg.MaxInFlight / 2
-	e.workCtx, e.cancelWork = context.WithCancel(context.Background())
+	e.ctx, e.cancel = context.WithCancel(context.Background())
 	return e
 }
 
@@ -205,7 +213,7 @@ func (e *Engine) Start() {
 	if !e.started.CompareAndSwap(false, true) {
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(e.ctx)
 	e.stopClaims = cancel
 	e.loops.Add(2)
 	go func() { defer e.loops.Done(); e.claimLoop(ctx) }()
@@ -224,25 +232,60 @@ func (e *Engine) Start() {
 
 // Stop stops claiming, lets attempts in flight finish until ctx ends,
 // aborts the rest and hands them back to the queue (due at once, attempt
-// not counted), and writes every outcome before it returns.
+// not counted), and writes every outcome before it returns. Alerts and
+// auto-disables under way get the rest of ctx too; when ctx ends they are
+// canceled. No goroutine the engine started outlives Stop.
 func (e *Engine) Stop(ctx context.Context) {
 	if !e.started.Load() || !e.stopped.CompareAndSwap(false, true) {
 		return
 	}
 	e.stopClaims()
 	e.loops.Wait()
+	e.waitOrCancel(ctx, &e.workers)
+	e.bgMu.Lock()
+	e.bgClosed = true
+	e.bgMu.Unlock()
+	e.waitOrCancel(ctx, &e.bg)
+	e.stopping.Store(true)
+	close(e.outcomes)
+	select {
+	case <-e.writerDone:
+	case <-ctx.Done():
+		e.cancel() // the writer gives up after its current try
+		<-e.writerDone
+	}
+	e.cancel()
+	e.goroutines.Wait() // idle workers return once e.ctx is canceled
+}
+
+// waitOrCancel waits for wg; if ctx ends first, it cancels the engine's
+// base context (aborting what wg counts) and waits for the rest.
+func (e *Engine) waitOrCancel(ctx context.Context, wg *sync.WaitGroup) {
 	done := make(chan struct{})
-	go func() { e.workers.Wait(); close(done) }()
+	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
-		e.cancelWork()
+		e.cancel()
 		<-done
 	}
-	e.stopping.Store(true)
-	close(e.outcomes)
-	<-e.writerDone
-	e.cancelWork()
+}
+
+// background runs f on the engine's base context in a goroutine that
+// Stop waits for. Once Stop has begun waiting for them, f is not started
+// (it would outlive Stop) and background reports false.
+func (e *Engine) background(f func(ctx context.Context)) bool {
+	e.bgMu.Lock()
+	defer e.bgMu.Unlock()
+	if e.bgClosed {
+		return false
+	}
+	e.bg.Add(1)
+	go func() {
+		defer e.bg.Done()
+		f(e.ctx)
+	}()
+	return true
 }
 
 // EndpointHealth implements herald.EndpointMonitor: the endpoint's

@@ -14,7 +14,10 @@ func (e *Engine) emit(rec *herald.OutcomeRecord) { e.outcomes <- rec }
 
 // writeLoop records outcomes in batches: one transaction for all that
 // are waiting. A failed write is retried (the outcomes are not dropped;
-// meanwhile leases may expire, which at worst repeats a delivery).
+// meanwhile leases may expire, which at worst repeats a delivery). The
+// writes themselves do not run on the engine's context: the outcomes of
+// attempts that shutdown aborted must still be written after it is
+// canceled. Once it is canceled a failed write is not retried.
 func (e *Engine) writeLoop() {
 	defer close(e.writerDone)
 	batch := make([]*herald.OutcomeRecord, 0, 512)
@@ -37,7 +40,7 @@ func (e *Engine) writeLoop() {
 			if err == nil {
 				break
 			}
-			if e.stopping.Load() && try >= 5 {
+			if (e.stopping.Load() && try >= 5) || e.ctx.Err() != nil {
 				// Shutting down with the database away: these deliveries
 				// are still pending under their lease and go out again
 				// after it (at least once, never lost).
@@ -45,7 +48,7 @@ func (e *Engine) writeLoop() {
 				break
 			}
 			e.logStoreError("record delivery outcomes; retrying", err, "count", len(batch))
-			time.Sleep(wait)
+			sleep(e.ctx, wait)
 		}
 		e.Wake()
 	}

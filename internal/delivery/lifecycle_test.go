@@ -1,0 +1,102 @@
+package delivery
+
+import (
+	"context"
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/storetest"
+)
+
+// engineGoroutines returns the stacks of goroutines running engine code,
+// waiting up to within for them to end. The tests that call it do not
+// run in parallel, so any such goroutine is the one engine's under test.
+func engineGoroutines(within time.Duration) []string {
+	deadline := time.Now().Add(within)
+	for {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		var left []string
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if strings.Contains(g, "internal/delivery.(*Engine)") {
+				left = append(left, g)
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestStopLeavesNoEngineGoroutine(t *testing.T) {
+	if left := engineGoroutines(2 * time.Second); len(left) > 0 {
+		t.Fatalf("engine goroutines before the test:\n%s", strings.Join(left, "\n\n"))
+	}
+	e := setup(t, envOpts{})
+	ok := newReceiver(t, nil)
+	w := e.webhook(herald.WebhookSpec{EndpointURL: ok.URL})
+	e.send("member.verified", memberData)
+	e.waitDelivery(w.ID, herald.DeliverySucceeded, 10*time.Second)
+	if len(engineGoroutines(0)) == 0 {
+		t.Fatal("no engine goroutine while running: the check would not see a leak")
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	e.engine.Stop(sctx) // an idle worker waits 10 s for its next job
+	if left := engineGoroutines(200 * time.Millisecond); len(left) > 0 {
+		t.Fatalf("engine goroutines after Stop:\n%s", strings.Join(left, "\n\n"))
+	}
+}
+
+// alertBlockingStore holds every ingest of one of herald's own alerts
+// until its context ends, as a database that stopped answering would.
+type alertBlockingStore struct {
+	storetest.QueueStore
+	blocked chan struct{} // one per alert ingest that started waiting
+}
+
+func (s *alertBlockingStore) Ingest(ctx context.Context, reqs []*herald.IngestRequest) error {
+	if len(reqs) > 0 && strings.HasPrefix(reqs[0].Event.Type, herald.AlertPrefix) {
+		s.blocked <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return s.QueueStore.Ingest(ctx, reqs)
+}
+
+func TestAlertDuringShutdownDoesNotOutliveStop(t *testing.T) {
+	store := &alertBlockingStore{QueueStore: storetest.OpenSQLite(t), blocked: make(chan struct{}, 8)}
+	e := setup(t, envOpts{store: store})
+	failing := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
+	w := e.webhook(herald.WebhookSpec{EndpointURL: failing.URL, RetrySchedule: []string{"0s"}})
+	e.webhook(herald.WebhookSpec{Event: "herald.delivery.exhausted", EndpointURL: failing.URL})
+	e.send("member.verified", memberData)
+	e.waitDelivery(w.ID, herald.DeliveryFailed, 10*time.Second)
+	select {
+	case <-store.blocked: // herald.delivery.exhausted is being raised, and hangs
+	case <-time.After(10 * time.Second):
+		t.Fatal("no alert raised")
+	}
+	const grace = 200 * time.Millisecond
+	sctx, cancel := context.WithTimeout(ctx, grace)
+	defer cancel()
+	began := time.Now()
+	done := make(chan struct{})
+	go func() { e.engine.Stop(sctx); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stop waits for a hanging alert beyond its context")
+	}
+	if took := time.Since(began); took < grace {
+		t.Errorf("Stop returned after %v, before its grace of %v: the alert was not given the time", took, grace)
+	}
+	if left := engineGoroutines(200 * time.Millisecond); len(left) > 0 {
+		t.Fatalf("engine goroutines after Stop:\n%s", strings.Join(left, "\n\n"))
+	}
+}
