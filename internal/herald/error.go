@@ -71,6 +71,14 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Is reports whether target is the sentinel of e's code, so that
+// errors.Is(err, ErrNotFound) holds for any *Error with code ENotFound,
+// whatever its message.
+func (e *Error) Is(target error) bool {
+	s, ok := target.(sentinel)
+	return ok && e.Code == ErrorCode(s)
+}
+
 // Errorf returns an *Error with the given code and a formatted message.
 func Errorf(code ErrorCode, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
@@ -89,11 +97,30 @@ func ErrorCodeOf(err error) ErrorCode {
 	return EInternal
 }
 
-// Sentinel errors that stores return; wrap them with context.
-var (
-	ErrNotFound = &Error{Code: ENotFound, Message: "not found"}
-	ErrConflict = &Error{Code: EConflict, Message: "conflict"}
+// Sentinel errors that stores return; wrap them with context. They are
+// constants, so no caller can change them; errors.Is matches them against
+// any *Error of their code, and errors.As(err, &e *Error) finds them as a
+// fresh *Error (code and message), so ErrorCodeOf and the HTTP layers
+// treat them like any other *Error.
+const (
+	ErrNotFound = sentinel(ENotFound)
+	ErrConflict = sentinel(EConflict)
 )
+
+// sentinel is an immutable error that stands for an error code.
+type sentinel ErrorCode
+
+func (s sentinel) Error() string { return strings.ReplaceAll(string(s), "_", " ") }
+
+// As lets errors.As find a sentinel as an *Error: a copy each time, so a
+// caller that changes what it got changes nobody else's error.
+func (s sentinel) As(target any) bool {
+	t, ok := target.(**Error)
+	if ok {
+		*t = &Error{Code: ErrorCode(s), Message: s.Error()}
+	}
+	return ok
+}
 
 // Validation collects field errors; its Err method returns nil when none.
 type Validation struct {
