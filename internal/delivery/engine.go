@@ -17,7 +17,7 @@ import (
 
 // Config tunes the engine; zero values take the documented defaults.
 type Config struct {
-	MaxInFlight    int           // attempts in flight in this process (256)
+	MaxInFlight    int           // attempts in flight in this process (2048)
 	ClaimBatch     int           // deliveries claimed per query (256)
 	Lease          time.Duration // how long a claim is held before others may take it over (3 min; longer than any timeout)
 	PollInterval   time.Duration // how often to look for work that other processes queued (250 ms)
