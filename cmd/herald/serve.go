@@ -121,8 +121,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	apiServer := api.New(api.Config{MaxBodyBytes: cfg.maxBodyBytes}, svc, preview, log).
-		WithDelivery(api.Delivery{Ingester: engine, Control: engine, Reader: store, Rotate: engine.RotateSecret})
+	apiServer, err := api.New(api.Config{MaxBodyBytes: cfg.maxBodyBytes}, svc, preview,
+		api.Delivery{Ingester: engine, Control: engine, Reader: store, Rotate: engine.RotateSecret}, log)
+	if err != nil {
+		return err
+	}
 	ui, err := newWebUI(ctx, store, svc, log, engine, cfg.engine, preview)
 	if err != nil {
 		return err

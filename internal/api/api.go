@@ -4,8 +4,10 @@
 package api
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
@@ -27,15 +29,34 @@ type Server struct {
 	handler  http.Handler
 }
 
-// New returns the API. renderer may be nil until templates are wired in,
-// in which case POST /templates/render answers 501.
-func New(cfg Config, svc *herald.Service, renderer Renderer, log *slog.Logger) *Server {
+// New returns the API. Everything serve wires is required — the
+// service, the template renderer, every field of the delivery engine's
+// Delivery and the logger — so no handler checks for a missing one; New
+// fails naming what is missing. (Tests that need only part of the API
+// pass fakes.)
+func New(cfg Config, svc *herald.Service, renderer Renderer, d Delivery, log *slog.Logger) (*Server, error) {
+	var missing []string
+	if svc == nil {
+		missing = append(missing, "the service")
+	}
+	if renderer == nil {
+		missing = append(missing, "the template renderer")
+	}
+	for _, f := range d.missing() {
+		missing = append(missing, "Delivery."+f)
+	}
+	if log == nil {
+		missing = append(missing, "the logger")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("api: %s required", strings.Join(missing, ", "))
+	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
-	s := &Server{cfg: cfg, svc: svc, store: svc.Store, render: renderer, log: log}
+	s := &Server{cfg: cfg, svc: svc, store: svc.Store, render: renderer, delivery: d, log: log}
 	s.handler = s.routes()
-	return s
+	return s, nil
 }
 
 // ServeHTTP serves /api/v1/…, /healthz and /readyz.

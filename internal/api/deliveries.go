@@ -45,9 +45,6 @@ func parseTimeParam(r *http.Request, name string) (time.Time, error) {
 }
 
 func (s *Server) listAttempts(w http.ResponseWriter, r *http.Request) {
-	if s.engineMissing(w) {
-		return
-	}
 	hook, err := s.webhookOf(r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -73,9 +70,6 @@ func (s *Server) listAttempts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getAttempt(w http.ResponseWriter, r *http.Request) {
-	if s.engineMissing(w) {
-		return
-	}
 	s.byID(w, r, http.StatusOK, func(ctx context.Context, ws, id string) (any, error) {
 		a, err := s.delivery.Reader.Attempt(ctx, ws, id)
 		if err != nil {
@@ -86,9 +80,6 @@ func (s *Server) getAttempt(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
-	if s.engineMissing(w) {
-		return
-	}
 	hook, err := s.webhookOf(r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -110,18 +101,12 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request) {
-	if s.engineMissing(w) {
-		return
-	}
 	s.byID(w, r, http.StatusOK, func(ctx context.Context, ws, id string) (any, error) {
 		return s.delivery.Control.RetryDelivery(ctx, ws, id)
 	})
 }
 
 func (s *Server) replayWebhook(w http.ResponseWriter, r *http.Request) {
-	if s.engineMissing(w) {
-		return
-	}
 	hook, err := s.webhookOf(r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -159,9 +144,6 @@ func (s *Server) replayWebhook(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
-	if s.engineMissing(w) {
-		return
-	}
 	s.byID(w, r, http.StatusOK, func(ctx context.Context, ws, id string) (any, error) {
 		a, err := s.delivery.Control.SendTest(ctx, ws, id)
 		if err != nil {
@@ -172,10 +154,6 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) {
-	if s.delivery.Rotate == nil {
-		s.engineMissing(w)
-		return
-	}
 	id, err := pathID(r)
 	if err != nil {
 		s.writeError(w, r, err)

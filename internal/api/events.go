@@ -19,20 +19,22 @@ type Delivery struct {
 	Rotate   func(ctx context.Context, workspaceID, webhookID string) (*herald.Webhook, error)
 }
 
-// WithDelivery connects the event and delivery routes to the engine. Call
-// it before serving; without it those routes answer 501.
-func (s *Server) WithDelivery(d Delivery) *Server {
-	s.delivery = d
-	return s
-}
-
-func (s *Server) engineMissing(w http.ResponseWriter) bool {
-	if s.delivery.Ingester != nil && s.delivery.Control != nil && s.delivery.Reader != nil {
-		return false
+// missing names the fields of d that are nil; New refuses such a Delivery.
+func (d Delivery) missing() []string {
+	var m []string
+	if d.Ingester == nil {
+		m = append(m, "Ingester")
 	}
-	writeProblem(w, problem{Type: "urn:herald:problem:not_implemented", Title: "Not implemented", Status: http.StatusNotImplemented,
-		Detail: "the delivery engine is not running in this server"})
-	return true
+	if d.Control == nil {
+		m = append(m, "Control")
+	}
+	if d.Reader == nil {
+		m = append(m, "Reader")
+	}
+	if d.Rotate == nil {
+		m = append(m, "Rotate")
+	}
+	return m
 }
 
 // eventBody is POST /events: the event, strictly decoded.
@@ -57,9 +59,6 @@ func (b eventBody) input(field string) (herald.EventInput, *herald.FieldError) {
 }
 
 func (s *Server) ingestEvent(w http.ResponseWriter, r *http.Request) {
-	if s.engineMissing(w) {
-		return
-	}
 	var body eventBody
 	if err := s.decode(r, &body); err != nil {
 		s.writeError(w, r, err)
@@ -83,9 +82,6 @@ func (s *Server) ingestEvent(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) ingestBatch(w http.ResponseWriter, r *http.Request) {
-	if s.engineMissing(w) {
-		return
-	}
 	var body struct {
 		Events []eventBody `json:"events"`
 	}
@@ -127,18 +123,12 @@ func (s *Server) ingestBatch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) {
-	if s.engineMissing(w) {
-		return
-	}
 	s.byID(w, r, http.StatusOK, func(ctx context.Context, ws, id string) (any, error) {
 		return s.delivery.Reader.Event(ctx, ws, id)
 	})
 }
 
 func (s *Server) resendEvent(w http.ResponseWriter, r *http.Request) {
-	if s.engineMissing(w) {
-		return
-	}
 	id, err := pathID(r)
 	if err != nil {
 		s.writeError(w, r, err)

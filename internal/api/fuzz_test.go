@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/payload"
 )
 
 // FuzzDecodeAndValidate feeds arbitrary bodies through the strict decoder
@@ -81,7 +82,7 @@ func FuzzCreateWebhook(f *testing.F) {
 	f.Add([]byte(`{"authorization_enabled":true,"authorization_id":"01ARZ3NDEKTSV4RRFFQ69G5FAV"}`))
 	store := openSQLite(f)
 	svc := herald.NewService(store, nil)
-	srv := New(Config{MaxBodyBytes: 64 << 10}, svc, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := newServer(f, Config{MaxBodyBytes: 64 << 10}, svc, payload.Previewer{}, fakeDelivery(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ws, err := store.EnsureWorkspace(t0(), herald.DefaultWorkspace)
 	if err != nil {
 		f.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/payload"
 	"github.com/heraldhq/herald/internal/storetest"
 )
 
@@ -64,11 +65,29 @@ func setup(t *testing.T, store herald.Store, cfg Config) *env {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := herald.NewService(store, nil)
-	srv := httptest.NewServer(New(cfg, svc, nil, log))
+	srv := httptest.NewServer(newServer(t, cfg, svc, payload.Previewer{}, fakeDelivery(), log))
 	t.Cleanup(srv.Close)
 	e := &env{t: t, srv: srv, store: store, svc: svc, logs: logs, bodies: &syncBuffer{}}
 	e.key = e.newKey(herald.DefaultWorkspace, herald.ScopeAdmin)
 	return e
+}
+
+// newServer is New for tests that need a server: it fails the test if
+// New refuses the dependencies.
+func newServer(tb testing.TB, cfg Config, svc *herald.Service, renderer Renderer, d Delivery, log *slog.Logger) *Server {
+	tb.Helper()
+	s, err := New(cfg, svc, renderer, d, log)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// fakeDelivery is an engine that answers every call with made-up data
+// (oaFakeEngine), for tests of the routes that do not deliver.
+func fakeDelivery() Delivery {
+	f := oaFakeEngine{now: time.Now().UTC().Truncate(time.Second)}
+	return Delivery{Ingester: f, Control: f, Reader: f, Rotate: f.rotate}
 }
 
 func (e *env) newKey(workspace string, scopes ...herald.Scope) string {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/payload"
 )
 
 // oaDoc is the embedded document, parsed once per test.
@@ -524,8 +525,7 @@ func (f oaFakeEngine) rotate(_ context.Context, _, id string) (*herald.Webhook, 
 // the body has the documented media type and conforms to its schema with
 // every property present (the fake engine fills them all). Requests send
 // every property of their schema, so a documented field the handler would
-// refuse fails too. Without the engine, each route must answer a
-// documented 501.
+// refuse fails too.
 func TestOpenAPIEngineRoutes(t *testing.T) {
 	doc := oaDoc(t)
 	ops := oaOperations(t, doc)
@@ -557,7 +557,7 @@ func TestOpenAPIEngineRoutes(t *testing.T) {
 
 	fake := oaFakeEngine{now: now}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	engine := httptest.NewServer(New(Config{}, e.svc, nil, log).WithDelivery(Delivery{Ingester: fake, Control: fake, Reader: fake, Rotate: fake.rotate}))
+	engine := httptest.NewServer(newServer(t, Config{}, e.svc, payload.Previewer{}, Delivery{Ingester: fake, Control: fake, Reader: fake, Rotate: fake.rotate}, log))
 	t.Cleanup(engine.Close)
 
 	for _, c := range calls {
@@ -582,7 +582,6 @@ func TestOpenAPIEngineRoutes(t *testing.T) {
 			name, url string
 			want      func(int) bool
 		}{
-			{"without engine", e.srv.URL, func(s int) bool { return s == http.StatusNotImplemented }},
 			{"with engine", engine.URL, func(s int) bool { return s >= 200 && s < 300 }},
 		} {
 			req, err := http.NewRequest(method, srv.url+"/api/v1"+c.path, bytes.NewReader(raw))

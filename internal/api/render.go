@@ -35,11 +35,6 @@ type renderResponse struct {
 }
 
 func (s *Server) renderTemplate(w http.ResponseWriter, r *http.Request) {
-	if s.render == nil {
-		writeProblem(w, problem{Type: "urn:herald:problem:not_implemented", Title: "Not implemented", Status: http.StatusNotImplemented,
-			Detail: "template rendering is not available in this build"})
-		return
-	}
 	var in renderRequest
 	if err := s.decode(r, &in); err != nil {
 		s.writeError(w, r, err)

@@ -15,7 +15,7 @@ import (
 func setupWithTemplates(t *testing.T) *env {
 	e := setup(t, openSQLite(t), Config{})
 	e.svc.Templates = payload.Checker{}
-	srv := New(Config{}, e.svc, payload.Previewer{}, slogTo(e.logs))
+	srv := newServer(t, Config{}, e.svc, payload.Previewer{}, fakeDelivery(), slogTo(e.logs))
 	e.srv.Config.Handler = srv
 	return e
 }

@@ -38,7 +38,7 @@ func routingEnv(t *testing.T, store *sqlstore.Store) (*env, *delivery.Engine) {
 		engine.Stop(ctx)
 	})
 	logs := &syncBuffer{}
-	srv := httptest.NewServer(New(Config{}, svc, payload.Previewer{}, slogTo(logs)).WithDelivery(Delivery{Ingester: engine, Control: engine, Reader: store, Rotate: engine.RotateSecret}))
+	srv := httptest.NewServer(newServer(t, Config{}, svc, payload.Previewer{}, Delivery{Ingester: engine, Control: engine, Reader: store, Rotate: engine.RotateSecret}, slogTo(logs)))
 	t.Cleanup(srv.Close)
 	e := &env{t: t, srv: srv, store: store, svc: svc, logs: logs, bodies: &syncBuffer{}}
 	e.key = e.newKey(herald.DefaultWorkspace, herald.ScopeAdmin, herald.ScopeIngest)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/payload"
 	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/storetest"
 )
@@ -40,7 +41,7 @@ func withEngine(t *testing.T, store *sqlstore.Store, log io.Writer) *httptest.Se
 	t.Helper()
 	svc := herald.NewService(store, nil)
 	engine := delivery.New(delivery.Config{}, delivery.Deps{Service: svc, Queue: store, Log: slogTo(io.Discard)})
-	srv := httptest.NewServer(New(Config{}, svc, nil, slogTo(log)).WithDelivery(Delivery{Ingester: engine, Control: engine, Reader: store, Rotate: engine.RotateSecret}))
+	srv := httptest.NewServer(newServer(t, Config{}, svc, payload.Previewer{}, Delivery{Ingester: engine, Control: engine, Reader: store, Rotate: engine.RotateSecret}, slogTo(log)))
 	t.Cleanup(srv.Close)
 	return srv
 }
