@@ -45,6 +45,7 @@ type env struct {
 
 type options struct {
 	noPreview, noDeliveries bool
+	storeReader             bool // the store reads deliveries (no fake reader)
 	store                   func(testing.TB) storetest.UsersStore
 	cfg                     web.Config // SetupToken and BcryptCost are set by setup
 	retention               time.Duration
@@ -83,7 +84,9 @@ func setup(t *testing.T, opts ...options) *env {
 		deps.Previewer = fakePreviewer{}
 	}
 	deps.Endpoints = o.endpoints
-	if !o.noDeliveries {
+	if o.storeReader {
+		deps.Deliveries = st.(herald.DeliveryReader)
+	} else if !o.noDeliveries {
 		e.reader = &fakeReader{}
 		e.control = &fakeControl{reader: e.reader}
 		deps.Deliveries, deps.Control = e.reader, e.control

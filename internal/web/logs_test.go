@@ -313,3 +313,50 @@ func TestAttemptCappedBodies(t *testing.T) {
 	contains(t, body, "No body.", "Empty body.")
 	lacks(t, body, "body-note")
 }
+
+// TestLogsChartCountsUnloggedSuccesses: with Log Only Errors a success
+// stores no attempt, yet the chart counts it (from the real store).
+func TestLogsChartCountsUnloggedSuccesses(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t, options{storeReader: true})
+	ctx := context.Background()
+	q, ok := e.store.(herald.Queue)
+	if !ok {
+		t.Fatal("the store is no queue")
+	}
+	wh, fe, err := e.svc.CreateWebhook(ctx, e.ws, herald.WebhookSpec{Name: "Quiet", Event: "member.verified", LogOnlyErrors: true,
+		EndpointURL: "https://hooks.example.com/in", Method: "POST", PayloadType: herald.PayloadJSON, Payload: "{}"})
+	if err != nil || len(fe) > 0 {
+		t.Fatal(err, fe)
+	}
+	if _, err := e.svc.PublishWebhook(ctx, e.ws, wh.ID); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	var reqs []*herald.IngestRequest
+	for i := 0; i < 3; i++ {
+		reqs = append(reqs, &herald.IngestRequest{Event: &herald.Event{ID: herald.NewID(), WorkspaceID: e.ws, Type: "member.verified",
+			OccurredAt: now, ReceivedAt: now, Data: map[string]any{}, RawData: []byte(`{}`)}})
+	}
+	if err := q.Ingest(ctx, reqs); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := q.ClaimDeliveries(ctx, now, time.Minute, 10)
+	if err != nil || len(claims) != 3 {
+		t.Fatal(len(claims), err)
+	}
+	var recs []*herald.OutcomeRecord
+	for _, c := range claims[:2] {
+		recs = append(recs, &herald.OutcomeRecord{DeliveryID: c.ID, WebhookID: wh.ID, Token: c.Token, Status: herald.DeliverySucceeded, Counted: true, LastStatus: 204, At: now})
+	}
+	bad := attempt(e.ws, wh.ID, herald.OutcomeFailure, 503, now)
+	bad.DeliveryID, bad.EventID = claims[2].ID, claims[2].EventID
+	recs = append(recs, &herald.OutcomeRecord{DeliveryID: claims[2].ID, WebhookID: wh.ID, Token: claims[2].Token, Status: herald.DeliveryFailed,
+		Counted: true, LastStatus: 503, LastError: "503", At: now, Attempt: bad})
+	if err := q.RecordOutcomes(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	res, body := e.get("/webhooks/" + wh.ID + "/logs")
+	e.status(res, http.StatusOK)
+	contains(t, body, "2 succeeded", "1 failed", "Attempts per hour over the last 24 hours: 2 succeeded, 1 failed", "HTTP 503")
+}
