@@ -638,12 +638,17 @@ func TestAdminUIInBrowser(t *testing.T) {
 	// 7. Logs: both attempts, a chart, the detail view, Retry.
 	b.open(webhookURL + "/logs")
 	b.waitFor(`document.querySelectorAll("table.list tbody tr").length >= 2`)
-	b.see("Last 24 hours", "2 succeeded", "HTTP 200")
+	b.see("Last 24 hours", "2 succeeded", "HTTP 200", "member eva@example.com")
 	b.checkA11y("logs")
 	b.shot("logs")
+	// Each row names its event and links to the event's data.
+	b.submit(`table.list tbody tr:first-child a[href*="/events/"]`)
+	b.see("Event member.verified", "member eva@example.com", `"tier": "silver"`)
+	b.checkA11y("event data")
+	b.open(webhookURL + "/logs")
 	b.submit(`form.replay button`)
 	b.see("0 failed deliveries between")
-	b.submit(`table.list tbody tr:first-child a`)
+	b.submit(`table.list tbody tr:first-child a[href*="/logs/"]`)
 	b.see("Attempt #1", "Request", "Response", "/hooks/m-42", "eva@example.com", "Resend",
 		fmt.Sprintf("Showing the first 32 of %d bytes (log_body_bytes).", len(recv.requests()[1].Body)))
 	b.notSee(secret)

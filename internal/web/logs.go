@@ -1,10 +1,15 @@
 package web
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,14 +25,16 @@ type logsPage struct {
 	Available  bool // a DeliveryReader is wired in
 	CanControl bool
 	Attempts   []*herald.Attempt
-	Outcome    string
-	Since      string
-	Until      string
-	Filtered   bool
-	Next       string
-	Chart      template.HTML
-	Successes  int
-	Failures   int
+	// Events holds the summary of each listed attempt's event, by id.
+	Events    map[string]string
+	Outcome   string
+	Since     string
+	Until     string
+	Filtered  bool
+	Next      string
+	Chart     template.HTML
+	Successes int
+	Failures  int
 }
 
 func (s *Server) showLogs(w http.ResponseWriter, r *http.Request) {
@@ -89,6 +96,10 @@ func (s *Server) showLogs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.Attempts = list
+		if p.Events, err = s.eventSummaries(r, list); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		if next != "" {
 			nq := url.Values{}
 			for _, k := range []string{"outcome", "since", "until"} {
@@ -177,6 +188,137 @@ type attemptPage struct {
 // sent again with Resend (a new delivery), not retried.
 func (p *attemptPage) CanRetry() bool {
 	return p.CanControl && p.A.DeliveryID != "" && (p.Delivery == nil || p.Delivery.Status != herald.DeliverySucceeded)
+}
+
+// eventsByID is the store's batch read of events (the stores have it);
+// without it the UI reads the listed events one by one.
+type eventsByID interface {
+	EventsByID(ctx context.Context, ids []string) (map[string]*herald.Event, error)
+}
+
+// eventSummaries reads the events of the listed attempts once each and
+// summarizes their subject ("member a@example.com"); an event purged by
+// retention has no summary.
+func (s *Server) eventSummaries(r *http.Request, list []*herald.Attempt) (map[string]string, error) {
+	var ids []string
+	seen := map[string]bool{}
+	for _, a := range list {
+		if a.EventID != "" && !seen[a.EventID] {
+			seen[a.EventID] = true
+			ids = append(ids, a.EventID)
+		}
+	}
+	out := map[string]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	events := map[string]*herald.Event{}
+	if b, ok := s.reader.(eventsByID); ok {
+		m, err := b.EventsByID(r.Context(), ids)
+		if err != nil {
+			return nil, err
+		}
+		events = m
+	} else {
+		for _, id := range ids {
+			ev, err := s.reader.Event(r.Context(), workspace(r), id)
+			if herald.ErrorCodeOf(err) == herald.ENotFound {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			events[id] = ev
+		}
+	}
+	for id, ev := range events {
+		if ev != nil && ev.WorkspaceID == workspace(r) {
+			out[id] = eventSummary(ev.Data)
+		}
+	}
+	return out, nil
+}
+
+// eventSummary names an event's subject from its data: the email, else the
+// id, of member (first) or of another top-level object, e.g.
+// "member a@example.com"; "" when the data has none.
+func eventSummary(data map[string]any) string {
+	keys := make([]string, 0, len(data))
+	for k := range data {
+		if k != "member" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	if _, ok := data["member"]; ok {
+		keys = append([]string{"member"}, keys...)
+	}
+	for _, k := range keys {
+		obj, ok := data[k].(map[string]any)
+		if !ok {
+			continue
+		}
+		for _, f := range []string{"email", "id"} {
+			switch v := obj[f].(type) {
+			case string:
+				if v != "" {
+					return k + " " + v
+				}
+			case json.Number:
+				return k + " " + v.String()
+			case float64:
+				return k + " " + strconv.FormatFloat(v, 'f', -1, 64)
+			}
+		}
+	}
+	return ""
+}
+
+type eventPage struct {
+	*webhookPage
+	E    *herald.Event
+	JSON string
+	// Summary is the event's subject, as on the Logs rows.
+	Summary string
+}
+
+// showEvent shows one event and its data, linked from the Logs rows.
+func (s *Server) showEvent(w http.ResponseWriter, r *http.Request) {
+	wh, ok := s.loadWebhook(w, r)
+	if !ok {
+		return
+	}
+	if s.reader == nil {
+		s.fail(w, r, herald.ErrNotFound)
+		return
+	}
+	id, err := pathID(r, "event")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ev, err := s.reader.Event(r.Context(), workspace(r), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	wp, err := s.webhookPageData(r, wh)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	wp.Tab = "logs"
+	var buf bytes.Buffer
+	raw := ev.RawData
+	if len(raw) == 0 {
+		raw, _ = json.Marshal(ev.Data)
+	}
+	if json.Indent(&buf, raw, "", "  ") != nil {
+		buf.Reset()
+		buf.Write(raw)
+	}
+	p := &eventPage{webhookPage: wp, E: ev, JSON: buf.String(), Summary: eventSummary(ev.Data)}
+	s.render(w, r, http.StatusOK, "event", &view{Title: "Event " + ev.Type + " — " + wh.Name, Section: "webhooks", D: p})
 }
 
 func (s *Server) showAttempt(w http.ResponseWriter, r *http.Request) {

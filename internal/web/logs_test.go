@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/web"
 )
 
 func (e *env) webhook(name string) *herald.Webhook {
@@ -359,4 +360,60 @@ func TestLogsChartCountsUnloggedSuccesses(t *testing.T) {
 	res, body := e.get("/webhooks/" + wh.ID + "/logs")
 	e.status(res, http.StatusOK)
 	contains(t, body, "2 succeeded", "1 failed", "Attempts per hour over the last 24 hours: 2 succeeded, 1 failed", "HTTP 503")
+}
+
+// TestLogsRowsNameTheirEvent: each row gives its event's id and subject
+// and links to a page with the event's data (the real store).
+func TestLogsRowsNameTheirEvent(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t, options{storeReader: true})
+	ctx := context.Background()
+	q := e.store.(herald.Queue)
+	wh := e.webhook("CRM")
+	if _, err := e.svc.PublishWebhook(ctx, e.ws, wh.ID); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	raw := []byte(`{"member":{"id":"m-7","email":"ada@example.com"},"points":12}`)
+	ev := &herald.Event{ID: herald.NewID(), WorkspaceID: e.ws, Type: "member.verified", OccurredAt: now, ReceivedAt: now,
+		Data: map[string]any{"member": map[string]any{"id": "m-7", "email": "ada@example.com"}, "points": 12.0}, RawData: raw}
+	if err := q.Ingest(ctx, []*herald.IngestRequest{{Event: ev}}); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := q.ClaimDeliveries(ctx, now, time.Minute, 10)
+	if err != nil || len(claims) != 1 {
+		t.Fatal(len(claims), err)
+	}
+	a := attempt(e.ws, wh.ID, herald.OutcomeFailure, 503, now)
+	a.DeliveryID, a.EventID = claims[0].ID, ev.ID
+	if err := q.RecordOutcomes(ctx, []*herald.OutcomeRecord{{DeliveryID: claims[0].ID, WebhookID: wh.ID, Token: claims[0].Token,
+		Status: herald.DeliveryFailed, Counted: true, LastStatus: 503, LastError: "503", At: now, Attempt: a}}); err != nil {
+		t.Fatal(err)
+	}
+	_, body := e.get("/webhooks/" + wh.ID + "/logs")
+	contains(t, body, `<th scope="col">Event</th>`, `href="/webhooks/`+wh.ID+`/events/`+ev.ID+`"`, "member ada@example.com")
+	_, body = e.get("/webhooks/" + wh.ID + "/logs/" + a.ID)
+	contains(t, body, `href="/webhooks/`+wh.ID+`/events/`+ev.ID+`"`)
+	res, body := e.get("/webhooks/" + wh.ID + "/events/" + ev.ID)
+	e.status(res, http.StatusOK)
+	contains(t, body, "Event member.verified", ev.ID, "member ada@example.com", `"email": "ada@example.com"`, `"points": 12`)
+	res, _ = e.get("/webhooks/" + wh.ID + "/events/" + herald.NewID())
+	e.status(res, http.StatusNotFound)
+}
+
+func TestEventSummary(t *testing.T) {
+	for _, c := range []struct {
+		data map[string]any
+		want string
+	}{
+		{map[string]any{"member": map[string]any{"id": "m-1", "email": "a@example.com"}}, "member a@example.com"},
+		{map[string]any{"member": map[string]any{"id": "m-1"}}, "member m-1"},
+		{map[string]any{"account": map[string]any{"id": 42.0}, "zeta": map[string]any{"email": "z@example.com"}}, "account 42"},
+		{map[string]any{"points": 12.0}, ""},
+		{nil, ""},
+	} {
+		if got := web.EventSummary(c.data); got != c.want {
+			t.Errorf("EventSummary(%v) = %q, want %q", c.data, got, c.want)
+		}
+	}
 }

@@ -1,0 +1,4 @@
+package web
+
+// EventSummary is eventSummary, for the tests.
+var EventSummary = eventSummary
