@@ -683,6 +683,16 @@ func TestAdminUIInBrowser(t *testing.T) {
 	b.open("/webhooks")
 	b.see("CRM — member verified (copy)")
 	b.checkA11y("webhooks list")
+	// The row actions: the copy (newest first) is published and
+	// unpublished from the list, which stays in view.
+	b.submit(`table.list tbody tr:first-child form[action$="/publish"] button`)
+	b.see("CRM — member verified (copy)” is published")
+	if loc := b.location(); !strings.HasSuffix(loc, "/webhooks") {
+		t.Fatalf("publish on the list went to %s", loc)
+	}
+	b.checkA11y("webhooks list with row actions")
+	b.submit(`table.list tbody tr:first-child form[action$="/unpublish"] button`)
+	b.see("CRM — member verified (copy)” is unpublished")
 	b.submit(`table.list a[href^="/webhooks/"]`) // newest first: the copy
 	b.see("(copy)")
 	b.submit(`a[href$="/delete"]`)

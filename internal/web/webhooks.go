@@ -563,11 +563,20 @@ func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, act func(ws, 
 			return
 		}
 		setFlash(w, r, e.Error(), true)
-		redirect(w, r, "/webhooks/"+id)
+		redirect(w, r, backTo(r, "/webhooks/"+id))
 		return
 	}
 	setFlash(w, r, msg, false)
-	redirect(w, r, "/webhooks/"+id)
+	redirect(w, r, backTo(r, "/webhooks/"+id))
+}
+
+// backTo is where an action goes afterwards: the webhooks list when its
+// form came from there (back=list), else def.
+func backTo(r *http.Request, def string) string {
+	if r.PostFormValue("back") == "list" {
+		return "/webhooks"
+	}
+	return def
 }
 
 func (s *Server) duplicateWebhook(w http.ResponseWriter, r *http.Request) {

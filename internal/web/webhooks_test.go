@@ -688,3 +688,48 @@ func TestTemplateReference(t *testing.T) {
 	}
 	contains(t, body, "# Payload templates", "Differences from Twig, kept on purpose", "hmac('sha256', key)")
 }
+
+// TestWebhookListRowActions: each row of the list offers Edit,
+// Publish/Unpublish, Duplicate and Delete; the state changes come back to
+// the list.
+func TestWebhookListRowActions(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t)
+	wh := e.webhook("CRM")
+	_, body := e.get("/webhooks")
+	contains(t, body, `href="/webhooks/`+wh.ID+`/edit"`, `action="/webhooks/`+wh.ID+`/publish"`, `action="/webhooks/`+wh.ID+`/duplicate"`,
+		`href="/webhooks/`+wh.ID+`/delete"`, `name="back" value="list"`, `Publish<span class="sr-only"> CRM</span>`)
+	lacks(t, body, `action="/webhooks/`+wh.ID+`/unpublish"`)
+
+	res, _ := e.post("/webhooks/"+wh.ID+"/publish", url.Values{"back": {"list"}})
+	e.status(res, http.StatusSeeOther)
+	if loc := res.Header.Get("Location"); loc != "/webhooks" {
+		t.Fatalf("publish from the list went to %q", loc)
+	}
+	_, body = e.follow(res)
+	contains(t, body, "Webhook “CRM” is published", `action="/webhooks/`+wh.ID+`/unpublish"`)
+	if got, _ := e.svc.Store.Webhook(context.Background(), e.ws, wh.ID); got.Status != herald.Published {
+		t.Fatalf("status %s after Publish on the list", got.Status)
+	}
+	res, _ = e.post("/webhooks/"+wh.ID+"/unpublish", url.Values{"back": {"list"}})
+	if loc := res.Header.Get("Location"); loc != "/webhooks" {
+		t.Fatalf("unpublish from the list went to %q", loc)
+	}
+	// Without back=list the detail page stays the destination.
+	res, _ = e.post("/webhooks/"+wh.ID+"/publish", url.Values{"back": {"https://evil.example.com"}})
+	if loc := res.Header.Get("Location"); loc != "/webhooks/"+wh.ID {
+		t.Fatalf("publish went to %q", loc)
+	}
+	res, _ = e.post("/webhooks/"+wh.ID+"/duplicate", url.Values{})
+	e.status(res, http.StatusSeeOther)
+	_, body = e.get("/webhooks")
+	contains(t, body, "CRM (copy)")
+	res, body = e.get("/webhooks/" + wh.ID + "/delete")
+	e.status(res, http.StatusOK)
+	contains(t, body, `action="/webhooks/`+wh.ID+`/delete"`)
+	// A row action without the CSRF token is refused.
+	res, _ = e.post("/webhooks/"+wh.ID+"/unpublish", url.Values{"csrf_token": {"wrong"}, "back": {"list"}})
+	if res.StatusCode == http.StatusSeeOther {
+		t.Fatal("unpublish without a valid CSRF token was accepted")
+	}
+}
