@@ -270,8 +270,12 @@ func (f *fakeReader) add(a *herald.Attempt) {
 		f.deliveries = map[string]*herald.Delivery{}
 	}
 	if _, ok := f.deliveries[a.DeliveryID]; !ok {
+		status := herald.DeliveryFailed
+		if a.Outcome == herald.OutcomeSuccess {
+			status = herald.DeliverySucceeded
+		}
 		f.deliveries[a.DeliveryID] = &herald.Delivery{ID: a.DeliveryID, WorkspaceID: a.WorkspaceID, WebhookID: a.WebhookID, EventID: a.EventID,
-			Status: herald.DeliveryFailed, Attempts: a.Number}
+			Status: status, Attempts: a.Number, CreatedAt: a.StartedAt}
 	}
 }
 
@@ -289,7 +293,15 @@ func (f *fakeReader) Delivery(ctx context.Context, ws, id string) (*herald.Deliv
 }
 
 func (f *fakeReader) ListDeliveries(ctx context.Context, ws, webhookID string, flt herald.DeliveryFilter) ([]*herald.Delivery, string, error) {
-	return nil, "", nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*herald.Delivery
+	for _, d := range f.deliveries {
+		if d.WorkspaceID == ws && d.WebhookID == webhookID && (flt.Status == "" || d.Status == flt.Status) {
+			out = append(out, d)
+		}
+	}
+	return out, "", nil
 }
 
 func (f *fakeReader) Attempt(ctx context.Context, ws, id string) (*herald.Attempt, error) {

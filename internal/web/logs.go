@@ -24,6 +24,8 @@ type logsPage struct {
 	*webhookPage
 	Available  bool // a DeliveryReader is wired in
 	CanControl bool
+	// Replayable: failed deliveries in the range, so Replay is offered.
+	Replayable bool
 	Attempts   []*herald.Attempt
 	// Events holds the summary of each listed attempt's event, by id.
 	Events    map[string]string
@@ -119,6 +121,17 @@ func (s *Server) showLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Chart, p.Successes, p.Failures = chartSVG(stats, since)
+	if p.CanControl && len(errs) == 0 {
+		rs, ru, err := s.replayRange(q.Get)
+		if err == nil {
+			n, more, err := s.countReplayable(r, wh.ID, rs, ru)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			p.Replayable = n > 0 || more
+		}
+	}
 	s.render(w, r, status, "logs", v)
 }
 
@@ -396,30 +409,109 @@ func (s *Server) resendEvent(w http.ResponseWriter, r *http.Request) {
 
 // replayFailed makes every failed delivery of the webhook created in the
 // chosen range pending again (D4). Without a range: the last 24 hours.
+// replayRange reads the replay's "since" and "until" (UTC, the Logs
+// filters); empty means the last 24 hours.
+func (s *Server) replayRange(get func(string) string) (since, until time.Time, err error) {
+	until = s.now().UTC()
+	since = until.Add(-24 * time.Hour)
+	var v herald.Validation
+	if raw := get("since"); raw != "" {
+		t, err := time.Parse(timeInput, raw)
+		if err != nil {
+			v.Add("since", "is not a date and time (YYYY-MM-DDTHH:MM, UTC)")
+		}
+		since = t
+	}
+	if raw := get("until"); raw != "" {
+		t, err := time.Parse(timeInput, raw)
+		if err != nil {
+			v.Add("until", "is not a date and time (YYYY-MM-DDTHH:MM, UTC)")
+		}
+		until = t
+	}
+	if len(v.Fields) == 0 && !until.After(since) {
+		v.Add("until", "must be after “from”")
+	}
+	if err := v.Err(); err != nil {
+		return since, until, &herald.Error{Code: herald.EInvalid, Message: "Nothing was replayed: " + v.Fields[0].Field + " " + v.Fields[0].Message}
+	}
+	return since, until, nil
+}
+
+// replayScanLimit bounds how many failed deliveries countReplayable reads.
+const replayScanLimit = 1000
+
+// countReplayable counts the webhook's failed deliveries created in
+// [since, until), reading at most replayScanLimit of them; more is true when
+// it stopped there (the count is then a lower bound).
+func (s *Server) countReplayable(r *http.Request, webhookID string, since, until time.Time) (n int, more bool, err error) {
+	f := herald.DeliveryFilter{Status: herald.DeliveryFailed, Limit: 200}
+	for read := 0; ; {
+		list, next, err := s.reader.ListDeliveries(r.Context(), workspace(r), webhookID, f)
+		if err != nil {
+			return 0, false, err
+		}
+		for _, d := range list {
+			if !d.CreatedAt.Before(since) && d.CreatedAt.Before(until) {
+				n++
+			}
+		}
+		read += len(list)
+		if next == "" {
+			return n, false, nil
+		}
+		if read >= replayScanLimit {
+			return n, true, nil
+		}
+		f.Cursor = next
+	}
+}
+
+// confirmReplay asks before replaying, and says how many deliveries it
+// will queue again.
+func (s *Server) confirmReplay(w http.ResponseWriter, r *http.Request) {
+	wh, ok := s.loadWebhook(w, r)
+	if !ok {
+		return
+	}
+	if s.control == nil || s.reader == nil {
+		s.fail(w, r, herald.Errorf(herald.EConflict, "Retries need the delivery engine, which is not running in this process."))
+		return
+	}
+	q := r.URL.Query()
+	since, until, err := s.replayRange(q.Get)
+	if err != nil {
+		setFlash(w, r, err.Error(), true)
+		redirect(w, r, "/webhooks/"+wh.ID+"/logs")
+		return
+	}
+	n, more, err := s.countReplayable(r, wh.ID, since, until)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if n == 0 && !more {
+		setFlash(w, r, "There is no failed delivery to replay between "+since.Format("2 Jan 15:04")+" and "+until.Format("2 Jan 15:04 UTC")+".", false)
+		redirect(w, r, "/webhooks/"+wh.ID+"/logs")
+		return
+	}
+	count := plural(n, "failed delivery")
+	if more {
+		count = "At least " + count
+	}
+	s.render(w, r, http.StatusOK, "confirm", &view{Title: "Replay failed deliveries", Section: "webhooks", D: confirmData{
+			Question: fmt.Sprintf("Replay the failed deliveries of “%s”?", wh.Name),
+			Detail: fmt.Sprintf("%s created between %s and %s will be attempted again now, with the same webhook-id.", count,
+				since.Format("2 Jan 15:04"), until.Format("2 Jan 15:04 UTC")),
+			Action: "/webhooks/" + wh.ID + "/replay", Button: "Replay", Cancel: "/webhooks/" + wh.ID + "/logs",
+			Since: q.Get("since"), Until: q.Get("until")}})
+}
+
 func (s *Server) replayFailed(w http.ResponseWriter, r *http.Request) {
 	s.deliveryAction(w, r, func(ws, webhookID string) (string, error) {
-		until := s.now().UTC()
-		since := until.Add(-24 * time.Hour)
-		var v herald.Validation
-		if raw := r.PostForm.Get("since"); raw != "" {
-			t, err := time.Parse(timeInput, raw)
-			if err != nil {
-				v.Add("since", "is not a date and time (YYYY-MM-DDTHH:MM, UTC)")
-			}
-			since = t
-		}
-		if raw := r.PostForm.Get("until"); raw != "" {
-			t, err := time.Parse(timeInput, raw)
-			if err != nil {
-				v.Add("until", "is not a date and time (YYYY-MM-DDTHH:MM, UTC)")
-			}
-			until = t
-		}
-		if len(v.Fields) == 0 && !until.After(since) {
-			v.Add("until", "must be after “from”")
-		}
-		if err := v.Err(); err != nil {
-			return "", &herald.Error{Code: herald.EInvalid, Message: "Nothing was replayed: " + v.Fields[0].Field + " " + v.Fields[0].Message}
+		since, until, err := s.replayRange(r.PostForm.Get)
+		if err != nil {
+			return "", err
 		}
 		n, err := s.control.ReplayFailed(r.Context(), ws, webhookID, since, until)
 		if err != nil {

@@ -36,6 +36,8 @@ func attempt(ws, webhookID string, outcome herald.Outcome, status int, at time.T
 	return a
 }
 
+const timeInputFmt = "2006-01-02T15:04"
+
 func TestLogs(t *testing.T) {
 	t.Parallel()
 	e := signedIn(t)
@@ -132,8 +134,31 @@ func TestLogs(t *testing.T) {
 	if r := e.control.replays; len(r) != 1 || r[0][1].Sub(r[0][0]) != 24*time.Hour {
 		t.Fatalf("replay range: %v", r)
 	}
+	// Replay asks first, with the count, and is not offered when nothing
+	// in the range failed.
+	res, body = e.get("/webhooks/" + wh.ID + "/replay")
+	e.status(res, http.StatusOK)
+	contains(t, body, "Replay the failed deliveries of “CRM”?", "2 failed deliveries created between", `action="/webhooks/`+wh.ID+`/replay"`,
+		`name="csrf_token"`, `href="/webhooks/`+wh.ID+`/logs">Cancel`)
+	lacks(t, body, `name="since"`)
+	if len(e.control.replays) != 1 {
+		t.Fatal("the confirmation page replayed")
+	}
+	since, until = now.Add(-90*time.Minute).Format(timeInputFmt), now.Add(-45*time.Minute).Format(timeInputFmt)
+	_, body = e.get("/webhooks/" + wh.ID + "/logs?since=" + since + "&until=" + until)
+	contains(t, body, "created in the chosen time range", `action="/webhooks/`+wh.ID+`/replay"`, `name="since" value="`+since+`"`)
+	_, body = e.get("/webhooks/" + wh.ID + "/replay?since=" + since + "&until=" + until)
+	contains(t, body, "1 failed delivery created between", `name="since" value="`+since+`"`, `name="until" value="`+until+`"`)
 	_, body = e.get("/webhooks/" + wh.ID + "/logs?since=2025-05-01T10:00&until=2025-05-02T10:00")
-	contains(t, body, "created in the chosen time range", `name="since" value="2025-05-01T10:00"`)
+	lacks(t, body, "Replay failed deliveries")
+	res, _ = e.get("/webhooks/" + wh.ID + "/replay?since=2025-05-01T10:00&until=2025-05-02T10:00")
+	e.status(res, http.StatusSeeOther)
+	_, body = e.follow(res)
+	contains(t, body, "There is no failed delivery to replay between 1 May 10:00 and 2 May 10:00 UTC.")
+	res, _ = e.get("/webhooks/" + wh.ID + "/replay?since=yesterday")
+	e.status(res, http.StatusSeeOther)
+	_, body = e.follow(res)
+	contains(t, body, "Nothing was replayed: since is not a date")
 	res, _ = e.post("/webhooks/"+wh.ID+"/replay", url.Values{"since": {"2025-05-01T10:00"}, "until": {"2025-05-02T10:00"}})
 	e.status(res, http.StatusSeeOther)
 	if r := e.control.replays[1]; !r[0].Equal(time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC)) || !r[1].Equal(time.Date(2025, 5, 2, 10, 0, 0, 0, time.UTC)) {

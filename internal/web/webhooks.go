@@ -596,6 +596,8 @@ func (s *Server) duplicateWebhook(w http.ResponseWriter, r *http.Request) {
 
 type confirmData struct {
 	Question, Detail, Action, Button, Cancel string
+	// Since and Until go with the form (the replay's range), when set.
+	Since, Until string
 }
 
 func (s *Server) confirmDeleteWebhook(w http.ResponseWriter, r *http.Request) {
