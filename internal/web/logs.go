@@ -500,11 +500,11 @@ func (s *Server) confirmReplay(w http.ResponseWriter, r *http.Request) {
 		count = "At least " + count
 	}
 	s.render(w, r, http.StatusOK, "confirm", &view{Title: "Replay failed deliveries", Section: "webhooks", D: confirmData{
-			Question: fmt.Sprintf("Replay the failed deliveries of “%s”?", wh.Name),
-			Detail: fmt.Sprintf("%s created between %s and %s will be attempted again now, with the same webhook-id.", count,
-				since.Format("2 Jan 15:04"), until.Format("2 Jan 15:04 UTC")),
-			Action: "/webhooks/" + wh.ID + "/replay", Button: "Replay", Cancel: "/webhooks/" + wh.ID + "/logs",
-			Since: q.Get("since"), Until: q.Get("until")}})
+		Question: fmt.Sprintf("Replay the failed deliveries of “%s”?", wh.Name),
+		Detail: fmt.Sprintf("%s created between %s and %s will be attempted again now, with the same webhook-id.", count,
+			since.Format("2 Jan 15:04"), until.Format("2 Jan 15:04 UTC")),
+		Action: "/webhooks/" + wh.ID + "/replay", Button: "Replay", Cancel: "/webhooks/" + wh.ID + "/logs",
+		Since: q.Get("since"), Until: q.Get("until")}})
 }
 
 func (s *Server) replayFailed(w http.ResponseWriter, r *http.Request) {
