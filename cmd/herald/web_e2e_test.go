@@ -787,6 +787,13 @@ func TestAdminUIInBrowser(t *testing.T) {
 	b.see("This form expired or was sent from another site")
 	b.open("/authorizations")
 	b.notSee("forged.example.com")
+	// The CRM authorization names the webhook that uses it, with a link.
+	b.submit(`table.list a.strong[href$="/edit"]`)
+	b.see("In use by", "CRM — member verified")
+	if eval[int](b, `document.querySelectorAll('ul.used-by a[href^="/webhooks/"]').length`) == 0 {
+		t.Error("In use by lists no webhook link")
+	}
+	b.checkA11y("authorization in use")
 
 	lap("before step 12")
 	// 12. Sign out: the pages need a session again.
