@@ -591,6 +591,13 @@ func TestAdminUIInBrowser(t *testing.T) {
 	b.notSee(secret)
 	b.checkA11y("audit log")
 	b.shot("audit-log")
+	// Filter by object type: only the authorization's changes remain,
+	// each named.
+	b.set("#q-object-type", "authorization")
+	b.submit(`form.filters button[type=submit]`)
+	b.see("authorization.create", "CRM")
+	b.notSee("api_key.create", "webhook.publish")
+	b.checkA11y("audit log filtered")
 	b.open("/settings/workspace")
 	b.see("Time zone", "date-only values", "Log retention", "Deliveries still pending are kept whatever their age.",
 		"Empty: the server's default, for 30 days.")

@@ -473,7 +473,40 @@ func TestAuditLogPage(t *testing.T) {
 	res, _ = e.post("/settings/api-keys", url.Values{"name": {"CRM sync"}, "scopes": {"read"}})
 	e.status(res, http.StatusCreated)
 	_, body = e.get("/settings/audit-log")
-	contains(t, body, "<td>"+adminEmail+"</td>", "api_key.create", "CRM sync (hrld_")
+	contains(t, body, `<a href="/settings/audit-log?actor=`+url.QueryEscape(adminEmail)+`">`+adminEmail+`</a>`, "api_key.create", "CRM sync (hrld_")
+}
+
+// TestAuditLogNamesAndFilters: entries name their object (linked) and the
+// log filters by object type and by actor.
+func TestAuditLogNamesAndFilters(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t)
+	e.svc.Audit = e.store.(herald.AuditLog)
+	auth := e.createAuth("https://api.crm.example.com") // by the test context's actor
+	wh := e.webhook("CRM sync")
+	gone := e.webhook("Short-lived")
+	if err := e.svc.DeleteWebhook(context.Background(), e.ws, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.get("/settings/api-keys")
+	res, _ := e.post("/settings/api-keys", url.Values{"name": {"Sync key"}, "scopes": {"read"}})
+	e.status(res, http.StatusCreated)
+	_, body := e.get("/settings/audit-log")
+	contains(t, body, `<a class="strong" href="/webhooks/`+wh.ID+`">CRM sync</a>`, `<a class="strong" href="/authorizations/`+auth.ID+`/edit">CRM</a>`,
+		`<label for="q-object-type">Object</label>`, `<label for="q-actor">Who</label>`, "webhook.delete")
+	lacks(t, body, `href="/webhooks/`+gone.ID+`"`)
+
+	_, body = e.get("/settings/audit-log?object_type=authorization")
+	contains(t, body, "authorization.create", `<option value="authorization" selected>`, "Clear")
+	lacks(t, body, "webhook.create", "api_key.create")
+	_, body = e.get("/settings/audit-log?actor=" + url.QueryEscape(adminEmail))
+	contains(t, body, "api_key.create", `value="`+adminEmail+`"`)
+	lacks(t, body, "webhook.create", "authorization.create")
+	_, body = e.get("/settings/audit-log?actor=nobody%40example.com")
+	contains(t, body, "No change matches these filters")
+	// An unknown object type is no filter.
+	_, body = e.get("/settings/audit-log?object_type=bogus")
+	contains(t, body, "webhook.create", "api_key.create")
 }
 
 func TestWorkspaceSettingsPage(t *testing.T) {
