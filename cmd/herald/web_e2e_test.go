@@ -523,6 +523,14 @@ func TestAdminUIInBrowser(t *testing.T) {
 	if v := eval[string](b, `document.querySelector("#f-log_body_bytes").value`); v != "70000" {
 		t.Errorf("log_body_bytes came back as %q, not as typed", v)
 	}
+	// The summary words each error as a sentence and links to its field.
+	if got := b.text(`#form-error a[href="#f-log_body_bytes"]`); !strings.HasPrefix(got, "Log body bytes must be from 0 to 65536") {
+		t.Errorf("summary entry for log_body_bytes: %q", got)
+	}
+	b.do(chromedp.Click(chromedp.CSS(`#form-error a[href="#f-custom_headers-0-name"]`)))
+	if id := eval[string](b, `document.activeElement.id`); id != "f-custom_headers-0-name" {
+		t.Errorf("the summary link focused %q, not the header name", id)
+	}
 	b.checkA11y("webhook form with errors")
 	b.shot("webhook-form-error")
 	b.fill("#f-custom_headers-0-name", "X-Source")

@@ -766,3 +766,37 @@ func TestWebhookListRowActions(t *testing.T) {
 		t.Fatal("unpublish without a valid CSRF token was accepted")
 	}
 }
+
+// TestErrorSummaryLinksToFields: a failed form words each field error as a
+// sentence, next to the field and in the summary, which links to the field.
+func TestErrorSummaryLinksToFields(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t)
+	auth := e.createAuth("https://api.crm.example.com")
+	e.get("/webhooks/new")
+	f := fullWebhookForm(auth.ID)
+	f.Set("name", "  ")
+	f.Set("custom_headers[2].name", "Bad Header:")
+	res, body := e.post("/webhooks", f)
+	e.status(res, http.StatusUnprocessableEntity)
+	contains(t, body, `<ul class="error-summary">`, `<li><a href="#f-name">Name is required.</a></li>`, `id="f-name"`,
+		`<p class="field-error" id="f-name-error"><span aria-hidden="true">⚠ </span>Name is required.</p>`,
+		`<a href="#f-custom_headers-1-name">Custom headers 2 name `)
+	if !strings.Contains(body, `id="f-custom_headers-1-name" name="custom_headers[1].name" value="Bad Header:"`) {
+		t.Error("the summary links to a header name input that is not there")
+	}
+}
+
+func TestFieldSentences(t *testing.T) {
+	for _, c := range []struct{ field, msg, want string }{
+		{"name", "is required", "Name is required."},
+		{"custom_headers[0].value", "must be at most 2000 characters", "Custom headers 1 value must be at most 2000 characters."},
+		{"endpoint_url", "Use https.", "Use https."},
+		{"retry_schedule", "entry 2 must be more than 0", "Retry schedule entry 2 must be more than 0."},
+		{"name", "", ""},
+	} {
+		if got := web.Sentence(c.field, c.msg); got != c.want {
+			t.Errorf("Sentence(%q, %q) = %q, want %q", c.field, c.msg, got, c.want)
+		}
+	}
+}
