@@ -744,7 +744,17 @@ func TestAdminUIInBrowser(t *testing.T) {
 	b.open("/webhooks/new")
 	b.fill("#f-name", "Backup CRM")
 	b.set("#f-event", "member.verified")
-	b.fill("#f-endpoint_url", down.URL+"/in")
+	b.fill("#f-endpoint_url", down.URL+"/in/")
+	// A click on a variable inserts {{ path }} at the cursor of the field
+	// last typed in.
+	if !eval[bool](b, `(() => { const c = [...document.querySelectorAll('.vars:not([hidden]) .var-insert code')].find(c => c.textContent === 'member.id');
+		if (!c) return false; c.parentNode.click(); return true })()`) {
+		t.Fatal("no clickable member.id variable")
+	}
+	if v := eval[string](b, `document.querySelector("#f-endpoint_url").value`); v != down.URL+"/in/{{ member.id }}" {
+		t.Fatalf("endpoint after clicking member.id: %q", v)
+	}
+	b.checkA11y("webhook form with clickable variables")
 	b.submit(`button[value=save]`)
 	b.see("Webhook “Backup CRM” created")
 	downURL := b.location()

@@ -105,5 +105,39 @@
     sync();
   }
 
+  // Variables: a click inserts {{ path }} at the cursor of the text field
+  // last used (the payload until another is).
+  var target = document.getElementById('f-payload');
+  if (target) {
+    form.addEventListener('focusin', function (e) {
+      var t = e.target;
+      if (t.tagName === 'TEXTAREA' || (t.tagName === 'INPUT' && /^(text|url|search)$/.test(t.type))) target = t;
+    });
+    document.querySelectorAll('.varlist li > code').forEach(function (code) {
+      var b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'var-insert';
+      b.title = 'Insert into the field last used (the payload by default)';
+      code.parentNode.replaceChild(b, code);
+      b.appendChild(code);
+      var sr = document.createElement('span');
+      sr.className = 'sr-only';
+      sr.textContent = ' (insert)';
+      b.appendChild(sr);
+      b.addEventListener('mousedown', function (e) { e.preventDefault(); }); // keep the field's selection
+      b.addEventListener('click', function () {
+        var text = '{{ ' + code.textContent + ' }}';
+        var start = target.selectionStart, end = target.selectionEnd;
+        if (typeof start === 'number') {
+          target.setRangeText(text, start, end, 'end');
+        } else {
+          target.value += text;
+        }
+        target.focus();
+        target.dispatchEvent(new Event('input', { bubbles: true }));
+      });
+    });
+  }
+
   if (pane && !pane.querySelector('.reqline')) renderPreview();
 })();
