@@ -755,6 +755,20 @@ func TestAdminUIInBrowser(t *testing.T) {
 		t.Fatalf("endpoint after clicking member.id: %q", v)
 	}
 	b.checkA11y("webhook form with clickable variables")
+	// The payload editor numbers its lines and marks the line of a
+	// template error.
+	b.set("#f-payload", "{\n  \"id\": \"{{ member.id \"\n}")
+	if n := eval[int](b, `document.querySelector(".editor .gutter").textContent.trim().split("\n").length`); n != 3 {
+		t.Errorf("the payload editor shows %d line numbers for 3 lines", n)
+	}
+	b.submit(`button[value=save]`)
+	b.see("Please correct the fields marked below.")
+	if got := b.text(".editor .gutter .bad"); got != "2" {
+		t.Errorf("invalid mark on line %q, want 2 (error: %q)", got, b.text("#f-payload-error"))
+	}
+	b.checkA11y("payload editor with an error")
+	b.shot("payload-editor-error")
+	b.set("#f-payload", "{}")
 	b.submit(`button[value=save]`)
 	b.see("Webhook “Backup CRM” created")
 	downURL := b.location()

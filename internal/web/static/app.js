@@ -139,5 +139,34 @@
     });
   }
 
+  // Payload editor: line numbers beside the text, and the line of a
+  // template error (the server's "line N, column M") marked invalid.
+  var editor = document.getElementById('f-payload');
+  if (editor) {
+    var wrap = document.createElement('div');
+    wrap.className = 'editor';
+    var gutter = document.createElement('div');
+    gutter.className = 'gutter';
+    gutter.setAttribute('aria-hidden', 'true');
+    editor.parentNode.insertBefore(wrap, editor);
+    wrap.appendChild(gutter);
+    wrap.appendChild(editor);
+    var bad = 0;
+    var err = document.getElementById('f-payload-error');
+    var m = err && /line (\d+), column \d+/.exec(err.textContent);
+    if (m) bad = parseInt(m[1], 10);
+    var numbers = function () {
+      var n = editor.value.split('\n').length, html = '';
+      for (var i = 1; i <= n; i++) {
+        html += i === bad ? '<span class="bad" title="Error on this line">' + i + '</span>\n' : i + '\n';
+      }
+      gutter.innerHTML = html;
+      gutter.scrollTop = editor.scrollTop;
+    };
+    editor.addEventListener('input', function () { bad = 0; numbers(); });
+    editor.addEventListener('scroll', function () { gutter.scrollTop = editor.scrollTop; });
+    numbers();
+  }
+
   if (pane && !pane.querySelector('.reqline')) renderPreview();
 })();
