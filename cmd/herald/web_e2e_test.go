@@ -523,6 +523,14 @@ func TestAdminUIInBrowser(t *testing.T) {
 	if v := eval[string](b, `document.querySelector("#f-log_body_bytes").value`); v != "70000" {
 		t.Errorf("log_body_bytes came back as %q, not as typed", v)
 	}
+	// The summary words each error as a sentence and links to its field.
+	if got := b.text(`#form-error a[href="#f-log_body_bytes"]`); !strings.HasPrefix(got, "Log body bytes must be from 0 to 65536") {
+		t.Errorf("summary entry for log_body_bytes: %q", got)
+	}
+	b.do(chromedp.Click(chromedp.CSS(`#form-error a[href="#f-custom_headers-0-name"]`)))
+	if id := eval[string](b, `document.activeElement.id`); id != "f-custom_headers-0-name" {
+		t.Errorf("the summary link focused %q, not the header name", id)
+	}
 	b.checkA11y("webhook form with errors")
 	b.shot("webhook-form-error")
 	b.fill("#f-custom_headers-0-name", "X-Source")
@@ -591,6 +599,13 @@ func TestAdminUIInBrowser(t *testing.T) {
 	b.notSee(secret)
 	b.checkA11y("audit log")
 	b.shot("audit-log")
+	// Filter by object type: only the authorization's changes remain,
+	// each named.
+	b.set("#q-object-type", "authorization")
+	b.submit(`form.filters button[type=submit]`)
+	b.see("authorization.create", "CRM")
+	b.notSee("api_key.create", "webhook.publish")
+	b.checkA11y("audit log filtered")
 	b.open("/settings/workspace")
 	b.see("Time zone", "date-only values", "Log retention", "Deliveries still pending are kept whatever their age.",
 		"Empty: the server's default, for 30 days.")
@@ -638,12 +653,21 @@ func TestAdminUIInBrowser(t *testing.T) {
 	// 7. Logs: both attempts, a chart, the detail view, Retry.
 	b.open(webhookURL + "/logs")
 	b.waitFor(`document.querySelectorAll("table.list tbody tr").length >= 2`)
-	b.see("Last 24 hours", "2 succeeded", "HTTP 200")
+	b.see("Last 24 hours", "2 succeeded", "HTTP 200", "member eva@example.com")
 	b.checkA11y("logs")
 	b.shot("logs")
-	b.submit(`form.replay button`)
-	b.see("0 failed deliveries between")
-	b.submit(`table.list tbody tr:first-child a`)
+	// Each row names its event and links to the event's data.
+	b.submit(`table.list tbody tr:first-child a[href*="/events/"]`)
+	b.see("Event member.verified", "member eva@example.com", `"tier": "silver"`)
+	b.checkA11y("event data")
+	b.open(webhookURL + "/logs")
+	// Nothing failed: Replay is not offered, and its page says why.
+	if eval[bool](b, `document.querySelector("form.replay") !== null`) {
+		t.Error("Replay offered with no failed delivery")
+	}
+	b.open(webhookURL + "/replay")
+	b.see("There is no failed delivery to replay between")
+	b.submit(`table.list tbody tr:first-child a[href*="/logs/"]`)
 	b.see("Attempt #1", "Request", "Response", "/hooks/m-42", "eva@example.com", "Resend",
 		fmt.Sprintf("Showing the first 32 of %d bytes (log_body_bytes).", len(recv.requests()[1].Body)))
 	b.notSee(secret)
@@ -678,6 +702,16 @@ func TestAdminUIInBrowser(t *testing.T) {
 	b.open("/webhooks")
 	b.see("CRM — member verified (copy)")
 	b.checkA11y("webhooks list")
+	// The row actions: the copy (newest first) is published and
+	// unpublished from the list, which stays in view.
+	b.submit(`table.list tbody tr:first-child form[action$="/publish"] button`)
+	b.see("CRM — member verified (copy)” is published")
+	if loc := b.location(); !strings.HasSuffix(loc, "/webhooks") {
+		t.Fatalf("publish on the list went to %s", loc)
+	}
+	b.checkA11y("webhooks list with row actions")
+	b.submit(`table.list tbody tr:first-child form[action$="/unpublish"] button`)
+	b.see("CRM — member verified (copy)” is unpublished")
 	b.submit(`table.list a[href^="/webhooks/"]`) // newest first: the copy
 	b.see("(copy)")
 	b.submit(`a[href$="/delete"]`)
@@ -710,7 +744,31 @@ func TestAdminUIInBrowser(t *testing.T) {
 	b.open("/webhooks/new")
 	b.fill("#f-name", "Backup CRM")
 	b.set("#f-event", "member.verified")
-	b.fill("#f-endpoint_url", down.URL+"/in")
+	b.fill("#f-endpoint_url", down.URL+"/in/")
+	// A click on a variable inserts {{ path }} at the cursor of the field
+	// last typed in.
+	if !eval[bool](b, `(() => { const c = [...document.querySelectorAll('.vars:not([hidden]) .var-insert code')].find(c => c.textContent === 'member.id');
+		if (!c) return false; c.parentNode.click(); return true })()`) {
+		t.Fatal("no clickable member.id variable")
+	}
+	if v := eval[string](b, `document.querySelector("#f-endpoint_url").value`); v != down.URL+"/in/{{ member.id }}" {
+		t.Fatalf("endpoint after clicking member.id: %q", v)
+	}
+	b.checkA11y("webhook form with clickable variables")
+	// The payload editor numbers its lines and marks the line of a
+	// template error.
+	b.set("#f-payload", "{\n  \"id\": \"{{ member.id \"\n}")
+	if n := eval[int](b, `document.querySelector(".editor .gutter").textContent.trim().split("\n").length`); n != 3 {
+		t.Errorf("the payload editor shows %d line numbers for 3 lines", n)
+	}
+	b.submit(`button[value=save]`)
+	b.see("Please correct the fields marked below.")
+	if got := b.text(".editor .gutter .bad"); got != "2" {
+		t.Errorf("invalid mark on line %q, want 2 (error: %q)", got, b.text("#f-payload-error"))
+	}
+	b.checkA11y("payload editor with an error")
+	b.shot("payload-editor-error")
+	b.set("#f-payload", "{}")
 	b.submit(`button[value=save]`)
 	b.see("Webhook “Backup CRM” created")
 	downURL := b.location()
@@ -768,6 +826,13 @@ func TestAdminUIInBrowser(t *testing.T) {
 	b.see("This form expired or was sent from another site")
 	b.open("/authorizations")
 	b.notSee("forged.example.com")
+	// The CRM authorization names the webhook that uses it, with a link.
+	b.submit(`table.list a.strong[href$="/edit"]`)
+	b.see("In use by", "CRM — member verified")
+	if eval[int](b, `document.querySelectorAll('ul.used-by a[href^="/webhooks/"]').length`) == 0 {
+		t.Error("In use by lists no webhook link")
+	}
+	b.checkA11y("authorization in use")
 
 	lap("before step 12")
 	// 12. Sign out: the pages need a session again.

@@ -23,9 +23,11 @@ type AuditEntry struct {
 
 // AuditFilter narrows the audit log.
 type AuditFilter struct {
-	ObjectID string
-	Cursor   string
-	Limit    int
+	ObjectID   string
+	ObjectType string // webhook, authorization, event_type, api_key, workspace
+	Actor      string // exactly as recorded, e.g. admin@example.com
+	Cursor     string
+	Limit      int
 }
 
 // AuditLog keeps the audit entries; the stores implement it.

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // TemplateChecker checks a webhook's templates (payload, endpoint URL,
@@ -599,7 +601,24 @@ func (s *Service) DuplicateWebhook(ctx context.Context, workspaceID, id string) 
 	}
 	spec := w.WebhookSpec
 	spec.CustomHeaders = append([]Header(nil), w.CustomHeaders...)
-	spec.Name = truncate(spec.Name+" (copy)", MaxNameLength)
+	base := copyBase(w.Name)
+	taken := map[string]bool{}
+	// Every candidate name starts with the base cut for the longest suffix.
+	f := WebhookFilter{Name: cutBytes(base, MaxNameLength-len(" (copy 999999)")), Limit: 500}
+	for {
+		hooks, next, err := s.Store.ListWebhooks(ctx, workspaceID, f)
+		if err != nil {
+			return nil, fmt.Errorf("duplicate webhook %s: %w", id, err)
+		}
+		for _, h := range hooks {
+			taken[h.Name] = true
+		}
+		if next == "" {
+			break
+		}
+		f.Cursor = next
+	}
+	spec.Name = copyName(base, taken)
 	now := s.now()
 	c := &Webhook{ID: NewID(), WorkspaceID: workspaceID, WebhookSpec: spec, Status: Unpublished, Revision: 1,
 		SigningSecret: NewSigningSecret(), CreatedAt: now, UpdatedAt: now}
@@ -633,6 +652,37 @@ func changeSummary(before, after any) string {
 		return "changed " + f
 	}
 	return "no change"
+}
+
+var copySuffix = regexp.MustCompile(` \(copy(?: [0-9]+)?\)$`)
+
+// copyBase is a name without its " (copy)" or " (copy N)" suffix, so a
+// copy of a copy is numbered rather than "(copy) (copy)".
+func copyBase(name string) string { return copySuffix.ReplaceAllString(name, "") }
+
+// copyName is the first free "base (copy)", "base (copy 2)", "base (copy 3)"
+// …, the base shortened (at a character boundary) to keep within the
+// MaxNameLength bytes that validation allows.
+func copyName(base string, taken map[string]bool) string {
+	for n := 1; ; n++ {
+		suffix := " (copy)"
+		if n > 1 {
+			suffix = fmt.Sprintf(" (copy %d)", n)
+		}
+		name := cutBytes(base, MaxNameLength-len(suffix)) + suffix
+		if !taken[name] {
+			return name
+		}
+	}
+}
+
+// cutBytes shortens s to at most n bytes at a character boundary.
+func cutBytes(s string, n int) string {
+	for len(s) > n {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
 }
 
 func truncate(s string, n int) string {

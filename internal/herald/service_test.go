@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/sqlstore"
@@ -344,4 +345,53 @@ func TestServiceAPIKeys(t *testing.T) {
 		t.Errorf("revoke twice: %v, want conflict", err)
 	}
 	e.wantAudit(t, rec.ID, "api_key.create: CRM sync ("+rec.Prefix+"…)", "api_key.revoke: CRM sync")
+}
+
+// TestDuplicateNamesNumberTheCopies: copies are "(copy)", "(copy 2)",
+// "(copy 3)" — a copy of a copy too — never "(copy) (copy)".
+func TestDuplicateNamesNumberTheCopies(t *testing.T) {
+	e := setup(t)
+	ctx := e.ctx
+	w, _, err := e.svc.CreateWebhook(ctx, e.ws, hookSpec("https://api.example.com/in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup := func(id string) *herald.Webhook {
+		t.Helper()
+		c, err := e.svc.DuplicateWebhook(ctx, e.ws, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c1 := dup(w.ID)
+	c2 := dup(w.ID)
+	c3 := dup(c1.ID)
+	if c1.Name != "CRM (copy)" || c2.Name != "CRM (copy 2)" || c3.Name != "CRM (copy 3)" {
+		t.Fatalf("copies named %q, %q, %q", c1.Name, c2.Name, c3.Name)
+	}
+	// A freed name is used again.
+	if err := e.svc.DeleteWebhook(ctx, e.ws, c2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if c := dup(c3.ID); c.Name != "CRM (copy 2)" {
+		t.Fatalf("copy after deleting (copy 2): %q", c.Name)
+	}
+	// A name at the limit is shortened to keep the suffix.
+	spec := hookSpec("https://api.example.com/in")
+	spec.Name = strings.Repeat("é", herald.MaxNameLength/2) // 200 bytes
+	long, _, err := e.svc.CreateWebhook(ctx, e.ws, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l1, l2 := dup(long.ID), dup(long.ID)
+	for _, c := range []struct{ name, suffix string }{{l1.Name, "é (copy)"}, {l2.Name, "é (copy 2)"}} {
+		if len(c.name) > herald.MaxNameLength || len(c.name) < herald.MaxNameLength-1 || !utf8.ValidString(c.name) || !strings.HasSuffix(c.name, c.suffix) {
+			t.Fatalf("copy of a long name: %d bytes, %q", len(c.name), c.name)
+		}
+	}
+	// The copy's name passes validation: it can be saved unchanged.
+	if _, fe, err := e.svc.UpdateWebhook(ctx, e.ws, l2.ID, func(_ *herald.Webhook, spec *herald.WebhookSpec) error { return nil }); err != nil || len(fe) > 0 {
+		t.Fatalf("saving the copy: %v %v", err, fe)
+	}
 }

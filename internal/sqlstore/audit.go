@@ -27,6 +27,14 @@ func (s *Store) ListAudit(ctx context.Context, workspaceID string, f herald.Audi
 		query += ` AND object_id = ?`
 		args = append(args, f.ObjectID)
 	}
+	if f.ObjectType != "" {
+		query += ` AND object_type = ?`
+		args = append(args, f.ObjectType)
+	}
+	if f.Actor != "" {
+		query += ` AND actor = ?`
+		args = append(args, f.Actor)
+	}
 	return listPage(ctx, s, query, args, f.Cursor, f.Limit, func(row interface{ Scan(...any) error }) (*herald.AuditEntry, error) {
 		var e herald.AuditEntry
 		var at int64

@@ -96,41 +96,49 @@ func (s *Store) ListAttempts(ctx context.Context, workspaceID, webhookID string,
 	return listPage(ctx, s, query, args, f.Cursor, f.Limit, s.scanAttempt, func(a *herald.Attempt) string { return a.ID })
 }
 
-// AttemptStats counts attempts per hour since the given time.
+// AttemptStats counts per hour since the given time the deliveries that
+// succeeded (from the deliveries table, so a webhook that logs only errors
+// still shows its successes) and the failed attempts.
 func (s *Store) AttemptStats(ctx context.Context, workspaceID, webhookID string, since time.Time) ([]herald.AttemptStats, error) {
 	const hour = int64(time.Hour / time.Microsecond)
-	rows, err := s.read.QueryContext(ctx, s.q(`SELECT started_at / ? AS h, outcome, COUNT(*) FROM attempts
-		WHERE workspace_id = ? AND webhook_id = ? AND started_at >= ? GROUP BY 1, 2`),
-		hour, workspaceID, webhookID, micros(since))
-	if err != nil {
-		return nil, fmt.Errorf("attempt stats: %w", s.mapErr(err))
-	}
-	defer rows.Close()
 	byHour := map[int64]*herald.AttemptStats{}
-	for rows.Next() {
-		var h int64
-		var outcome string
-		var n int
-		if err := rows.Scan(&h, &outcome, &n); err != nil {
-			return nil, s.mapErr(err)
+	count := func(query string, add func(*herald.AttemptStats, int)) error {
+		rows, err := s.read.QueryContext(ctx, s.q(query), hour, workspaceID, webhookID, micros(since))
+		if err != nil {
+			return fmt.Errorf("attempt stats: %w", s.mapErr(err))
 		}
-		st, ok := byHour[h]
-		if !ok {
-			st = &herald.AttemptStats{Hour: fromMicros(h * hour)}
-			byHour[h] = st
+		defer rows.Close()
+		for rows.Next() {
+			var h int64
+			var n int
+			if err := rows.Scan(&h, &n); err != nil {
+				return s.mapErr(err)
+			}
+			st, ok := byHour[h]
+			if !ok {
+				st = &herald.AttemptStats{Hour: fromMicros(h * hour)}
+				byHour[h] = st
+			}
+			add(st, n)
 		}
-		if outcome == string(herald.OutcomeSuccess) {
-			st.Successes += n
-		} else {
-			st.Failures += n
-		}
+		return s.mapErr(rows.Err())
+	}
+	if err := count(`SELECT updated_at / ? AS h, COUNT(*) FROM deliveries
+		WHERE workspace_id = ? AND webhook_id = ? AND status = 'succeeded' AND updated_at >= ? GROUP BY 1`,
+		func(st *herald.AttemptStats, n int) { st.Successes += n }); err != nil {
+		return nil, err
+	}
+	if err := count(`SELECT started_at / ? AS h, COUNT(*) FROM attempts
+		WHERE workspace_id = ? AND webhook_id = ? AND started_at >= ? AND outcome <> 'success' GROUP BY 1`,
+		func(st *herald.AttemptStats, n int) { st.Failures += n }); err != nil {
+		return nil, err
 	}
 	out := make([]herald.AttemptStats, 0, len(byHour))
 	for _, st := range byHour {
 		out = append(out, *st)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Hour.Before(out[j].Hour) })
-	return out, s.mapErr(rows.Err())
+	return out, nil
 }
 
 var _ herald.EventLister = (*Store)(nil)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ func Run(t *testing.T, open func(t testing.TB) herald.Store) {
 		fn   func(t *testing.T, s herald.Store)
 	}{
 		{"Workspaces", testWorkspaces},
+		{"AuditFilters", testAuditFilters},
 		{"APIKeys", testAPIKeys},
 		{"Authorizations", testAuthorizations},
 		{"AuthorizationSecretsSealed", testSecretsSealed},
@@ -420,5 +422,52 @@ func testEventTypes(t *testing.T, s herald.Store) {
 	}
 	if list, _ := s.ListEventTypes(ctx, other); len(list) != 0 {
 		t.Fatalf("other workspace sees %d custom types", len(list))
+	}
+}
+
+// testAuditFilters: the audit log narrows by object, object type and actor,
+// within the workspace.
+func testAuditFilters(t *testing.T, s herald.Store) {
+	al, ok := s.(herald.AuditLog)
+	if !ok {
+		t.Skip("no audit log")
+	}
+	ws := workspace(t, s, "default")
+	other := workspace(t, s, "other")
+	hook, auth := herald.NewID(), herald.NewID()
+	at := time.Now().UTC()
+	for i, e := range []herald.AuditEntry{
+		{WorkspaceID: ws, Actor: "ada@example.com", Action: "webhook.create", ObjectType: "webhook", ObjectID: hook},
+		{WorkspaceID: ws, Actor: "bob@example.com", Action: "webhook.update", ObjectType: "webhook", ObjectID: hook},
+		{WorkspaceID: ws, Actor: "ada@example.com", Action: "authorization.create", ObjectType: "authorization", ObjectID: auth},
+		{WorkspaceID: other, Actor: "ada@example.com", Action: "webhook.create", ObjectType: "webhook", ObjectID: herald.NewID()},
+	} {
+		e.ID, e.At = herald.NewID(), at.Add(time.Duration(i)*time.Second)
+		if err := al.RecordAudit(ctx, &e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		f    herald.AuditFilter
+		want []string
+	}{
+		{herald.AuditFilter{}, []string{"authorization.create", "webhook.update", "webhook.create"}},
+		{herald.AuditFilter{ObjectType: "webhook"}, []string{"webhook.update", "webhook.create"}},
+		{herald.AuditFilter{Actor: "ada@example.com"}, []string{"authorization.create", "webhook.create"}},
+		{herald.AuditFilter{ObjectType: "webhook", Actor: "ada@example.com"}, []string{"webhook.create"}},
+		{herald.AuditFilter{ObjectID: auth}, []string{"authorization.create"}},
+		{herald.AuditFilter{Actor: "nobody@example.com"}, nil},
+	} {
+		list, _, err := al.ListAudit(ctx, ws, c.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range list {
+			got = append(got, e.Action)
+		}
+		if strings.Join(got, ",") != strings.Join(c.want, ",") {
+			t.Errorf("ListAudit(%+v) = %v, want %v", c.f, got, c.want)
+		}
 	}
 }

@@ -30,6 +30,7 @@ func RunQueue(t *testing.T, open func(t testing.TB) QueueStore, openTwo func(t t
 		{"IngestFanOutTen", testIngestFanOutTen},
 		{"ClaimLeaseAndTakeOver", testClaimLease},
 		{"OutcomesAndAttempts", testOutcomes},
+		{"StatsCountSuccessesNotLogged", testStatsUnloggedSuccesses},
 		{"OrderedWebhookHoldsLaterDeliveries", testOrdered},
 		{"ManualControls", testManualControls},
 		{"StatsAndPurge", testStatsAndPurge},
@@ -345,6 +346,49 @@ func testOutcomes(t *testing.T, s QueueStore) {
 	ds, _, _ := s.ListDeliveries(ctx, ws, w.ID, herald.DeliveryFilter{Status: herald.DeliverySucceeded})
 	if len(ds) != 2 {
 		t.Fatalf("%d succeeded deliveries", len(ds))
+	}
+}
+
+// testStatsUnloggedSuccesses: a webhook that logs only errors stores no
+// attempt for a success, yet the hourly stats count it (from the delivery).
+func testStatsUnloggedSuccesses(t *testing.T, s QueueStore) {
+	ws := workspace(t, s, "default")
+	w := publishedWebhook(t, s, ws, "member.verified", false)
+	at := now()
+	ingest(t, s, newEvent(ws, "member.verified", "", at), newEvent(ws, "member.verified", "", at), newEvent(ws, "member.verified", "", at))
+	claims := claimAll(t, s, at)
+	if len(claims) != 3 {
+		t.Fatal(len(claims))
+	}
+	recs := []*herald.OutcomeRecord{
+		{DeliveryID: claims[0].ID, WebhookID: w.ID, Token: claims[0].Token, Status: herald.DeliverySucceeded, Counted: true, LastStatus: 204, At: at},
+		{DeliveryID: claims[1].ID, WebhookID: w.ID, Token: claims[1].Token, Status: herald.DeliverySucceeded, Counted: true, LastStatus: 204, At: at},
+		{DeliveryID: claims[2].ID, WebhookID: w.ID, Token: claims[2].Token, Status: herald.DeliveryFailed, Counted: true, LastStatus: 503,
+			LastError: "503 Service Unavailable", At: at, Attempt: attemptFor(claims[2], herald.OutcomeFailure, at)},
+	}
+	if err := s.RecordOutcomes(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	if atts, _, _ := s.ListAttempts(ctx, ws, w.ID, herald.AttemptFilter{}); len(atts) != 1 {
+		t.Fatalf("%d attempts stored, want only the failure", len(atts))
+	}
+	stats, err := s.AttemptStats(ctx, ws, w.ID, at.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var succ, failN int
+	for _, st := range stats {
+		succ += st.Successes
+		failN += st.Failures
+		if st.Hour.After(at) || st.Hour.Before(at.Add(-time.Hour)) {
+			t.Fatalf("hour %v for a delivery at %v", st.Hour, at)
+		}
+	}
+	if succ != 2 || failN != 1 {
+		t.Fatalf("stats count %d/%d, want 2/1", succ, failN)
+	}
+	if later, _ := s.AttemptStats(ctx, ws, w.ID, at.Add(time.Hour)); len(later) != 0 {
+		t.Fatalf("stats since an hour later: %+v", later)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -43,7 +44,9 @@ func (s *Server) listAuthorizations(w http.ResponseWriter, r *http.Request) {
 // mask. The certificate of a client certificate is public and is shown;
 // its key is a secret like the others.
 type authForm struct {
-	ID         string
+	ID string
+	// UsedBy are the webhooks that use the stored authorization.
+	UsedBy     []*herald.Webhook
 	Spec       herald.AuthorizationSpec
 	Key        string
 	Value      string // only a PUBLIC value, or what the admin just typed on a failed add
@@ -231,12 +234,37 @@ func (s *Server) loadAuthorization(w http.ResponseWriter, r *http.Request) (*her
 	return a, true
 }
 
+// authUsers lists the webhooks that use the authorization, by name.
+func (s *Server) authUsers(r *http.Request, id string) ([]*herald.Webhook, error) {
+	var out []*herald.Webhook
+	f := herald.WebhookFilter{AuthorizationID: id, Limit: herald.MaxPageSize}
+	for {
+		hooks, next, err := s.store.ListWebhooks(r.Context(), workspace(r), f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, hooks...)
+		if next == "" {
+			break
+		}
+		f.Cursor = next
+	}
+	sort.SliceStable(out, func(i, j int) bool { return strings.ToLower(out[i].Name) < strings.ToLower(out[j].Name) })
+	return out, nil
+}
+
 func (s *Server) editAuthorization(w http.ResponseWriter, r *http.Request) {
 	a, ok := s.loadAuthorization(w, r)
 	if !ok {
 		return
 	}
-	s.render(w, r, http.StatusOK, "authorization_form", &view{Title: "Edit " + a.Name, Section: "authorizations", D: formFromAuthorization(a)})
+	f := formFromAuthorization(a)
+	var err error
+	if f.UsedBy, err = s.authUsers(r, a.ID); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "authorization_form", &view{Title: "Edit " + a.Name, Section: "authorizations", D: f})
 }
 
 func (s *Server) updateAuthorization(w http.ResponseWriter, r *http.Request) {
@@ -253,6 +281,12 @@ func (s *Server) updateAuthorization(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		f := formFromAuthorization(a)
 		f.refill(r.PostForm, in)
+		users, uerr := s.authUsers(r, a.ID)
+		if uerr != nil {
+			s.fail(w, r, uerr)
+			return
+		}
+		f.UsedBy = users
 		s.authFormFailed(w, r, f, err, "Edit "+a.Name)
 		return
 	}

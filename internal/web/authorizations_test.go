@@ -167,3 +167,37 @@ func TestAuthorizationValidation(t *testing.T) {
 	res, _ = e.post("/authorizations/"+herald.NewID(), headerAuthForm("https://api.example.com", "X-Key", "v", "SECRET"))
 	e.status(res, http.StatusNotFound)
 }
+
+// TestAuthorizationInUseBy: the authorization's page lists, with links,
+// the webhooks that use it, also after a failed save.
+func TestAuthorizationInUseBy(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t)
+	ctx := context.Background()
+	a := e.createAuth("https://api.crm.example.com")
+	spare := e.createAuth("https://api.other.example.com")
+	var users []*herald.Webhook
+	for _, name := range []string{"Zeta sync", "Alpha sync"} {
+		wh, fe, err := e.svc.CreateWebhook(ctx, e.ws, herald.WebhookSpec{Name: name, Event: "member.verified", AuthorizationEnabled: true, AuthorizationID: a.ID,
+			EndpointURL: "https://api.crm.example.com/in", Method: "POST", PayloadType: herald.PayloadJSON, Payload: "{}"})
+		if err != nil || len(fe) > 0 {
+			t.Fatal(err, fe)
+		}
+		users = append(users, wh)
+	}
+	other := e.webhook("Not a user")
+	_, body := e.get("/authorizations/" + a.ID + "/edit")
+	contains(t, body, "In use by", `<a href="/webhooks/`+users[0].ID+`">Zeta sync</a>`, `<a href="/webhooks/`+users[1].ID+`">Alpha sync</a>`)
+	lacks(t, body, other.ID, "No webhook uses this authorization")
+	if strings.Index(body, "Alpha sync") > strings.Index(body, "Zeta sync") {
+		t.Error("users not sorted by name")
+	}
+	_, body = e.get("/authorizations/" + spare.ID + "/edit")
+	contains(t, body, "In use by", "No webhook uses this authorization")
+	// A refused save (the endpoint would no longer cover the users) keeps the list.
+	form := headerAuthForm("https://elsewhere.example.com", "X-Api-Key", "", "SECRET")
+	form.Set("name", "CRM")
+	res, body := e.post("/authorizations/"+a.ID, form)
+	e.status(res, http.StatusUnprocessableEntity)
+	contains(t, body, "would no longer cover webhooks", `<a href="/webhooks/`+users[0].ID+`">Zeta sync</a>`)
+}

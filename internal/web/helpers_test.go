@@ -45,6 +45,7 @@ type env struct {
 
 type options struct {
 	noPreview, noDeliveries bool
+	storeReader             bool // the store reads deliveries (no fake reader)
 	store                   func(testing.TB) storetest.UsersStore
 	cfg                     web.Config // SetupToken and BcryptCost are set by setup
 	retention               time.Duration
@@ -83,7 +84,9 @@ func setup(t *testing.T, opts ...options) *env {
 		deps.Previewer = fakePreviewer{}
 	}
 	deps.Endpoints = o.endpoints
-	if !o.noDeliveries {
+	if o.storeReader {
+		deps.Deliveries = st.(herald.DeliveryReader)
+	} else if !o.noDeliveries {
 		e.reader = &fakeReader{}
 		e.control = &fakeControl{reader: e.reader}
 		deps.Deliveries, deps.Control = e.reader, e.control
@@ -267,8 +270,12 @@ func (f *fakeReader) add(a *herald.Attempt) {
 		f.deliveries = map[string]*herald.Delivery{}
 	}
 	if _, ok := f.deliveries[a.DeliveryID]; !ok {
+		status := herald.DeliveryFailed
+		if a.Outcome == herald.OutcomeSuccess {
+			status = herald.DeliverySucceeded
+		}
 		f.deliveries[a.DeliveryID] = &herald.Delivery{ID: a.DeliveryID, WorkspaceID: a.WorkspaceID, WebhookID: a.WebhookID, EventID: a.EventID,
-			Status: herald.DeliveryFailed, Attempts: a.Number}
+			Status: status, Attempts: a.Number, CreatedAt: a.StartedAt}
 	}
 }
 
@@ -286,7 +293,15 @@ func (f *fakeReader) Delivery(ctx context.Context, ws, id string) (*herald.Deliv
 }
 
 func (f *fakeReader) ListDeliveries(ctx context.Context, ws, webhookID string, flt herald.DeliveryFilter) ([]*herald.Delivery, string, error) {
-	return nil, "", nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*herald.Delivery
+	for _, d := range f.deliveries {
+		if d.WorkspaceID == ws && d.WebhookID == webhookID && (flt.Status == "" || d.Status == flt.Status) {
+			out = append(out, d)
+		}
+	}
+	return out, "", nil
 }
 
 func (f *fakeReader) Attempt(ctx context.Context, ws, id string) (*herald.Attempt, error) {

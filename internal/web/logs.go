@@ -1,10 +1,15 @@
 package web
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,15 +24,19 @@ type logsPage struct {
 	*webhookPage
 	Available  bool // a DeliveryReader is wired in
 	CanControl bool
+	// Replayable: failed deliveries in the range, so Replay is offered.
+	Replayable bool
 	Attempts   []*herald.Attempt
-	Outcome    string
-	Since      string
-	Until      string
-	Filtered   bool
-	Next       string
-	Chart      template.HTML
-	Successes  int
-	Failures   int
+	// Events holds the summary of each listed attempt's event, by id.
+	Events    map[string]string
+	Outcome   string
+	Since     string
+	Until     string
+	Filtered  bool
+	Next      string
+	Chart     template.HTML
+	Successes int
+	Failures  int
 }
 
 func (s *Server) showLogs(w http.ResponseWriter, r *http.Request) {
@@ -89,6 +98,10 @@ func (s *Server) showLogs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.Attempts = list
+		if p.Events, err = s.eventSummaries(r, list); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		if next != "" {
 			nq := url.Values{}
 			for _, k := range []string{"outcome", "since", "until"} {
@@ -108,6 +121,17 @@ func (s *Server) showLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Chart, p.Successes, p.Failures = chartSVG(stats, since)
+	if p.CanControl && len(errs) == 0 {
+		rs, ru, err := s.replayRange(q.Get)
+		if err == nil {
+			n, more, err := s.countReplayable(r, wh.ID, rs, ru)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			p.Replayable = n > 0 || more
+		}
+	}
 	s.render(w, r, status, "logs", v)
 }
 
@@ -177,6 +201,137 @@ type attemptPage struct {
 // sent again with Resend (a new delivery), not retried.
 func (p *attemptPage) CanRetry() bool {
 	return p.CanControl && p.A.DeliveryID != "" && (p.Delivery == nil || p.Delivery.Status != herald.DeliverySucceeded)
+}
+
+// eventsByID is the store's batch read of events (the stores have it);
+// without it the UI reads the listed events one by one.
+type eventsByID interface {
+	EventsByID(ctx context.Context, ids []string) (map[string]*herald.Event, error)
+}
+
+// eventSummaries reads the events of the listed attempts once each and
+// summarizes their subject ("member a@example.com"); an event purged by
+// retention has no summary.
+func (s *Server) eventSummaries(r *http.Request, list []*herald.Attempt) (map[string]string, error) {
+	var ids []string
+	seen := map[string]bool{}
+	for _, a := range list {
+		if a.EventID != "" && !seen[a.EventID] {
+			seen[a.EventID] = true
+			ids = append(ids, a.EventID)
+		}
+	}
+	out := map[string]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	events := map[string]*herald.Event{}
+	if b, ok := s.reader.(eventsByID); ok {
+		m, err := b.EventsByID(r.Context(), ids)
+		if err != nil {
+			return nil, err
+		}
+		events = m
+	} else {
+		for _, id := range ids {
+			ev, err := s.reader.Event(r.Context(), workspace(r), id)
+			if herald.ErrorCodeOf(err) == herald.ENotFound {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			events[id] = ev
+		}
+	}
+	for id, ev := range events {
+		if ev != nil && ev.WorkspaceID == workspace(r) {
+			out[id] = eventSummary(ev.Data)
+		}
+	}
+	return out, nil
+}
+
+// eventSummary names an event's subject from its data: the email, else the
+// id, of member (first) or of another top-level object, e.g.
+// "member a@example.com"; "" when the data has none.
+func eventSummary(data map[string]any) string {
+	keys := make([]string, 0, len(data))
+	for k := range data {
+		if k != "member" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	if _, ok := data["member"]; ok {
+		keys = append([]string{"member"}, keys...)
+	}
+	for _, k := range keys {
+		obj, ok := data[k].(map[string]any)
+		if !ok {
+			continue
+		}
+		for _, f := range []string{"email", "id"} {
+			switch v := obj[f].(type) {
+			case string:
+				if v != "" {
+					return k + " " + v
+				}
+			case json.Number:
+				return k + " " + v.String()
+			case float64:
+				return k + " " + strconv.FormatFloat(v, 'f', -1, 64)
+			}
+		}
+	}
+	return ""
+}
+
+type eventPage struct {
+	*webhookPage
+	E    *herald.Event
+	JSON string
+	// Summary is the event's subject, as on the Logs rows.
+	Summary string
+}
+
+// showEvent shows one event and its data, linked from the Logs rows.
+func (s *Server) showEvent(w http.ResponseWriter, r *http.Request) {
+	wh, ok := s.loadWebhook(w, r)
+	if !ok {
+		return
+	}
+	if s.reader == nil {
+		s.fail(w, r, herald.ErrNotFound)
+		return
+	}
+	id, err := pathID(r, "event")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ev, err := s.reader.Event(r.Context(), workspace(r), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	wp, err := s.webhookPageData(r, wh)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	wp.Tab = "logs"
+	var buf bytes.Buffer
+	raw := ev.RawData
+	if len(raw) == 0 {
+		raw, _ = json.Marshal(ev.Data)
+	}
+	if json.Indent(&buf, raw, "", "  ") != nil {
+		buf.Reset()
+		buf.Write(raw)
+	}
+	p := &eventPage{webhookPage: wp, E: ev, JSON: buf.String(), Summary: eventSummary(ev.Data)}
+	s.render(w, r, http.StatusOK, "event", &view{Title: "Event " + ev.Type + " — " + wh.Name, Section: "webhooks", D: p})
 }
 
 func (s *Server) showAttempt(w http.ResponseWriter, r *http.Request) {
@@ -254,30 +409,109 @@ func (s *Server) resendEvent(w http.ResponseWriter, r *http.Request) {
 
 // replayFailed makes every failed delivery of the webhook created in the
 // chosen range pending again (D4). Without a range: the last 24 hours.
+// replayRange reads the replay's "since" and "until" (UTC, the Logs
+// filters); empty means the last 24 hours.
+func (s *Server) replayRange(get func(string) string) (since, until time.Time, err error) {
+	until = s.now().UTC()
+	since = until.Add(-24 * time.Hour)
+	var v herald.Validation
+	if raw := get("since"); raw != "" {
+		t, err := time.Parse(timeInput, raw)
+		if err != nil {
+			v.Add("since", "is not a date and time (YYYY-MM-DDTHH:MM, UTC)")
+		}
+		since = t
+	}
+	if raw := get("until"); raw != "" {
+		t, err := time.Parse(timeInput, raw)
+		if err != nil {
+			v.Add("until", "is not a date and time (YYYY-MM-DDTHH:MM, UTC)")
+		}
+		until = t
+	}
+	if len(v.Fields) == 0 && !until.After(since) {
+		v.Add("until", "must be after “from”")
+	}
+	if err := v.Err(); err != nil {
+		return since, until, &herald.Error{Code: herald.EInvalid, Message: "Nothing was replayed: " + v.Fields[0].Field + " " + v.Fields[0].Message}
+	}
+	return since, until, nil
+}
+
+// replayScanLimit bounds how many failed deliveries countReplayable reads.
+const replayScanLimit = 1000
+
+// countReplayable counts the webhook's failed deliveries created in
+// [since, until), reading at most replayScanLimit of them; more is true when
+// it stopped there (the count is then a lower bound).
+func (s *Server) countReplayable(r *http.Request, webhookID string, since, until time.Time) (n int, more bool, err error) {
+	f := herald.DeliveryFilter{Status: herald.DeliveryFailed, Limit: 200}
+	for read := 0; ; {
+		list, next, err := s.reader.ListDeliveries(r.Context(), workspace(r), webhookID, f)
+		if err != nil {
+			return 0, false, err
+		}
+		for _, d := range list {
+			if !d.CreatedAt.Before(since) && d.CreatedAt.Before(until) {
+				n++
+			}
+		}
+		read += len(list)
+		if next == "" {
+			return n, false, nil
+		}
+		if read >= replayScanLimit {
+			return n, true, nil
+		}
+		f.Cursor = next
+	}
+}
+
+// confirmReplay asks before replaying, and says how many deliveries it
+// will queue again.
+func (s *Server) confirmReplay(w http.ResponseWriter, r *http.Request) {
+	wh, ok := s.loadWebhook(w, r)
+	if !ok {
+		return
+	}
+	if s.control == nil || s.reader == nil {
+		s.fail(w, r, herald.Errorf(herald.EConflict, "Retries need the delivery engine, which is not running in this process."))
+		return
+	}
+	q := r.URL.Query()
+	since, until, err := s.replayRange(q.Get)
+	if err != nil {
+		setFlash(w, r, err.Error(), true)
+		redirect(w, r, "/webhooks/"+wh.ID+"/logs")
+		return
+	}
+	n, more, err := s.countReplayable(r, wh.ID, since, until)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if n == 0 && !more {
+		setFlash(w, r, "There is no failed delivery to replay between "+since.Format("2 Jan 15:04")+" and "+until.Format("2 Jan 15:04 UTC")+".", false)
+		redirect(w, r, "/webhooks/"+wh.ID+"/logs")
+		return
+	}
+	count := plural(n, "failed delivery")
+	if more {
+		count = "At least " + count
+	}
+	s.render(w, r, http.StatusOK, "confirm", &view{Title: "Replay failed deliveries", Section: "webhooks", D: confirmData{
+		Question: fmt.Sprintf("Replay the failed deliveries of “%s”?", wh.Name),
+		Detail: fmt.Sprintf("%s created between %s and %s will be attempted again now, with the same webhook-id.", count,
+			since.Format("2 Jan 15:04"), until.Format("2 Jan 15:04 UTC")),
+		Action: "/webhooks/" + wh.ID + "/replay", Button: "Replay", Cancel: "/webhooks/" + wh.ID + "/logs",
+		Since: q.Get("since"), Until: q.Get("until")}})
+}
+
 func (s *Server) replayFailed(w http.ResponseWriter, r *http.Request) {
 	s.deliveryAction(w, r, func(ws, webhookID string) (string, error) {
-		until := s.now().UTC()
-		since := until.Add(-24 * time.Hour)
-		var v herald.Validation
-		if raw := r.PostForm.Get("since"); raw != "" {
-			t, err := time.Parse(timeInput, raw)
-			if err != nil {
-				v.Add("since", "is not a date and time (YYYY-MM-DDTHH:MM, UTC)")
-			}
-			since = t
-		}
-		if raw := r.PostForm.Get("until"); raw != "" {
-			t, err := time.Parse(timeInput, raw)
-			if err != nil {
-				v.Add("until", "is not a date and time (YYYY-MM-DDTHH:MM, UTC)")
-			}
-			until = t
-		}
-		if len(v.Fields) == 0 && !until.After(since) {
-			v.Add("until", "must be after “from”")
-		}
-		if err := v.Err(); err != nil {
-			return "", &herald.Error{Code: herald.EInvalid, Message: "Nothing was replayed: " + v.Fields[0].Field + " " + v.Fields[0].Message}
+		since, until, err := s.replayRange(r.PostForm.Get)
+		if err != nil {
+			return "", err
 		}
 		n, err := s.control.ReplayFailed(r.Context(), ws, webhookID, since, until)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/web"
 )
 
 func (e *env) webhook(name string) *herald.Webhook {
@@ -34,6 +35,8 @@ func attempt(ws, webhookID string, outcome herald.Outcome, status int, at time.T
 	}
 	return a
 }
+
+const timeInputFmt = "2006-01-02T15:04"
 
 func TestLogs(t *testing.T) {
 	t.Parallel()
@@ -131,8 +134,31 @@ func TestLogs(t *testing.T) {
 	if r := e.control.replays; len(r) != 1 || r[0][1].Sub(r[0][0]) != 24*time.Hour {
 		t.Fatalf("replay range: %v", r)
 	}
+	// Replay asks first, with the count, and is not offered when nothing
+	// in the range failed.
+	res, body = e.get("/webhooks/" + wh.ID + "/replay")
+	e.status(res, http.StatusOK)
+	contains(t, body, "Replay the failed deliveries of “CRM”?", "2 failed deliveries created between", `action="/webhooks/`+wh.ID+`/replay"`,
+		`name="csrf_token"`, `href="/webhooks/`+wh.ID+`/logs">Cancel`)
+	lacks(t, body, `name="since"`)
+	if len(e.control.replays) != 1 {
+		t.Fatal("the confirmation page replayed")
+	}
+	since, until = now.Add(-90*time.Minute).Format(timeInputFmt), now.Add(-45*time.Minute).Format(timeInputFmt)
+	_, body = e.get("/webhooks/" + wh.ID + "/logs?since=" + since + "&until=" + until)
+	contains(t, body, "created in the chosen time range", `action="/webhooks/`+wh.ID+`/replay"`, `name="since" value="`+since+`"`)
+	_, body = e.get("/webhooks/" + wh.ID + "/replay?since=" + since + "&until=" + until)
+	contains(t, body, "1 failed delivery created between", `name="since" value="`+since+`"`, `name="until" value="`+until+`"`)
 	_, body = e.get("/webhooks/" + wh.ID + "/logs?since=2025-05-01T10:00&until=2025-05-02T10:00")
-	contains(t, body, "created in the chosen time range", `name="since" value="2025-05-01T10:00"`)
+	lacks(t, body, "Replay failed deliveries")
+	res, _ = e.get("/webhooks/" + wh.ID + "/replay?since=2025-05-01T10:00&until=2025-05-02T10:00")
+	e.status(res, http.StatusSeeOther)
+	_, body = e.follow(res)
+	contains(t, body, "There is no failed delivery to replay between 1 May 10:00 and 2 May 10:00 UTC.")
+	res, _ = e.get("/webhooks/" + wh.ID + "/replay?since=yesterday")
+	e.status(res, http.StatusSeeOther)
+	_, body = e.follow(res)
+	contains(t, body, "Nothing was replayed: since is not a date")
 	res, _ = e.post("/webhooks/"+wh.ID+"/replay", url.Values{"since": {"2025-05-01T10:00"}, "until": {"2025-05-02T10:00"}})
 	e.status(res, http.StatusSeeOther)
 	if r := e.control.replays[1]; !r[0].Equal(time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC)) || !r[1].Equal(time.Date(2025, 5, 2, 10, 0, 0, 0, time.UTC)) {
@@ -312,4 +338,107 @@ func TestAttemptCappedBodies(t *testing.T) {
 	body = page(none)
 	contains(t, body, "No body.", "Empty body.")
 	lacks(t, body, "body-note")
+}
+
+// TestLogsChartCountsUnloggedSuccesses: with Log Only Errors a success
+// stores no attempt, yet the chart counts it (from the real store).
+func TestLogsChartCountsUnloggedSuccesses(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t, options{storeReader: true})
+	ctx := context.Background()
+	q, ok := e.store.(herald.Queue)
+	if !ok {
+		t.Fatal("the store is no queue")
+	}
+	wh, fe, err := e.svc.CreateWebhook(ctx, e.ws, herald.WebhookSpec{Name: "Quiet", Event: "member.verified", LogOnlyErrors: true,
+		EndpointURL: "https://hooks.example.com/in", Method: "POST", PayloadType: herald.PayloadJSON, Payload: "{}"})
+	if err != nil || len(fe) > 0 {
+		t.Fatal(err, fe)
+	}
+	if _, err := e.svc.PublishWebhook(ctx, e.ws, wh.ID); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	var reqs []*herald.IngestRequest
+	for i := 0; i < 3; i++ {
+		reqs = append(reqs, &herald.IngestRequest{Event: &herald.Event{ID: herald.NewID(), WorkspaceID: e.ws, Type: "member.verified",
+			OccurredAt: now, ReceivedAt: now, Data: map[string]any{}, RawData: []byte(`{}`)}})
+	}
+	if err := q.Ingest(ctx, reqs); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := q.ClaimDeliveries(ctx, now, time.Minute, 10)
+	if err != nil || len(claims) != 3 {
+		t.Fatal(len(claims), err)
+	}
+	var recs []*herald.OutcomeRecord
+	for _, c := range claims[:2] {
+		recs = append(recs, &herald.OutcomeRecord{DeliveryID: c.ID, WebhookID: wh.ID, Token: c.Token, Status: herald.DeliverySucceeded, Counted: true, LastStatus: 204, At: now})
+	}
+	bad := attempt(e.ws, wh.ID, herald.OutcomeFailure, 503, now)
+	bad.DeliveryID, bad.EventID = claims[2].ID, claims[2].EventID
+	recs = append(recs, &herald.OutcomeRecord{DeliveryID: claims[2].ID, WebhookID: wh.ID, Token: claims[2].Token, Status: herald.DeliveryFailed,
+		Counted: true, LastStatus: 503, LastError: "503", At: now, Attempt: bad})
+	if err := q.RecordOutcomes(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	res, body := e.get("/webhooks/" + wh.ID + "/logs")
+	e.status(res, http.StatusOK)
+	contains(t, body, "2 succeeded", "1 failed", "Attempts per hour over the last 24 hours: 2 succeeded, 1 failed", "HTTP 503")
+}
+
+// TestLogsRowsNameTheirEvent: each row gives its event's id and subject
+// and links to a page with the event's data (the real store).
+func TestLogsRowsNameTheirEvent(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t, options{storeReader: true})
+	ctx := context.Background()
+	q := e.store.(herald.Queue)
+	wh := e.webhook("CRM")
+	if _, err := e.svc.PublishWebhook(ctx, e.ws, wh.ID); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	raw := []byte(`{"member":{"id":"m-7","email":"ada@example.com"},"points":12}`)
+	ev := &herald.Event{ID: herald.NewID(), WorkspaceID: e.ws, Type: "member.verified", OccurredAt: now, ReceivedAt: now,
+		Data: map[string]any{"member": map[string]any{"id": "m-7", "email": "ada@example.com"}, "points": 12.0}, RawData: raw}
+	if err := q.Ingest(ctx, []*herald.IngestRequest{{Event: ev}}); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := q.ClaimDeliveries(ctx, now, time.Minute, 10)
+	if err != nil || len(claims) != 1 {
+		t.Fatal(len(claims), err)
+	}
+	a := attempt(e.ws, wh.ID, herald.OutcomeFailure, 503, now)
+	a.DeliveryID, a.EventID = claims[0].ID, ev.ID
+	if err := q.RecordOutcomes(ctx, []*herald.OutcomeRecord{{DeliveryID: claims[0].ID, WebhookID: wh.ID, Token: claims[0].Token,
+		Status: herald.DeliveryFailed, Counted: true, LastStatus: 503, LastError: "503", At: now, Attempt: a}}); err != nil {
+		t.Fatal(err)
+	}
+	_, body := e.get("/webhooks/" + wh.ID + "/logs")
+	contains(t, body, `<th scope="col">Event</th>`, `href="/webhooks/`+wh.ID+`/events/`+ev.ID+`"`, "member ada@example.com")
+	_, body = e.get("/webhooks/" + wh.ID + "/logs/" + a.ID)
+	contains(t, body, `href="/webhooks/`+wh.ID+`/events/`+ev.ID+`"`)
+	res, body := e.get("/webhooks/" + wh.ID + "/events/" + ev.ID)
+	e.status(res, http.StatusOK)
+	contains(t, body, "Event member.verified", ev.ID, "member ada@example.com", `"email": "ada@example.com"`, `"points": 12`)
+	res, _ = e.get("/webhooks/" + wh.ID + "/events/" + herald.NewID())
+	e.status(res, http.StatusNotFound)
+}
+
+func TestEventSummary(t *testing.T) {
+	for _, c := range []struct {
+		data map[string]any
+		want string
+	}{
+		{map[string]any{"member": map[string]any{"id": "m-1", "email": "a@example.com"}}, "member a@example.com"},
+		{map[string]any{"member": map[string]any{"id": "m-1"}}, "member m-1"},
+		{map[string]any{"account": map[string]any{"id": 42.0}, "zeta": map[string]any{"email": "z@example.com"}}, "account 42"},
+		{map[string]any{"points": 12.0}, ""},
+		{nil, ""},
+	} {
+		if got := web.EventSummary(c.data); got != c.want {
+			t.Errorf("EventSummary(%v) = %q, want %q", c.data, got, c.want)
+		}
+	}
 }

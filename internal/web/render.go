@@ -192,6 +192,55 @@ func takeFlash(w http.ResponseWriter, r *http.Request) (string, bool) {
 
 // inputID turns a field name such as custom_headers[1].name into an
 // element id (f-custom_headers-1-name).
+// fieldLabel words a service field name for a sentence:
+// "custom_headers[1].name" is "Custom headers 2 name".
+func fieldLabel(field string) string {
+	var b strings.Builder
+	for i := 0; i < len(field); i++ {
+		switch c := field[i]; c {
+		case '_', '.':
+			b.WriteByte(' ')
+		case '[':
+			j := strings.IndexByte(field[i:], ']')
+			if j < 0 {
+				b.WriteString(field[i:])
+				i = len(field)
+				continue
+			}
+			n, err := strconv.Atoi(field[i+1 : i+j])
+			if err != nil {
+				b.WriteString(field[i : i+j+1])
+			} else {
+				b.WriteString(" " + strconv.Itoa(n+1))
+			}
+			i += j
+		default:
+			b.WriteByte(c)
+		}
+	}
+	l := strings.Join(strings.Fields(b.String()), " ")
+	if l == "" {
+		return l
+	}
+	return strings.ToUpper(l[:1]) + l[1:]
+}
+
+// sentence words a field's error as a sentence: "Name must be at most
+// 200 characters." A message that already starts with a capital is kept.
+func sentence(field, msg string) string {
+	msg = strings.TrimSpace(msg)
+	if msg == "" {
+		return ""
+	}
+	if first := msg[:1]; strings.ToUpper(first) != first || first == strings.ToLower(first) && !strings.ContainsAny(first, "0123456789") {
+		msg = fieldLabel(field) + " " + msg
+	}
+	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") && !strings.HasSuffix(msg, "!") {
+		msg += "."
+	}
+	return msg
+}
+
 func inputID(field string) string {
 	r := strings.NewReplacer("[", "-", "]", "", ".", "-")
 	return "f-" + r.Replace(field)
@@ -205,10 +254,14 @@ var funcs = template.FuncMap{
 	"id": inputID,
 	// ferr returns the error of field for the "ferr" partial.
 	"ferr": func(errs map[string]string, field string) fieldErr {
-		return fieldErr{ID: inputID(field) + "-error", Msg: errs[field]}
+		if errs[field] == "" {
+			return fieldErr{ID: inputID(field) + "-error"}
+		}
+		return fieldErr{ID: inputID(field) + "-error", Msg: sentence(field, errs[field])}
 	},
-	"haserr": func(errs map[string]string, field string) bool { return errs[field] != "" },
-	"errid":  func(field string) string { return inputID(field) + "-error" },
+	"sentence": sentence,
+	"haserr":   func(errs map[string]string, field string) bool { return errs[field] != "" },
+	"errid":    func(field string) string { return inputID(field) + "-error" },
 	// errids lists the error ids of a list field and its items
 	// (events, events[0], events[1] …) for one input's aria-describedby;
 	// "" when none has an error.

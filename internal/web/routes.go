@@ -52,7 +52,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /webhooks/{id}/logs", in(s.showLogs))
 	mux.HandleFunc("GET /webhooks/{id}/logs/{attempt}", in(s.showAttempt))
 	mux.HandleFunc("POST /webhooks/{id}/deliveries/{delivery}/retry", in(s.retryDelivery))
+	mux.HandleFunc("GET /webhooks/{id}/events/{event}", in(s.showEvent))
 	mux.HandleFunc("POST /webhooks/{id}/events/{event}/resend", in(s.resendEvent))
+	mux.HandleFunc("GET /webhooks/{id}/replay", in(s.confirmReplay))
 	mux.HandleFunc("POST /webhooks/{id}/replay", in(s.replayFailed))
 
 	// Settings > Webhooks: the Authorizations tab.

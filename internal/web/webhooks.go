@@ -563,11 +563,20 @@ func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, act func(ws, 
 			return
 		}
 		setFlash(w, r, e.Error(), true)
-		redirect(w, r, "/webhooks/"+id)
+		redirect(w, r, backTo(r, "/webhooks/"+id))
 		return
 	}
 	setFlash(w, r, msg, false)
-	redirect(w, r, "/webhooks/"+id)
+	redirect(w, r, backTo(r, "/webhooks/"+id))
+}
+
+// backTo is where an action goes afterwards: the webhooks list when its
+// form came from there (back=list), else def.
+func backTo(r *http.Request, def string) string {
+	if r.PostFormValue("back") == "list" {
+		return "/webhooks"
+	}
+	return def
 }
 
 func (s *Server) duplicateWebhook(w http.ResponseWriter, r *http.Request) {
@@ -587,6 +596,8 @@ func (s *Server) duplicateWebhook(w http.ResponseWriter, r *http.Request) {
 
 type confirmData struct {
 	Question, Detail, Action, Button, Cancel string
+	// Since and Until go with the form (the replay's range), when set.
+	Since, Until string
 }
 
 func (s *Server) confirmDeleteWebhook(w http.ResponseWriter, r *http.Request) {

@@ -473,7 +473,40 @@ func TestAuditLogPage(t *testing.T) {
 	res, _ = e.post("/settings/api-keys", url.Values{"name": {"CRM sync"}, "scopes": {"read"}})
 	e.status(res, http.StatusCreated)
 	_, body = e.get("/settings/audit-log")
-	contains(t, body, "<td>"+adminEmail+"</td>", "api_key.create", "CRM sync (hrld_")
+	contains(t, body, `<a href="/settings/audit-log?actor=`+url.QueryEscape(adminEmail)+`">`+adminEmail+`</a>`, "api_key.create", "CRM sync (hrld_")
+}
+
+// TestAuditLogNamesAndFilters: entries name their object (linked) and the
+// log filters by object type and by actor.
+func TestAuditLogNamesAndFilters(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t)
+	e.svc.Audit = e.store.(herald.AuditLog)
+	auth := e.createAuth("https://api.crm.example.com") // by the test context's actor
+	wh := e.webhook("CRM sync")
+	gone := e.webhook("Short-lived")
+	if err := e.svc.DeleteWebhook(context.Background(), e.ws, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.get("/settings/api-keys")
+	res, _ := e.post("/settings/api-keys", url.Values{"name": {"Sync key"}, "scopes": {"read"}})
+	e.status(res, http.StatusCreated)
+	_, body := e.get("/settings/audit-log")
+	contains(t, body, `<a class="strong" href="/webhooks/`+wh.ID+`">CRM sync</a>`, `<a class="strong" href="/authorizations/`+auth.ID+`/edit">CRM</a>`,
+		`<label for="q-object-type">Object</label>`, `<label for="q-actor">Who</label>`, "webhook.delete")
+	lacks(t, body, `href="/webhooks/`+gone.ID+`"`)
+
+	_, body = e.get("/settings/audit-log?object_type=authorization")
+	contains(t, body, "authorization.create", `<option value="authorization" selected>`, "Clear")
+	lacks(t, body, "webhook.create", "api_key.create")
+	_, body = e.get("/settings/audit-log?actor=" + url.QueryEscape(adminEmail))
+	contains(t, body, "api_key.create", `value="`+adminEmail+`"`)
+	lacks(t, body, "webhook.create", "authorization.create")
+	_, body = e.get("/settings/audit-log?actor=nobody%40example.com")
+	contains(t, body, "No change matches these filters")
+	// An unknown object type is no filter.
+	_, body = e.get("/settings/audit-log?object_type=bogus")
+	contains(t, body, "webhook.create", "api_key.create")
 }
 
 func TestWorkspaceSettingsPage(t *testing.T) {
@@ -687,4 +720,83 @@ func TestTemplateReference(t *testing.T) {
 		t.Errorf("Content-Type %q", ct)
 	}
 	contains(t, body, "# Payload templates", "Differences from Twig, kept on purpose", "hmac('sha256', key)")
+}
+
+// TestWebhookListRowActions: each row of the list offers Edit,
+// Publish/Unpublish, Duplicate and Delete; the state changes come back to
+// the list.
+func TestWebhookListRowActions(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t)
+	wh := e.webhook("CRM")
+	_, body := e.get("/webhooks")
+	contains(t, body, `href="/webhooks/`+wh.ID+`/edit"`, `action="/webhooks/`+wh.ID+`/publish"`, `action="/webhooks/`+wh.ID+`/duplicate"`,
+		`href="/webhooks/`+wh.ID+`/delete"`, `name="back" value="list"`, `Publish<span class="sr-only"> CRM</span>`)
+	lacks(t, body, `action="/webhooks/`+wh.ID+`/unpublish"`)
+
+	res, _ := e.post("/webhooks/"+wh.ID+"/publish", url.Values{"back": {"list"}})
+	e.status(res, http.StatusSeeOther)
+	if loc := res.Header.Get("Location"); loc != "/webhooks" {
+		t.Fatalf("publish from the list went to %q", loc)
+	}
+	_, body = e.follow(res)
+	contains(t, body, "Webhook “CRM” is published", `action="/webhooks/`+wh.ID+`/unpublish"`)
+	if got, _ := e.svc.Store.Webhook(context.Background(), e.ws, wh.ID); got.Status != herald.Published {
+		t.Fatalf("status %s after Publish on the list", got.Status)
+	}
+	res, _ = e.post("/webhooks/"+wh.ID+"/unpublish", url.Values{"back": {"list"}})
+	if loc := res.Header.Get("Location"); loc != "/webhooks" {
+		t.Fatalf("unpublish from the list went to %q", loc)
+	}
+	// Without back=list the detail page stays the destination.
+	res, _ = e.post("/webhooks/"+wh.ID+"/publish", url.Values{"back": {"https://evil.example.com"}})
+	if loc := res.Header.Get("Location"); loc != "/webhooks/"+wh.ID {
+		t.Fatalf("publish went to %q", loc)
+	}
+	res, _ = e.post("/webhooks/"+wh.ID+"/duplicate", url.Values{})
+	e.status(res, http.StatusSeeOther)
+	_, body = e.get("/webhooks")
+	contains(t, body, "CRM (copy)")
+	res, body = e.get("/webhooks/" + wh.ID + "/delete")
+	e.status(res, http.StatusOK)
+	contains(t, body, `action="/webhooks/`+wh.ID+`/delete"`)
+	// A row action without the CSRF token is refused.
+	res, _ = e.post("/webhooks/"+wh.ID+"/unpublish", url.Values{"csrf_token": {"wrong"}, "back": {"list"}})
+	if res.StatusCode == http.StatusSeeOther {
+		t.Fatal("unpublish without a valid CSRF token was accepted")
+	}
+}
+
+// TestErrorSummaryLinksToFields: a failed form words each field error as a
+// sentence, next to the field and in the summary, which links to the field.
+func TestErrorSummaryLinksToFields(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t)
+	auth := e.createAuth("https://api.crm.example.com")
+	e.get("/webhooks/new")
+	f := fullWebhookForm(auth.ID)
+	f.Set("name", "  ")
+	f.Set("custom_headers[2].name", "Bad Header:")
+	res, body := e.post("/webhooks", f)
+	e.status(res, http.StatusUnprocessableEntity)
+	contains(t, body, `<ul class="error-summary">`, `<li><a href="#f-name">Name is required.</a></li>`, `id="f-name"`,
+		`<p class="field-error" id="f-name-error"><span aria-hidden="true">⚠ </span>Name is required.</p>`,
+		`<a href="#f-custom_headers-1-name">Custom headers 2 name `)
+	if !strings.Contains(body, `id="f-custom_headers-1-name" name="custom_headers[1].name" value="Bad Header:"`) {
+		t.Error("the summary links to a header name input that is not there")
+	}
+}
+
+func TestFieldSentences(t *testing.T) {
+	for _, c := range []struct{ field, msg, want string }{
+		{"name", "is required", "Name is required."},
+		{"custom_headers[0].value", "must be at most 2000 characters", "Custom headers 1 value must be at most 2000 characters."},
+		{"endpoint_url", "Use https.", "Use https."},
+		{"retry_schedule", "entry 2 must be more than 0", "Retry schedule entry 2 must be more than 0."},
+		{"name", "", ""},
+	} {
+		if got := web.Sentence(c.field, c.msg); got != c.want {
+			t.Errorf("Sentence(%q, %q) = %q, want %q", c.field, c.msg, got, c.want)
+		}
+	}
 }

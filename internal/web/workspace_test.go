@@ -101,3 +101,21 @@ func TestWorkspaceRetentionServerDefault(t *testing.T) {
 		contains(t, body, c.want)
 	}
 }
+
+// TestSettingsMenuMatchesCrumbs: the top menu is the Settings menu the
+// breadcrumbs name, with the current section marked.
+func TestSettingsMenuMatchesCrumbs(t *testing.T) {
+	t.Parallel()
+	e := signedIn(t)
+	a := e.createAuth("https://api.crm.example.com")
+	for _, c := range []struct{ path, crumb, current string }{
+		{"/webhooks", `<p class="crumbs">Settings <span aria-hidden="true">›</span> Webhooks</p>`, `<a href="/webhooks" aria-current="page">Webhooks</a>`},
+		{"/settings/api-keys", `<p class="crumbs">Settings <span aria-hidden="true">›</span> API keys</p>`, `<a href="/settings/api-keys" aria-current="page">API keys</a>`},
+		{"/settings/audit-log", `<p class="crumbs">Settings <span aria-hidden="true">›</span> Audit log</p>`, `<a href="/settings/audit-log" aria-current="page">Audit log</a>`},
+		{"/authorizations/" + a.ID + "/edit", `<p class="crumbs">Settings <span aria-hidden="true">›</span> <a href="/webhooks">Webhooks</a> <span aria-hidden="true">›</span> <a href="/authorizations">Authorizations</a> <span aria-hidden="true">›</span> CRM</p>`,
+			`<a href="/webhooks" aria-current="page">Webhooks</a>`},
+	} {
+		_, body := e.get(c.path)
+		contains(t, body, `<nav class="mainnav" aria-labelledby="nav-settings">`, `<span class="nav-label" id="nav-settings">Settings</span>`, c.crumb, c.current)
+	}
+}

@@ -105,5 +105,68 @@
     sync();
   }
 
+  // Variables: a click inserts {{ path }} at the cursor of the text field
+  // last used (the payload until another is).
+  var target = document.getElementById('f-payload');
+  if (target) {
+    form.addEventListener('focusin', function (e) {
+      var t = e.target;
+      if (t.tagName === 'TEXTAREA' || (t.tagName === 'INPUT' && /^(text|url|search)$/.test(t.type))) target = t;
+    });
+    document.querySelectorAll('.varlist li > code').forEach(function (code) {
+      var b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'var-insert';
+      b.title = 'Insert into the field last used (the payload by default)';
+      code.parentNode.replaceChild(b, code);
+      b.appendChild(code);
+      var sr = document.createElement('span');
+      sr.className = 'sr-only';
+      sr.textContent = ' (insert)';
+      b.appendChild(sr);
+      b.addEventListener('mousedown', function (e) { e.preventDefault(); }); // keep the field's selection
+      b.addEventListener('click', function () {
+        var text = '{{ ' + code.textContent + ' }}';
+        var start = target.selectionStart, end = target.selectionEnd;
+        if (typeof start === 'number') {
+          target.setRangeText(text, start, end, 'end');
+        } else {
+          target.value += text;
+        }
+        target.focus();
+        target.dispatchEvent(new Event('input', { bubbles: true }));
+      });
+    });
+  }
+
+  // Payload editor: line numbers beside the text, and the line of a
+  // template error (the server's "line N, column M") marked invalid.
+  var editor = document.getElementById('f-payload');
+  if (editor) {
+    var wrap = document.createElement('div');
+    wrap.className = 'editor';
+    var gutter = document.createElement('div');
+    gutter.className = 'gutter';
+    gutter.setAttribute('aria-hidden', 'true');
+    editor.parentNode.insertBefore(wrap, editor);
+    wrap.appendChild(gutter);
+    wrap.appendChild(editor);
+    var bad = 0;
+    var err = document.getElementById('f-payload-error');
+    var m = err && /line (\d+), column \d+/.exec(err.textContent);
+    if (m) bad = parseInt(m[1], 10);
+    var numbers = function () {
+      var n = editor.value.split('\n').length, html = '';
+      for (var i = 1; i <= n; i++) {
+        html += i === bad ? '<span class="bad" title="Error on this line">' + i + '</span>\n' : i + '\n';
+      }
+      gutter.innerHTML = html;
+      gutter.scrollTop = editor.scrollTop;
+    };
+    editor.addEventListener('input', function () { bad = 0; numbers(); });
+    editor.addEventListener('scroll', function () { gutter.scrollTop = editor.scrollTop; });
+    numbers();
+  }
+
   if (pane && !pane.querySelector('.reqline')) renderPreview();
 })();
