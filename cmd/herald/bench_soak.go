@@ -42,10 +42,10 @@ func runSoak(ctx context.Context, c benchConfig, h *benchChild, rc *benchReceive
 		mu.Unlock()
 	}
 	retention, _ := time.ParseDuration(c.retention)
-	size := func() (int64, int64) {
-		free := int64(benchMetric(h.url, "herald_database_free_bytes"))
+	size := func(m map[string]float64) (int64, int64) {
+		free := int64(m["herald_database_free_bytes"])
 		if isPostgres(db) {
-			return int64(benchMetric(h.url, "herald_database_size_bytes")), free
+			return int64(m["herald_database_size_bytes"]), free
 		}
 		var total int64
 		for _, f := range []string{db, db + "-wal"} {
@@ -76,10 +76,11 @@ func runSoak(ctx context.Context, c benchConfig, h *benchChild, rc *benchReceive
 		lastLat = len(rc.latencies)
 		rc.mu.Unlock()
 		sort.Slice(dl, func(i, j int) bool { return dl[i] < dl[j] })
+		m := scrapeMetrics(h.url) // one scrape a row: each runs the queue and size queries
 		r := soakRow{at: time.Since(start).Round(time.Second), sent: sent, received: rc.received.Load(), ingestP50: pct(lat, 0.5), ingestP99: pct(lat, 0.99),
-			deliveryP99: pct(dl, 0.99), pending: benchMetric(h.url, "herald_queue_depth"), rss: h.rss(), load: loadAverage(),
-			purged: benchMetric(h.url, "herald_retention_purged_rows_total")}
-		r.dbBytes, r.dbFree = size()
+			deliveryP99: pct(dl, 0.99), pending: m["herald_queue_depth"], rss: h.rss(), load: loadAverage(),
+			purged: m["herald_retention_purged_rows_total"]}
+		r.dbBytes, r.dbFree = size(m)
 		cpu := h.cpuSeconds()
 		if n := r.received - lastRecv; n > 0 {
 			r.cpuPer10k = (cpu - lastCPU) / float64(n) * 10000
@@ -188,30 +189,33 @@ func pct(sorted []time.Duration, p float64) time.Duration {
 	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))].Round(100 * time.Microsecond)
 }
 
-// benchMetric reads a metric from herald's /metrics: the sum of its
-// samples, whatever their labels (0 when absent).
-func benchMetric(base, name string) float64 {
+// scrapeMetrics reads herald's /metrics once: each metric's samples
+// added up, whatever their labels.
+func scrapeMetrics(base string) map[string]float64 {
+	out := map[string]float64{}
 	res, err := http.Get(base + "/metrics")
 	if err != nil {
-		return 0
+		return out
 	}
 	defer res.Body.Close()
-	var sum float64
 	sc := bufio.NewScanner(res.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		rest, ok := strings.CutPrefix(line, name)
-		if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '{') {
+		if line == "" || line[0] == '#' {
 			continue
 		}
-		if i := strings.LastIndexByte(rest, ' '); i >= 0 {
-			v, _ := strconv.ParseFloat(rest[i+1:], 64)
-			sum += v
+		name := line[:strings.IndexAny(line+" ", "{ ")]
+		if i := strings.LastIndexByte(line, ' '); i >= 0 {
+			v, _ := strconv.ParseFloat(line[i+1:], 64)
+			out[name] += v
 		}
 	}
-	return sum
+	return out
 }
+
+// benchMetric reads one metric from herald's /metrics (0 when absent).
+func benchMetric(base, name string) float64 { return scrapeMetrics(base)[name] }
 
 // loadAverage is the machine's 1-minute load average.
 func loadAverage() string {

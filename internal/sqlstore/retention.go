@@ -25,25 +25,20 @@ func (s *Store) Purge(ctx context.Context, c herald.PurgeCutoffs, limit int) (he
 		args   []any
 		before time.Time
 	}
-	var scopes []scope
-	if !c.Default.IsZero() {
-		sc := scope{cond: "1 = 1", before: c.Default}
-		if len(c.Workspaces) > 0 {
-			ids := make([]string, 0, len(c.Workspaces))
-			for id := range c.Workspaces {
-				ids = append(ids, id)
-			}
-			sort.Strings(ids)
-			marks, args := inList(ids)
-			sc.cond, sc.args = "workspace_id NOT IN ("+marks+")", args
-		}
-		scopes = append(scopes, sc)
-	}
 	ids := make([]string, 0, len(c.Workspaces))
 	for id := range c.Workspaces {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	var scopes []scope
+	if !c.Default.IsZero() {
+		sc := scope{cond: "1 = 1", before: c.Default}
+		if len(ids) > 0 {
+			marks, args := inList(ids)
+			sc.cond, sc.args = "workspace_id NOT IN ("+marks+")", args
+		}
+		scopes = append(scopes, sc)
+	}
 	for _, id := range ids {
 		scopes = append(scopes, scope{cond: "workspace_id = ?", args: []any{id}, before: c.Workspaces[id]})
 	}
