@@ -498,8 +498,8 @@ func TestAdminUIInBrowser(t *testing.T) {
 	// webhook form and says what is left to fill.
 	b.open("/authorizations/new")
 	b.do(chromedp.Click(chromedp.CSS(`label[for="f-type-oauth2"]`)))
-	if eval[bool](b, `document.querySelector("#f-header-key").offsetParent !== null`) || !eval[bool](b, `document.querySelector("#f-oauth2-token-url").offsetParent !== null`) ||
-		!eval[bool](b, `document.querySelector("#f-tls-client-certificate-pem").offsetParent !== null`) {
+	if eval[bool](b, `document.querySelector("#f-header-key").offsetParent !== null`) || !eval[bool](b, `document.querySelector("#f-oauth2-token_url").offsetParent !== null`) ||
+		!eval[bool](b, `document.querySelector("#f-tls_client-certificate_pem").offsetParent !== null`) {
 		t.Fatal("type switch to OAuth 2.0 did not show its fields (and the client certificate) only")
 	}
 	b.checkA11y("authorization form (OAuth 2.0)")

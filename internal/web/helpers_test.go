@@ -45,10 +45,10 @@ type env struct {
 
 type options struct {
 	storeReader bool // the store reads deliveries (no fake reader)
-	store                   func(testing.TB) storetest.UsersStore
-	cfg                     web.Config // SetupToken and BcryptCost are set by setup
-	retention               time.Duration
-	endpoints               herald.EndpointMonitor
+	store       func(testing.TB) storetest.UsersStore
+	cfg         web.Config // SetupToken and BcryptCost are set by setup
+	retention   time.Duration
+	endpoints   herald.EndpointMonitor
 }
 
 func sqliteStore(t testing.TB) storetest.UsersStore   { return storetest.OpenSQLite(t) }

@@ -186,8 +186,8 @@ func chartSVG(stats []herald.AttemptStats, since time.Time) (template.HTML, int,
 
 type attemptPage struct {
 	*webhookPage
-	A          *herald.Attempt
-	Delivery   *herald.Delivery
+	A        *herald.Attempt
+	Delivery *herald.Delivery
 }
 
 // CanRetry says whether Retry makes sense: a delivery that succeeded is
