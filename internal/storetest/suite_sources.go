@@ -41,9 +41,9 @@ const sourcePassword = "s3cret-nats-password-4711"
 
 func newSource(ws, name string) *herald.Source {
 	return &herald.Source{ID: herald.NewID(), WorkspaceID: ws, Name: name, Type: herald.SourceNATS,
-		URL:     "nats://herald:" + sourcePassword + "@127.0.0.1:4222",
-		NATS:    &herald.NATSSource{Stream: "ORDERS", Consumer: "herald", Subjects: []string{"orders.>", "members.*"}},
-		Mapping: herald.SourceMapping{TypeFrom: "header:Event-Type", DataFrom: "body", IDFrom: "message_id"},
+		URL:       "nats://herald:" + sourcePassword + "@127.0.0.1:4222",
+		NATS:      &herald.NATSSource{Stream: "ORDERS", Consumer: "herald", Subjects: []string{"orders.>", "members.*"}},
+		Mapping:   herald.SourceMapping{TypeFrom: "header:Event-Type", DataFrom: "body", IDFrom: "message_id"},
 		CreatedAt: now(), UpdatedAt: now()}
 }
 
