@@ -334,7 +334,6 @@ func TestNATSSourceRejectsPoisonMessages(t *testing.T) {
 	}
 }
 
-
 func getText(t *testing.T, url string) (int, string) {
 	t.Helper()
 	res, err := http.Get(url)
