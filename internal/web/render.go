@@ -337,6 +337,7 @@ var funcs = template.FuncMap{
 	"string":    func(v any) string { return fmt.Sprint(v) },
 	"varpaths":  varPaths,
 	"num":       thousands,
+	"num64":     func(n int64) string { return thousands(int(n)) },
 	"bodynote":  bodyNote,
 	"circuit":   circuitNote,
 }
