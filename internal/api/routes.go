@@ -17,8 +17,9 @@ import (
 // API serves; the OpenAPI test checks the document against it.
 type route struct {
 	method, path string // path relative to /api/v1
-	scope        herald.Scope
-	handler      func(*Server, http.ResponseWriter, *http.Request)
+	// action is what the route does; herald.Principal.Can decides who may.
+	action  herald.Action
+	handler func(*Server, http.ResponseWriter, *http.Request)
 }
 
 // Routes lists every /api/v1 operation as "METHOD /path".
@@ -31,54 +32,54 @@ func Routes() []string {
 }
 
 var apiRoutes = []route{
-	{"GET", "/authorizations", herald.ScopeRead, (*Server).listAuthorizations},
-	{"POST", "/authorizations", herald.ScopeAdmin, (*Server).createAuthorization},
-	{"GET", "/authorizations/{id}", herald.ScopeRead, (*Server).getAuthorization},
-	{"PATCH", "/authorizations/{id}", herald.ScopeAdmin, (*Server).updateAuthorization},
-	{"DELETE", "/authorizations/{id}", herald.ScopeAdmin, (*Server).deleteAuthorization},
+	{"GET", "/authorizations", herald.ActRead, (*Server).listAuthorizations},
+	{"POST", "/authorizations", herald.ActConfigure, (*Server).createAuthorization},
+	{"GET", "/authorizations/{id}", herald.ActRead, (*Server).getAuthorization},
+	{"PATCH", "/authorizations/{id}", herald.ActConfigure, (*Server).updateAuthorization},
+	{"DELETE", "/authorizations/{id}", herald.ActConfigure, (*Server).deleteAuthorization},
 
-	{"GET", "/webhooks", herald.ScopeRead, (*Server).listWebhooks},
-	{"POST", "/webhooks", herald.ScopeAdmin, (*Server).createWebhook},
-	{"GET", "/webhooks/{id}", herald.ScopeRead, (*Server).getWebhook},
-	{"PATCH", "/webhooks/{id}", herald.ScopeAdmin, (*Server).updateWebhook},
-	{"DELETE", "/webhooks/{id}", herald.ScopeAdmin, (*Server).deleteWebhook},
-	{"POST", "/webhooks/{id}/publish", herald.ScopeAdmin, (*Server).publishWebhook},
-	{"POST", "/webhooks/{id}/unpublish", herald.ScopeAdmin, (*Server).unpublishWebhook},
-	{"POST", "/webhooks/{id}/duplicate", herald.ScopeAdmin, (*Server).duplicateWebhook},
-	{"GET", "/webhooks/{id}/secret", herald.ScopeAdmin, (*Server).webhookSecret},
-	{"POST", "/webhooks/{id}/match", herald.ScopeRead, (*Server).matchWebhook},
+	{"GET", "/webhooks", herald.ActRead, (*Server).listWebhooks},
+	{"POST", "/webhooks", herald.ActConfigure, (*Server).createWebhook},
+	{"GET", "/webhooks/{id}", herald.ActRead, (*Server).getWebhook},
+	{"PATCH", "/webhooks/{id}", herald.ActConfigure, (*Server).updateWebhook},
+	{"DELETE", "/webhooks/{id}", herald.ActConfigure, (*Server).deleteWebhook},
+	{"POST", "/webhooks/{id}/publish", herald.ActConfigure, (*Server).publishWebhook},
+	{"POST", "/webhooks/{id}/unpublish", herald.ActConfigure, (*Server).unpublishWebhook},
+	{"POST", "/webhooks/{id}/duplicate", herald.ActConfigure, (*Server).duplicateWebhook},
+	{"GET", "/webhooks/{id}/secret", herald.ActReadSecret, (*Server).webhookSecret},
+	{"POST", "/webhooks/{id}/match", herald.ActRead, (*Server).matchWebhook},
 
-	{"GET", "/event-types", herald.ScopeRead, (*Server).listEventTypes},
-	{"POST", "/event-types", herald.ScopeAdmin, (*Server).createEventType},
-	{"GET", "/event-types/{key}", herald.ScopeRead, (*Server).getEventType},
-	{"GET", "/presets", herald.ScopeRead, (*Server).listPresets},
-	{"GET", "/presets/{key}", herald.ScopeRead, (*Server).getPreset},
+	{"GET", "/event-types", herald.ActRead, (*Server).listEventTypes},
+	{"POST", "/event-types", herald.ActConfigure, (*Server).createEventType},
+	{"GET", "/event-types/{key}", herald.ActRead, (*Server).getEventType},
+	{"GET", "/presets", herald.ActRead, (*Server).listPresets},
+	{"GET", "/presets/{key}", herald.ActRead, (*Server).getPreset},
 
-	{"POST", "/webhooks/{id}/test", herald.ScopeAdmin, (*Server).testWebhook},
-	{"POST", "/webhooks/{id}/rotate-secret", herald.ScopeAdmin, (*Server).rotateSecret},
-	{"GET", "/webhooks/{id}/attempts", herald.ScopeRead, (*Server).listAttempts},
-	{"GET", "/webhooks/{id}/deliveries", herald.ScopeRead, (*Server).listDeliveries},
-	{"POST", "/webhooks/{id}/replay", herald.ScopeAdmin, (*Server).replayWebhook},
-	{"GET", "/attempts/{id}", herald.ScopeRead, (*Server).getAttempt},
-	{"POST", "/deliveries/{id}/retry", herald.ScopeAdmin, (*Server).retryDelivery},
+	{"POST", "/webhooks/{id}/test", herald.ActConfigure, (*Server).testWebhook},
+	{"POST", "/webhooks/{id}/rotate-secret", herald.ActConfigure, (*Server).rotateSecret},
+	{"GET", "/webhooks/{id}/attempts", herald.ActRead, (*Server).listAttempts},
+	{"GET", "/webhooks/{id}/deliveries", herald.ActRead, (*Server).listDeliveries},
+	{"POST", "/webhooks/{id}/replay", herald.ActConfigure, (*Server).replayWebhook},
+	{"GET", "/attempts/{id}", herald.ActRead, (*Server).getAttempt},
+	{"POST", "/deliveries/{id}/retry", herald.ActConfigure, (*Server).retryDelivery},
 
-	{"POST", "/events", herald.ScopeIngest, (*Server).ingestEvent},
-	{"POST", "/events/batch", herald.ScopeIngest, (*Server).ingestBatch},
-	{"GET", "/events/{id}", herald.ScopeRead, (*Server).getEvent},
-	{"POST", "/events/{id}/resend", herald.ScopeAdmin, (*Server).resendEvent},
+	{"POST", "/events", herald.ActIngest, (*Server).ingestEvent},
+	{"POST", "/events/batch", herald.ActIngest, (*Server).ingestBatch},
+	{"GET", "/events/{id}", herald.ActRead, (*Server).getEvent},
+	{"POST", "/events/{id}/resend", herald.ActConfigure, (*Server).resendEvent},
 
-	{"POST", "/templates/render", herald.ScopeRead, (*Server).renderTemplate},
+	{"POST", "/templates/render", herald.ActRead, (*Server).renderTemplate},
 
-	{"GET", "/audit-log", herald.ScopeRead, (*Server).listAudit},
-	{"GET", "/workspace", herald.ScopeRead, (*Server).getWorkspace},
-	{"PATCH", "/workspace", herald.ScopeAdmin, (*Server).updateWorkspace},
+	{"GET", "/audit-log", herald.ActRead, (*Server).listAudit},
+	{"GET", "/workspace", herald.ActRead, (*Server).getWorkspace},
+	{"PATCH", "/workspace", herald.ActManageWorkspace, (*Server).updateWorkspace},
 }
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	allowed := map[string][]string{}
 	for _, rt := range apiRoutes {
-		mux.HandleFunc(rt.method+" /api/v1"+rt.path, s.authenticate(rt.scope, s.bind(rt.handler)))
+		mux.HandleFunc(rt.method+" /api/v1"+rt.path, s.authenticate(rt.action, s.bind(rt.handler)))
 		allowed[rt.path] = append(allowed[rt.path], rt.method)
 	}
 	// Any other method on a known path: 405 as problem+json, with Allow.
