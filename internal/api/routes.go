@@ -2,13 +2,11 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
@@ -73,6 +71,19 @@ var apiRoutes = []route{
 	{"GET", "/audit-log", herald.ActRead, (*Server).listAudit},
 	{"GET", "/workspace", herald.ActRead, (*Server).getWorkspace},
 	{"PATCH", "/workspace", herald.ActManageWorkspace, (*Server).updateWorkspace},
+
+	// The instance API (instance keys): workspaces, their keys and members.
+	{"GET", "/workspaces", herald.ActManageInstance, (*Server).listWorkspaces},
+	{"POST", "/workspaces", herald.ActManageInstance, (*Server).createWorkspace},
+	{"GET", "/workspaces/{id}", herald.ActManageInstance, (*Server).getWorkspaceByID},
+	{"PATCH", "/workspaces/{id}", herald.ActManageInstance, (*Server).updateWorkspaceByID},
+	{"DELETE", "/workspaces/{id}", herald.ActManageInstance, (*Server).deleteWorkspace},
+	{"POST", "/workspaces/{id}/api-keys", herald.ActManageInstance, (*Server).createWorkspaceKey},
+	{"GET", "/workspaces/{id}/members", herald.ActManageInstance, (*Server).listMembers},
+	{"POST", "/workspaces/{id}/members", herald.ActManageInstance, (*Server).inviteMember},
+	{"GET", "/workspaces/{id}/members/{member}", herald.ActManageInstance, (*Server).getMember},
+	{"PATCH", "/workspaces/{id}/members/{member}", herald.ActManageInstance, (*Server).updateMember},
+	{"DELETE", "/workspaces/{id}/members/{member}", herald.ActManageInstance, (*Server).removeMember},
 }
 
 func (s *Server) routes() http.Handler {
@@ -177,53 +188,20 @@ func (s *Server) getWorkspace(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ws)
 }
 
-// updateWorkspace changes the workspace's settings: its time zone and
-// its retention.
+// updateWorkspace changes the workspace's settings: its time zone, its
+// retention and its portal's allowed origins.
 func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		TimeZone *string `json:"time_zone"`
-		// absent: unchanged; null: the server's default
-		RetentionSeconds json.RawMessage `json:"retention_seconds"`
-		// read-only fields a client may send back from GET
-		ID        any `json:"id"`
-		Name      any `json:"name"`
-		CreatedAt any `json:"created_at"`
-	}
+	var body workspacePatchBody
 	if err := s.decode(r, &body); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	var retention *time.Duration
-	if len(body.RetentionSeconds) > 0 && string(body.RetentionSeconds) != "null" {
-		var secs int64
-		if err := json.Unmarshal(body.RetentionSeconds, &secs); err != nil {
-			s.writeError(w, r, fieldError(herald.EInvalid, "retention_seconds", "must be a whole number of seconds, or null for the server's default"))
-			return
-		}
-		d := time.Duration(secs) * time.Second
-		if secs > int64(herald.MaxRetention/time.Second) {
-			d = herald.MaxRetention + time.Second // refused below, with the bounds
-		}
-		retention = &d
-	}
-	if err := herald.ValidateRetention(retention); err != nil {
-		s.writeError(w, r, err) // before anything changes
+	p, err := body.patch(false)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
-	ctx, ws := r.Context(), workspaceOf(r)
-	if body.TimeZone != nil {
-		if _, err := s.svc.SetTimeZone(ctx, ws, *body.TimeZone); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-	}
-	if len(body.RetentionSeconds) > 0 {
-		if _, err := s.svc.SetRetention(ctx, ws, retention); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-	}
-	got, err := s.store.WorkspaceByID(ctx, ws)
+	got, err := s.svc.UpdateWorkspace(r.Context(), workspaceOf(r), p)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
