@@ -260,9 +260,32 @@ func HashPassword(password string, cost int) (string, error) {
 }
 
 // CreateUser validates email and password, hashes the password and stores
-// a new user in workspaceID. An email already in use is an EInvalid error
-// on the "email" field, so forms can show it next to the field.
+// a new user who owns workspaceID (a membership with role owner). The
+// first user of the installation is its instance owner. An email already
+// in use is an EInvalid error on the "email" field, so forms can show it
+// next to the field.
 func CreateUser(ctx context.Context, users herald.UserStore, workspaceID, email, password string, cost int) (*herald.User, error) {
+	n, err := users.CountUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := newUser(ctx, users, workspaceID, email, password, cost, n == 0)
+	if err != nil {
+		return nil, err
+	}
+	if t, ok := users.(herald.TenantStore); ok {
+		at := u.CreatedAt
+		m := &herald.Member{ID: herald.NewID(), WorkspaceID: workspaceID, UserID: u.ID, Email: u.Email, Role: herald.RoleOwner,
+			Status: herald.MemberActive, CreatedAt: at, AcceptedAt: &at}
+		if err := t.CreateMember(ctx, m); err != nil {
+			return nil, fmt.Errorf("make %s owner: %w", u.Email, err)
+		}
+	}
+	return u, nil
+}
+
+// newUser validates, hashes and stores a user (no membership).
+func newUser(ctx context.Context, users herald.UserStore, workspaceID, email, password string, cost int, instanceOwner bool) (*herald.User, error) {
 	email = herald.NormalizeEmail(email)
 	if err := herald.ValidateNewUser(email, password); err != nil {
 		return nil, err
@@ -271,7 +294,7 @@ func CreateUser(ctx context.Context, users herald.UserStore, workspaceID, email,
 	if err != nil {
 		return nil, err
 	}
-	u := &herald.User{ID: herald.NewID(), WorkspaceID: workspaceID, Email: email, PasswordHash: hash,
+	u := &herald.User{ID: herald.NewID(), WorkspaceID: workspaceID, Email: email, PasswordHash: hash, InstanceOwner: instanceOwner,
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	if err := users.CreateUser(ctx, u); err != nil {
 		if herald.ErrorCodeOf(err) == herald.EConflict {
