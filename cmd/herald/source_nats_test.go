@@ -31,7 +31,7 @@ type natsHerald struct {
 	source  string // id
 }
 
-func startNATSHerald(t *testing.T, db string, env []string, natsURL, stream string) *natsHerald {
+func startNATSHerald(t *testing.T, db string, env []string, natsURL, stream string, flags ...string) *natsHerald {
 	t.Helper()
 	vars := map[string]string{"HERALD_DB": db}
 	for _, kv := range env {
@@ -42,7 +42,7 @@ func startNATSHerald(t *testing.T, db string, env []string, natsURL, stream stri
 	if err != nil {
 		t.Fatalf("apikey: %v %s", err, stderr)
 	}
-	h := &natsHerald{db: db, key: strings.TrimSpace(key), env: env, flags: []string{"--db", db, "--source-poll", "500ms"}}
+	h := &natsHerald{db: db, key: strings.TrimSpace(key), env: env, flags: append([]string{"--db", db, "--source-poll", "500ms"}, flags...)}
 	h.ledger = newLedger(t, 0)
 	h.child = startChild(t, env, h.flags...)
 	setupHook(t, h.child.url, h.key, h.ledger.URL)
@@ -216,7 +216,9 @@ func TestNATSSourceSurvivesSIGKILL(t *testing.T) {
 				AckWait: 2 * time.Second, MaxDeliver: -1, FilterSubject: stream + ".>"}); err != nil {
 				t.Fatal(err)
 			}
-			h := startNATSHerald(t, db, env, natsURL, stream)
+			// A short lease, as in the crash test: the deliveries the killed
+			// process had claimed are taken over in seconds, not minutes.
+			h := startNATSHerald(t, db, env, natsURL, stream, "--attempt-timeout", "1s", "--lease", "3s")
 			const n = 20000
 			done := make(chan struct{})
 			go func() { defer close(done); publish(t, js, stream, 0, n) }()

@@ -121,6 +121,7 @@ func (c *Consumer) Run(ctx context.Context, src *herald.Source, sink source.Sink
 	close(batches)
 	wg.Wait()
 	if ctx.Err() != nil {
+		handBack(it, 2*batch)
 		return nil
 	}
 	if failed != nil {
@@ -180,6 +181,21 @@ func readBatches(ctx context.Context, it jetstream.MessagesContext, cons jetstre
 			}
 			cancel()
 		}
+	}
+}
+
+// handBack drains what the client holds of the consumer's messages
+// (pulled, not yet read) and naks each, so a stopped or paused consumer's
+// prefetched messages go to another herald process now, not after
+// AckWait. Bounded: at most max messages, 100 ms each.
+func handBack(it jetstream.MessagesContext, max int) {
+	it.Drain()
+	for i := 0; i < max; i++ {
+		m, err := it.Next(jetstream.NextMaxWait(100 * time.Millisecond))
+		if err != nil {
+			return
+		}
+		m.Nak()
 	}
 }
 
