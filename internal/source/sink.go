@@ -124,8 +124,10 @@ func (s *sink) Accept(ctx context.Context, msgs []herald.SourceMessage) error {
 			return fmt.Errorf("record rejected messages: %w", err)
 		}
 		s.r.metrics.messages.WithLabelValues(s.src.ID, "rejected").Add(float64(added))
-		for _, rj := range rejects[:min(len(rejects), 3)] {
-			s.log.Info("source: message rejected", "message_id", rj.MessageID, "reason", rj.Reason)
+		if added > 0 { // a redelivered reject is not logged again
+			for _, rj := range rejects[:min(len(rejects), 3)] {
+				s.log.Info("source: message rejected", "message_id", rj.MessageID, "reason", rj.Reason, "of", len(rejects))
+			}
 		}
 	}
 	s.r.metrics.messages.WithLabelValues(s.src.ID, "ingested").Add(float64(fresh))
@@ -170,7 +172,7 @@ func (s *sink) ingest(ctx context.Context, inputs []herald.EventInput, origin []
 			if !ok {
 				return 0, fmt.Errorf("ingest: %w", err)
 			}
-			bad[i] = append(bad[i], name+" "+f.Message)
+			bad[i] = append(bad[i], name+": "+f.Message)
 		}
 		keptIn, keptOrigin := inputs[:0:0], origin[:0:0]
 		for i := range inputs {
