@@ -172,7 +172,11 @@ func (s *sink) ingest(ctx context.Context, inputs []herald.EventInput, origin []
 			if !ok {
 				return 0, fmt.Errorf("ingest: %w", err)
 			}
-			bad[i] = append(bad[i], name+": "+f.Message)
+			reason := name + " " + f.Message // "data must be a JSON object …"
+			if strings.Contains(f.Message, name) {
+				reason = f.Message // "unknown event type …"
+			}
+			bad[i] = append(bad[i], reason)
 		}
 		keptIn, keptOrigin := inputs[:0:0], origin[:0:0]
 		for i := range inputs {
