@@ -103,3 +103,14 @@ func TestEventIndex(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactHidesTheURLsPassword(t *testing.T) {
+	raw := "amqp://herald:s3cr%2Ft@mq.internal:5672/"
+	got := redact(`dial amqp://herald:s3cr%2Ft@mq.internal:5672/: auth failed for password "s3cr/t"`, raw)
+	if strings.Contains(got, "s3cr") || !strings.Contains(got, "amqp://herald:••••@mq.internal:5672/") {
+		t.Fatalf("redacted = %q", got)
+	}
+	if got := redact("connection refused", "nats://127.0.0.1:4222"); got != "connection refused" {
+		t.Fatalf("an error without secrets changed: %q", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,6 +61,7 @@ func (s *sink) Lag(n int64) {
 // setState records a change of state (or of its error) once: one log
 // line, one write, the gauge.
 func (s *sink) setState(state herald.SourceState, lastError string) {
+	lastError = redact(lastError, s.src.URL)
 	s.mu.Lock()
 	if s.state == state && s.lastError == lastError {
 		s.mu.Unlock()
@@ -78,6 +80,26 @@ func (s *sink) setState(state herald.SourceState, lastError string) {
 	if err := s.r.store.SetSourceState(context.Background(), s.src.ID, state, lastError, s.r.now()); err != nil && herald.ErrorCodeOf(err) != herald.ENotFound {
 		s.log.Warn("source: cannot store the state", "err", err)
 	}
+}
+
+// redact hides the URL's secrets in an error text (a client library may
+// quote the URL it dialled): the URL itself becomes its masked form, and
+// its password, as is and URL-escaped, becomes ••••.
+func redact(text, rawURL string) string {
+	if text == "" || rawURL == "" {
+		return text
+	}
+	text = strings.ReplaceAll(text, rawURL, herald.MaskURL(rawURL))
+	u, err := url.Parse(rawURL)
+	if err != nil || u.User == nil {
+		return text
+	}
+	if p, ok := u.User.Password(); ok && len(p) >= 3 {
+		text = strings.ReplaceAll(text, p, "••••")
+		text = strings.ReplaceAll(text, url.QueryEscape(p), "••••")
+		text = strings.ReplaceAll(text, url.PathEscape(p), "••••")
+	}
+	return text
 }
 
 // Accept implements Sink. Messages that cannot be mapped, and events
