@@ -137,13 +137,25 @@ func (c *Consumer) Run(ctx context.Context, src *herald.Source, sink source.Sink
 func readBatches(ctx context.Context, it jetstream.MessagesContext, cons jetstream.Consumer, batch int, linger, dial time.Duration,
 	sink source.Sink, out chan<- []jetstream.Msg) error {
 	lastInfo := time.Now()
+	lag := func() {
+		lastInfo = time.Now()
+		ictx, cancel := context.WithTimeout(ctx, dial)
+		if info, err := cons.Info(ictx); err == nil {
+			sink.Lag(int64(info.NumPending))
+		}
+		cancel()
+	}
 	for {
-		m, err := it.Next(jetstream.NextContext(ctx))
+		// Idle, the lag is asked of the consumer every 5 s.
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		m, err := it.Next(jetstream.NextContext(wctx))
+		cancel()
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+				lag()
 				continue
 			}
 			return err
@@ -174,12 +186,7 @@ func readBatches(ctx context.Context, it jetstream.MessagesContext, cons jetstre
 			return readErr
 		}
 		if time.Since(lastInfo) > 5*time.Second {
-			lastInfo = time.Now()
-			ictx, cancel := context.WithTimeout(ctx, dial)
-			if info, err := cons.Info(ictx); err == nil {
-				sink.Lag(int64(info.NumPending))
-			}
-			cancel()
+			lag()
 		}
 	}
 }
