@@ -168,6 +168,7 @@ func TestWorkspaceLifecycle(t *testing.T) {
 type fixture struct {
 	ws, key                                            string
 	auth, webhook, event, delivery, attempt, eventType string
+	source                                             string
 	names                                              []string // strings only this workspace's answers may contain
 }
 
@@ -206,7 +207,11 @@ func (te *tenantEnv) fill(t *testing.T, name string) *fixture {
 		t.Fatal(err)
 	}
 	f.delivery, f.attempt = c.ID, a.ID
-	f.names = []string{f.ws, f.auth, f.webhook, f.event, f.delivery, f.attempt, f.eventType, name + " custom", name + "-sample", name + "-auth", name + "-webhook", "hooks." + name, "api." + name}
+	src := natsSourceBody("pw-" + name)
+	src["name"] = name + "-source"
+	f.source = te.doKey(f.key, "POST", "/api/v1/sources", src).must(t, http.StatusCreated).json(t)["id"].(string)
+	f.names = []string{f.ws, f.auth, f.webhook, f.event, f.delivery, f.attempt, f.eventType, f.source, name + " custom", name + "-sample", name + "-auth",
+		name + "-webhook", name + "-source", "hooks." + name, "api." + name}
 	return f
 }
 
@@ -228,6 +233,8 @@ func pathFor(t *testing.T, rt route, b *fixture) (path string, own bool) {
 		p = strings.Replace(p, "{id}", b.delivery, 1)
 	case strings.HasPrefix(p, "/attempts/{id}"):
 		p = strings.Replace(p, "{id}", b.attempt, 1)
+	case strings.HasPrefix(p, "/sources/{id}"):
+		p = strings.Replace(p, "{id}", b.source, 1)
 	case strings.HasPrefix(p, "/event-types/{key}"):
 		p = strings.Replace(p, "{key}", b.eventType, 1)
 	case strings.HasPrefix(p, "/workspaces/{id}"):
@@ -256,6 +263,12 @@ func bodyFor(rt route, b, own *fixture) any {
 			return map[string]any{"name": "renamed by A"}
 		}
 		return w
+	case "POST /sources":
+		src := natsSourceBody("pw-a")
+		src["name"] = "made by A"
+		return src
+	case "PATCH /sources/{id}":
+		return map[string]any{"name": "renamed by A"}
 	case "POST /webhooks/{id}/match":
 		return map[string]any{"event": map[string]any{"type": "coupon.redeemed", "data": map[string]any{}}}
 	case "POST /webhooks/{id}/replay":
@@ -292,7 +305,7 @@ func (te *tenantEnv) snapshot(t *testing.T, b *fixture) string {
 	t.Helper()
 	var sb strings.Builder
 	for _, p := range []string{"/workspace", "/authorizations/" + b.auth, "/webhooks/" + b.webhook, "/webhooks", "/authorizations", "/event-types",
-		"/events/" + b.event, "/webhooks/" + b.webhook + "/deliveries", "/webhooks/" + b.webhook + "/attempts", "/attempts/" + b.attempt} {
+		"/events/" + b.event, "/sources/" + b.source, "/webhooks/" + b.webhook + "/deliveries", "/webhooks/" + b.webhook + "/attempts", "/attempts/" + b.attempt} {
 		res := te.doKey(b.key, "GET", "/api/v1"+p, nil).must(t, http.StatusOK)
 		sb.WriteString(p + " " + string(res.body) + "\n")
 	}
@@ -386,6 +399,14 @@ var minimum = map[string]string{
 	"GET /events/{id}":                         "viewer",
 	"POST /events/{id}/resend":                 "admin",
 	"POST /templates/render":                   "viewer",
+	"GET /sources":                             "viewer",
+	"POST /sources":                            "admin",
+	"GET /sources/{id}":                        "viewer",
+	"PATCH /sources/{id}":                      "admin",
+	"DELETE /sources/{id}":                     "admin",
+	"POST /sources/{id}/pause":                 "admin",
+	"POST /sources/{id}/resume":                "admin",
+	"GET /sources/{id}/rejected":               "viewer",
 	"GET /audit-log":                           "viewer",
 	"GET /workspace":                           "viewer",
 	"PATCH /workspace":                         "owner",
