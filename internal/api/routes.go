@@ -68,6 +68,15 @@ var apiRoutes = []route{
 
 	{"POST", "/templates/render", herald.ActRead, (*Server).renderTemplate},
 
+	{"GET", "/sources", herald.ActRead, (*Server).listSources},
+	{"POST", "/sources", herald.ActConfigure, (*Server).createSource},
+	{"GET", "/sources/{id}", herald.ActRead, (*Server).getSource},
+	{"PATCH", "/sources/{id}", herald.ActConfigure, (*Server).updateSource},
+	{"DELETE", "/sources/{id}", herald.ActConfigure, (*Server).deleteSource},
+	{"POST", "/sources/{id}/pause", herald.ActConfigure, (*Server).pauseSource},
+	{"POST", "/sources/{id}/resume", herald.ActConfigure, (*Server).resumeSource},
+	{"GET", "/sources/{id}/rejected", herald.ActRead, (*Server).listRejected},
+
 	{"GET", "/audit-log", herald.ActRead, (*Server).listAudit},
 	{"GET", "/workspace", herald.ActRead, (*Server).getWorkspace},
 	{"PATCH", "/workspace", herald.ActManageWorkspace, (*Server).updateWorkspace},

@@ -75,6 +75,18 @@ func (s *Server) routes() http.Handler {
 	handle("GET /authorizations/{id}/delete", configure, s.confirmDeleteAuthorization)
 	handle("POST /authorizations/{id}/delete", configure, s.deleteAuthorization)
 
+	// Sources: brokers and outbox tables herald reads events from.
+	handle("GET /sources", read, s.listSources)
+	handle("GET /sources/new", configure, s.newSource)
+	handle("POST /sources", configure, s.createSource)
+	handle("GET /sources/{id}", read, s.showSource)
+	handle("GET /sources/{id}/edit", configure, s.editSource)
+	handle("POST /sources/{id}", configure, s.updateSource)
+	handle("POST /sources/{id}/pause", configure, s.pauseSource)
+	handle("POST /sources/{id}/resume", configure, s.resumeSource)
+	handle("GET /sources/{id}/delete", configure, s.confirmDeleteSource)
+	handle("POST /sources/{id}/delete", configure, s.deleteSource)
+
 	// Settings > API keys, audit log, workspace.
 	handle("GET /settings/api-keys", keys, s.listAPIKeys)
 	handle("GET /settings/audit-log", read, s.auditLog)

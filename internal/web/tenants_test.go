@@ -103,6 +103,17 @@ var webMinimum = map[string]string{
 	"GET /settings/members/{id}/remove":  "owner",
 	"POST /settings/members/{id}/remove": "owner",
 
+	"GET /sources":              "viewer",
+	"GET /sources/new":          "admin",
+	"POST /sources":             "admin",
+	"GET /sources/{id}":         "viewer",
+	"GET /sources/{id}/edit":    "admin",
+	"POST /sources/{id}":        "admin",
+	"POST /sources/{id}/pause":  "admin",
+	"POST /sources/{id}/resume": "admin",
+	"GET /sources/{id}/delete":  "admin",
+	"POST /sources/{id}/delete": "admin",
+
 	"GET /workspaces":              "instance",
 	"POST /workspaces":             "instance",
 	"GET /workspaces/{id}/delete":  "instance",
@@ -170,6 +181,8 @@ func TestWebRolesByRoute(t *testing.T) {
 				path = strings.Replace(path, "{id}", memberID, 1)
 			case strings.HasPrefix(path, "/workspaces/{id}"):
 				path = strings.Replace(path, "{id}", other.ID, 1)
+			case strings.HasPrefix(path, "/sources/{id}"):
+				path = strings.Replace(path, "{id}", herald.NewID(), 1) // allowed: 404; refused: 403
 			}
 			for _, p := range []string{"{attempt}", "{delivery}", "{event}"} {
 				path = strings.Replace(path, p, herald.NewID(), 1)
