@@ -93,6 +93,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET /settings/workspace", read, s.workspaceSettings)
 	handle("POST /settings/workspace", herald.ActManageWorkspace, s.saveWorkspaceSettings)
 	handle("POST /settings/workspace/retention", herald.ActManageWorkspace, s.saveRetention)
+	handle("POST /settings/workspace/portal-origins", herald.ActManageWorkspace, s.savePortalOrigins)
 	handle("POST /settings/workspace/event-types", configure, s.addEventType)
 	handle("POST /settings/api-keys", keys, s.createAPIKey)
 	handle("GET /settings/api-keys/{id}/revoke", keys, s.confirmRevokeAPIKey)

@@ -336,7 +336,7 @@ func (s *Server) confirmRemoveMember(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "confirm", &view{Title: "Remove " + m.Email, Section: "members", D: confirmData{
 		Question: "Remove " + m.Email + "?",
 		Detail:   "They can no longer open this workspace; their other workspaces are not affected.",
-		Action:  "/settings/members/" + m.ID + "/remove", Button: "Remove member", Cancel: "/settings/members"}})
+		Action:   "/settings/members/" + m.ID + "/remove", Button: "Remove member", Cancel: "/settings/members"}})
 }
 
 func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) {

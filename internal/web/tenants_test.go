@@ -87,15 +87,16 @@ var webMinimum = map[string]string{
 	"GET /authorizations/{id}/delete":  "admin",
 	"POST /authorizations/{id}/delete": "admin",
 
-	"GET /settings/api-keys":               "admin",
-	"POST /settings/api-keys":              "admin",
-	"GET /settings/api-keys/{id}/revoke":   "admin",
-	"POST /settings/api-keys/{id}/revoke":  "admin",
-	"GET /settings/audit-log":              "viewer",
-	"GET /settings/workspace":              "viewer",
-	"POST /settings/workspace":             "owner",
-	"POST /settings/workspace/retention":   "owner",
-	"POST /settings/workspace/event-types": "admin",
+	"GET /settings/api-keys":                  "admin",
+	"POST /settings/api-keys":                 "admin",
+	"GET /settings/api-keys/{id}/revoke":      "admin",
+	"POST /settings/api-keys/{id}/revoke":     "admin",
+	"GET /settings/audit-log":                 "viewer",
+	"GET /settings/workspace":                 "viewer",
+	"POST /settings/workspace":                "owner",
+	"POST /settings/workspace/retention":      "owner",
+	"POST /settings/workspace/portal-origins": "owner",
+	"POST /settings/workspace/event-types":    "admin",
 
 	"GET /settings/members":              "owner",
 	"POST /settings/members":             "owner",
@@ -430,4 +431,27 @@ func TestWorkspacesPage(t *testing.T) {
 	if res.StatusCode != http.StatusSeeOther && res.StatusCode != http.StatusOK {
 		t.Fatalf("after deleting the current workspace: %d", res.StatusCode)
 	}
+}
+
+// TestPortalOriginsForm: an owner sets the portal's origins on Settings ›
+// Workspace; a wrong entry is named by its place; the API reads them back.
+func TestPortalOriginsForm(t *testing.T) {
+	e := signedIn(t)
+	_, body := e.get("/settings/workspace")
+	contains(t, body, "Portal origins")
+	res, body := e.post("/settings/workspace/portal-origins", url.Values{"portal_allowed_origins": {"https://ok.example\nhttps://bad.example/path"}})
+	e.status(res, http.StatusUnprocessableEntity)
+	fieldError(t, body, "portal_allowed_origins", "entry 2")
+	contains(t, body, "https://bad.example/path") // as typed
+	res, _ = e.post("/settings/workspace/portal-origins", url.Values{"portal_allowed_origins": {"https://Admin.Example.com\n\nhttp://127.0.0.1:9000"}})
+	e.status(res, http.StatusSeeOther)
+	ws, err := e.store.WorkspaceByID(context.Background(), e.ws)
+	if err != nil || strings.Join(ws.PortalAllowedOrigins, " ") != "https://admin.example.com http://127.0.0.1:9000" {
+		t.Fatalf("stored %v, %v", ws.PortalAllowedOrigins, err)
+	}
+	e.member("v@example.com", herald.RoleViewer)
+	v := e.as("v@example.com", adminPassword)
+	_, body = v.get("/settings/workspace")
+	contains(t, body, "https://admin.example.com", "readonly")
+	lacks(t, body, "Save origins")
 }
