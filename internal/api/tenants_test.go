@@ -121,6 +121,8 @@ func TestWorkspaceLifecycle(t *testing.T) {
 			t.Fatalf("ingest: %v", ev)
 		}
 
+		te.doKey(key, "POST", "/api/v1/sources", natsSourceBody("pw")).must(t, http.StatusCreated)
+
 		// Members: an invitation with a one-time link.
 		m := te.doKey(in, "POST", "/api/v1/workspaces/"+id+"/members", map[string]any{"email": "Ops@Brand-A.example", "role": "viewer"}).must(t, http.StatusCreated).json(t)
 		if m["status"] != "invited" || m["email"] != "ops@brand-a.example" || !strings.HasPrefix(m["invite_url"].(string), "https://herald.example.com/invite/") {
@@ -207,11 +209,10 @@ func (te *tenantEnv) fill(t *testing.T, name string) *fixture {
 		t.Fatal(err)
 	}
 	f.delivery, f.attempt = c.ID, a.ID
-	src := natsSourceBody("pw-" + name)
+	src := natsSourceBody(name + "-natspw")
 	src["name"] = name + "-source"
 	f.source = te.doKey(f.key, "POST", "/api/v1/sources", src).must(t, http.StatusCreated).json(t)["id"].(string)
-	f.names = []string{f.ws, f.auth, f.webhook, f.event, f.delivery, f.attempt, f.eventType, f.source, name + " custom", name + "-sample", name + "-auth",
-		name + "-webhook", name + "-source", "hooks." + name, "api." + name}
+	f.names = []string{f.source, name + "-source", name + "-natspw", f.ws, f.auth, f.webhook, f.event, f.delivery, f.attempt, f.eventType, name + " custom", name + "-sample", name + "-auth", name + "-webhook", "hooks." + name, "api." + name}
 	return f
 }
 
@@ -231,10 +232,10 @@ func pathFor(t *testing.T, rt route, b *fixture) (path string, own bool) {
 		p = strings.Replace(p, "{id}", b.event, 1)
 	case strings.HasPrefix(p, "/deliveries/{id}"):
 		p = strings.Replace(p, "{id}", b.delivery, 1)
-	case strings.HasPrefix(p, "/attempts/{id}"):
-		p = strings.Replace(p, "{id}", b.attempt, 1)
 	case strings.HasPrefix(p, "/sources/{id}"):
 		p = strings.Replace(p, "{id}", b.source, 1)
+	case strings.HasPrefix(p, "/attempts/{id}"):
+		p = strings.Replace(p, "{id}", b.attempt, 1)
 	case strings.HasPrefix(p, "/event-types/{key}"):
 		p = strings.Replace(p, "{key}", b.eventType, 1)
 	case strings.HasPrefix(p, "/workspaces/{id}"):
@@ -264,7 +265,7 @@ func bodyFor(rt route, b, own *fixture) any {
 		}
 		return w
 	case "POST /sources":
-		src := natsSourceBody("pw-a")
+		src := natsSourceBody("made-by-a")
 		src["name"] = "made by A"
 		return src
 	case "PATCH /sources/{id}":
@@ -305,7 +306,7 @@ func (te *tenantEnv) snapshot(t *testing.T, b *fixture) string {
 	t.Helper()
 	var sb strings.Builder
 	for _, p := range []string{"/workspace", "/authorizations/" + b.auth, "/webhooks/" + b.webhook, "/webhooks", "/authorizations", "/event-types",
-		"/events/" + b.event, "/sources/" + b.source, "/webhooks/" + b.webhook + "/deliveries", "/webhooks/" + b.webhook + "/attempts", "/attempts/" + b.attempt} {
+		"/events/" + b.event, "/webhooks/" + b.webhook + "/deliveries", "/webhooks/" + b.webhook + "/attempts", "/attempts/" + b.attempt, "/sources/" + b.source, "/sources"} {
 		res := te.doKey(b.key, "GET", "/api/v1"+p, nil).must(t, http.StatusOK)
 		sb.WriteString(p + " " + string(res.body) + "\n")
 	}
@@ -399,6 +400,9 @@ var minimum = map[string]string{
 	"GET /events/{id}":                         "viewer",
 	"POST /events/{id}/resend":                 "admin",
 	"POST /templates/render":                   "viewer",
+	"GET /audit-log":                           "viewer",
+	"GET /workspace":                           "viewer",
+	"PATCH /workspace":                         "owner",
 	"GET /sources":                             "viewer",
 	"POST /sources":                            "admin",
 	"GET /sources/{id}":                        "viewer",
@@ -407,9 +411,6 @@ var minimum = map[string]string{
 	"POST /sources/{id}/pause":                 "admin",
 	"POST /sources/{id}/resume":                "admin",
 	"GET /sources/{id}/rejected":               "viewer",
-	"GET /audit-log":                           "viewer",
-	"GET /workspace":                           "viewer",
-	"PATCH /workspace":                         "owner",
 	"GET /workspaces":                          "instance",
 	"POST /workspaces":                         "instance",
 	"GET /workspaces/{id}":                     "instance",

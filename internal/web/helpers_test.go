@@ -41,6 +41,7 @@ type env struct {
 	reader  *fakeReader
 	control *fakeControl
 	rotator *fakeRotator
+	ui      *web.Server
 }
 
 type options struct {
@@ -92,6 +93,7 @@ func setup(t *testing.T, opts ...options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.ui = ui
 	e.srv = httptest.NewServer(ui)
 	t.Cleanup(e.srv.Close)
 	jar, _ := cookiejar.New(nil)

@@ -31,6 +31,15 @@ type view struct {
 	// FormError is a message about the whole form, shown above it.
 	FormError string
 	D         any
+	// M is the signed-in member: role, instance owner, workspaces.
+	M *memberCtx
+}
+
+// Can reports whether the signed-in member may perform action (a
+// herald.Action name): pages hide what the member may not do, and the
+// routes refuse it (allow).
+func (v *view) Can(action string) bool {
+	return v.M != nil && v.M.principal.Can(herald.Action(action))
 }
 
 // oneInputLists are the lists the forms edit in one comma-separated
@@ -91,6 +100,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	if rc := requestFrom(r); rc != nil {
 		v.Session = rc.session
 		v.CSRF = rc.csrf
+		v.M = rc.member
 	}
 	if v.Flash == "" {
 		v.Flash, v.FlashErr = takeFlash(w, r)
@@ -146,7 +156,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var buf bytes.Buffer
 	v := &view{Title: title, D: msg}
 	if rc := requestFrom(r); rc != nil {
-		v.Session, v.CSRF = rc.session, rc.csrf
+		v.Session, v.CSRF, v.M = rc.session, rc.csrf, rc.member
 	}
 	if t == nil || t.ExecuteTemplate(&buf, "layout", v) != nil {
 		http.Error(w, msg, status)

@@ -68,6 +68,9 @@ type Config struct {
 	// 1 KiB; negative: none kept), as delivery.Config reads them.
 	LogBodyBytes        int
 	LogSuccessBodyBytes int
+	// PublicURL is where invitation links point; if empty, the scheme
+	// and Host of the request.
+	PublicURL string
 }
 
 // Deps are what the UI works with. All are required but Log (nil
@@ -146,6 +149,16 @@ type Server struct {
 	setupHash []byte // SHA-256 of the setup token; nil once used or when none
 
 	throttle signInThrottle
+
+	// uiRoutes lists every signed-in route with the action it needs
+	// (for the tests that go over all of them).
+	uiRoutes []uiRoute
+}
+
+// uiRoute is one signed-in route of the UI and what it needs.
+type uiRoute struct {
+	Pattern string
+	Action  herald.Action
 }
 
 // New parses the templates and returns the UI.
