@@ -10,9 +10,19 @@ import (
 )
 
 func (e *Engine) claimLoop(ctx context.Context) {
+	timer := time.NewTimer(e.cfg.PollInterval)
+	defer timer.Stop()
 	for ctx.Err() == nil {
+		e.slotBound.Store(false)
 		free := e.cfg.MaxInFlight - int(e.inflight.Load())
 		want := min(free, e.cfg.ClaimBatch)
+		if want <= 0 {
+			// Every slot is taken: a finishing worker wakes the loop.
+			e.slotBound.Store(true)
+			if free := e.cfg.MaxInFlight - int(e.inflight.Load()); free > 0 {
+				continue // a worker finished before the flag was up
+			}
+		}
 		if want > 0 {
 			e.postponeSaturated(ctx)
 			claims, err := e.queue.ClaimDeliveries(ctx, e.clock.Now(), e.cfg.Lease, want)
@@ -31,15 +41,13 @@ func (e *Engine) claimLoop(ctx context.Context) {
 				continue // there may be more due
 			}
 		}
-		timer := time.NewTimer(e.cfg.PollInterval)
+		timer.Reset(e.cfg.PollInterval)
 		select {
 		case <-ctx.Done():
-			timer.Stop()
 			return
 		case <-e.wake:
 		case <-timer.C:
 		}
-		timer.Stop()
 	}
 }
 
@@ -208,12 +216,19 @@ func (e *Engine) worker(j *job) {
 
 const workerIdle = 10 * time.Second
 
-// finished frees a worker slot and wakes the claim loop when a good
-// share of slots is free again (not after every single completion, which
-// would turn into one claim query per delivery).
+// finished frees a worker slot. It wakes the claim loop only when the
+// loop waits for slots (every one was taken), and then once a good share
+// of them is free again: not after every single completion, which would
+// be one claim query per delivery. A claim loop that waits because the
+// queue had nothing more due needs no wake-up from a finishing worker —
+// at a steady rate that used to be an empty claim transaction per
+// delivery.
 func (e *Engine) finished() {
 	n := e.inflight.Add(-1)
 	e.workers.Done()
+	if !e.slotBound.Load() {
+		return
+	}
 	free := e.cfg.MaxInFlight - int(n)
 	if free >= max(1, min(e.cfg.ClaimBatch, e.cfg.MaxInFlight)/4) || n == 0 {
 		e.Wake()

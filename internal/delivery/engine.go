@@ -137,6 +137,9 @@ type Engine struct {
 	outcomes chan *herald.OutcomeRecord
 	jobs     chan *job // to idle workers
 	inflight atomic.Int64
+	// slotBound is set while the claim loop waits because every worker
+	// slot is taken (see finished).
+	slotBound atomic.Bool
 
 	// ctx is the engine's base context: every goroutine the engine
 	// starts runs on it or on a context derived from it. Stop cancels it

@@ -50,6 +50,22 @@ func (e *Engine) writeLoop() {
 			e.logStoreError("record delivery outcomes; retrying", err, "count", len(batch))
 			sleep(e.ctx, wait)
 		}
-		e.Wake()
+		if mayBeDue(batch, e.clock.Now()) {
+			e.Wake()
+		}
 	}
+}
+
+// mayBeDue reports whether recording these outcomes may have made work
+// due now: an ordered webhook's next held delivery was released, or a
+// delivery was handed back due now. A success or a retry later needs no
+// claim (the poll finds retries); waking for every batch cost an empty
+// claim transaction per delivery at a steady rate.
+func mayBeDue(batch []*herald.OutcomeRecord, now time.Time) bool {
+	for _, r := range batch {
+		if r.Ordered || (r.Status == herald.DeliveryPending && !r.NextAttemptAt.After(now)) {
+			return true
+		}
+	}
+	return false
 }

@@ -119,7 +119,11 @@ const (
 	// in Go (see herald.EventsCover).
 	qPublishedHooks = `SELECT id, ordered, revision, events, route_condition FROM webhooks WHERE workspace_id = ? AND status = 'published' ORDER BY id`
 	qRecordOutcome  = `UPDATE deliveries SET status = ?, status_reason = ?, attempts = attempts + ?, next_attempt_at = ?, claim_token = NULL, last_status = ?, last_error = ?, updated_at = ? WHERE id = ? AND claim_token = ?`
-	qInsertAttempt  = `INSERT INTO attempts (id, workspace_id, delivery_id, webhook_id, event_id, number, started_at, duration_us, outcome, error_class, error, request_method, request_url, request_headers, request_body, response_status, response_headers, response_body, request_body_size, response_body_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// qRecordSuccesses + "?, …)" marks a claim's plain successes (one
+	// statement per bucket size of the IN list, see inBucket).
+	qRecordSuccesses = `UPDATE deliveries SET status = 'succeeded', status_reason = '', attempts = attempts + 1, next_attempt_at = NULL,
+				claim_token = NULL, last_status = ?, last_error = '', updated_at = ? WHERE claim_token = ? AND id IN (`
+	qInsertAttempt = `INSERT INTO attempts (id, workspace_id, delivery_id, webhook_id, event_id, number, started_at, duration_us, outcome, error_class, error, request_method, request_url, request_headers, request_body, response_status, response_headers, response_body, request_body_size, response_body_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 func (s *Store) claimQuery() string {
@@ -200,8 +204,12 @@ func (b *rowBuffer) flush(ctx context.Context) error {
 // Prepare readies the hot write statements; call it once the schema is
 // migrated and before the store is used.
 func (s *Store) Prepare(ctx context.Context) error {
-	for _, q := range []string{qInsertEvent, qInsertDelivery, multiInsert(qInsertEvent, multiRows), multiInsert(qInsertDelivery, multiRows),
-		qPublishedHooks, qRecordOutcome, qInsertAttempt, s.claimQuery()} {
+	hot := []string{qInsertEvent, qInsertDelivery, multiInsert(qInsertEvent, multiRows), multiInsert(qInsertDelivery, multiRows),
+		qPublishedHooks, qRecordOutcome, qInsertAttempt, s.claimQuery()}
+	for n := 1; n <= maxInList; n *= 2 {
+		hot = append(hot, qRecordSuccesses+inMarks(n)+`)`)
+	}
+	for _, q := range hot {
 		if _, err := s.prepared(ctx, s.write, q); err != nil {
 			return fmt.Errorf("prepare %q: %w", q[:min(len(q), 40)], err)
 		}
