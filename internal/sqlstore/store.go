@@ -25,6 +25,7 @@ type Store struct {
 	stmts   sync.Map // stmtKey → *sql.Stmt
 	avail   availability
 	committer
+	closeOnce sync.Once
 	// vacuum bookkeeping (PostgreSQL with autovacuum off)
 	vacuumMu    sync.Mutex
 	lastVacuum  time.Time
@@ -36,7 +37,6 @@ func New(write, read *sql.DB, d Dialect, cipher herald.Cipher, opts ...Option) *
 	o := NewOptions(opts...)
 	s := &Store{write: write, read: read, dialect: d, cipher: cipher, rb: rebinder{dollar: d.DollarPlaceholders}}
 	s.avail.log = o.Log
-	s.closing = make(chan struct{})
 	return s
 }
 
@@ -61,13 +61,7 @@ func (s *Store) DB() *sql.DB { return s.write }
 // Close commits what ingest has queued, then closes both pools.
 func (s *Store) Close() error {
 	defer s.stmts.Range(func(k, v any) bool { v.(*sql.Stmt).Close(); return true })
-	s.closeOnce.Do(func() {
-		close(s.closing)
-		s.ingestOnce.Do(func() {}) // no committer may start after this
-		if s.committerDone != nil {
-			<-s.committerDone
-		}
-	})
+	s.closeOnce.Do(s.closeIngest)
 	err := s.write.Close()
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
