@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // Durability says how a transaction's commit must reach the disk.
@@ -135,12 +136,26 @@ func (s *Store) claimQuery() string {
 // multiRows is how many rows one multi-row INSERT carries.
 const multiRows = 64
 
-// multiInsert repeats the VALUES group of a one-row INSERT n times.
+// multiInsert repeats the VALUES group of a one-row INSERT n times (the
+// text is built once per statement and size).
 func multiInsert(one string, n int) string {
+	key := multiKey{one, n}
+	if q, ok := multiTexts.Load(key); ok {
+		return q.(string)
+	}
 	i := strings.Index(one, "VALUES ")
 	group := one[i+len("VALUES "):]
-	return one[:i+len("VALUES ")] + strings.TrimSuffix(strings.Repeat(group+", ", n), ", ")
+	q := one[:i+len("VALUES ")] + strings.TrimSuffix(strings.Repeat(group+", ", n), ", ")
+	multiTexts.Store(key, q)
+	return q
 }
+
+type multiKey struct {
+	one string
+	n   int
+}
+
+var multiTexts sync.Map // multiKey → string
 
 // rowBuffer batches the rows of one table into multi-row INSERTs: one
 // statement per 64 rows instead of one per row.
@@ -179,6 +194,10 @@ func (b *rowBuffer) add(ctx context.Context, vals ...any) error {
 	return b.s.mapErr(err)
 }
 
+// flush inserts the rows still buffered (fewer than multiRows) in as
+// few statements as the binary digits of their count: 13 rows go as 8,
+// 4 and 1, each a statement prepared once (see Prepare) — one round trip
+// each on PostgreSQL instead of one per row.
 func (b *rowBuffer) flush(ctx context.Context) error {
 	if b.rows == 0 {
 		return nil
@@ -188,14 +207,23 @@ func (b *rowBuffer) flush(ctx context.Context) error {
 			return err
 		}
 	}
-	st, err := b.s.txStmt(ctx, b.tx, b.one)
-	if err != nil {
-		return err
-	}
-	for i := 0; i < b.rows; i++ {
-		if _, err := st.ExecContext(ctx, b.args[i*b.cols:(i+1)*b.cols]...); err != nil {
+	at := 0
+	for size := multiRows / 2; size >= 1; size /= 2 {
+		if b.rows-at < size {
+			continue
+		}
+		q := b.one
+		if size > 1 {
+			q = multiInsert(b.one, size)
+		}
+		st, err := b.s.txStmt(ctx, b.tx, q)
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(ctx, b.args[at*b.cols:(at+size)*b.cols]...); err != nil {
 			return b.s.mapErr(err)
 		}
+		at += size
 	}
 	b.args, b.rows = b.args[:0], 0
 	return nil
@@ -206,6 +234,9 @@ func (b *rowBuffer) flush(ctx context.Context) error {
 func (s *Store) Prepare(ctx context.Context) error {
 	hot := []string{qInsertEvent, qInsertDelivery, multiInsert(qInsertEvent, multiRows), multiInsert(qInsertDelivery, multiRows),
 		qPublishedHooks, qRecordOutcome, qInsertAttempt, s.claimQuery()}
+	for n := 2; n < multiRows; n *= 2 {
+		hot = append(hot, multiInsert(qInsertEvent, n), multiInsert(qInsertDelivery, n))
+	}
 	for n := 1; n <= maxInList; n *= 2 {
 		hot = append(hot, qRecordSuccesses+inMarks(n)+`)`)
 	}
