@@ -129,6 +129,18 @@ func Open(ctx context.Context, url string, cipher herald.Cipher, opts ...sqlstor
 	d := Dialect()
 	d.ListenWork = listener(cfg, o.Log)
 	s := sqlstore.New(db, db, d, cipher, opts...)
+	// Claims and outcomes: sessions that commit without waiting for the
+	// WAL flush (a lost claim or outcome repeats a delivery after its
+	// lease, never loses one; see docs/ARCHITECTURE.md).
+	relaxed := cfg.Copy()
+	if relaxed.RuntimeParams == nil {
+		relaxed.RuntimeParams = map[string]string{}
+	}
+	relaxed.RuntimeParams["synchronous_commit"] = "off"
+	rdb := stdlib.OpenDB(*relaxed)
+	rdb.SetMaxOpenConns(4)
+	rdb.SetMaxIdleConns(4)
+	s.SetRelaxedPool(rdb)
 	if err := s.Prepare(ctx); err != nil {
 		s.Close()
 		return nil, err

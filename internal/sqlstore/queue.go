@@ -48,6 +48,23 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 	token := newToken()
 	query := s.claimQuery()
 	args := []any{micros(now.Add(lease)), token, micros(now), micros(now), limit}
+	if s.relaxed != nil {
+		// One statement on a session that commits relaxed: no BEGIN,
+		// SET LOCAL or COMMIT round trips around it.
+		st, err := s.prepared(ctx, s.relaxed, query)
+		if err != nil {
+			return nil, fmt.Errorf("claim deliveries: %w", err)
+		}
+		rows, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return nil, fmt.Errorf("claim deliveries: %w", s.mapErr(err))
+		}
+		claims, err := scanClaims(rows, token)
+		if err != nil {
+			return nil, fmt.Errorf("claim deliveries: %w", s.mapErr(err))
+		}
+		return claims, nil
+	}
 	tx, err := s.begin(ctx, Relaxed)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
@@ -61,23 +78,28 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", s.mapErr(err))
 	}
-	var claims []*herald.Claim
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("claim deliveries: %w", s.mapErr(err))
-		}
-		claims = append(claims, &herald.Claim{Delivery: *d, Token: token})
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	claims, err := scanClaims(rows, token)
+	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", s.mapErr(err))
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit claim: %w", s.mapErr(err))
 	}
 	return claims, nil
+}
+
+// scanClaims reads the claimed rows and closes them.
+func scanClaims(rows *sql.Rows, token string) ([]*herald.Claim, error) {
+	defer rows.Close()
+	var claims []*herald.Claim
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, err
+		}
+		claims = append(claims, &herald.Claim{Delivery: *d, Token: token})
+	}
+	return claims, rows.Err()
 }
 
 // PostponeDue moves due, unclaimed deliveries of the webhooks to until.

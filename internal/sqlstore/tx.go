@@ -26,6 +26,7 @@ const (
 type txConn struct {
 	*sql.Tx
 	conn    *sql.Conn
+	db      *sql.DB // the pool conn came from (its prepared statements fit)
 	s       *Store
 	durable bool
 	outage  int64 // the outage this transaction began in, 0 if none
@@ -54,7 +55,11 @@ func (t *txConn) Close() {
 // synchronous_commit for the transaction alone.
 func (s *Store) begin(ctx context.Context, d Durability) (*txConn, error) {
 	outage := s.avail.during()
-	conn, err := s.write.Conn(ctx)
+	pool := s.write
+	if d == Relaxed && s.relaxed != nil {
+		pool = s.relaxed // its sessions commit with synchronous_commit off
+	}
+	conn, err := pool.Conn(ctx)
 	if err != nil {
 		return nil, s.mapErr(err)
 	}
@@ -69,14 +74,14 @@ func (s *Store) begin(ctx context.Context, d Durability) (*txConn, error) {
 		conn.Close()
 		return nil, s.mapErr(err)
 	}
-	if d == Relaxed && s.dialect.RelaxTx != "" {
+	if d == Relaxed && s.dialect.RelaxTx != "" && pool != s.relaxed {
 		if _, err := tx.ExecContext(ctx, s.dialect.RelaxTx); err != nil {
 			tx.Rollback()
 			conn.Close()
 			return nil, fmt.Errorf("relax commit: %w", s.mapErr(err))
 		}
 	}
-	return &txConn{Tx: tx, conn: conn, s: s, durable: d == Durable, outage: outage}, nil
+	return &txConn{Tx: tx, conn: conn, db: pool, s: s, durable: d == Durable, outage: outage}, nil
 }
 
 // prepared returns a statement prepared once on db for query (rebound),
@@ -101,7 +106,7 @@ func (s *Store) prepared(ctx context.Context, db *sql.DB, query string) (*sql.St
 // when the store opened (hotWrites) are reused: preparing on the write
 // pool now would wait for the connection this transaction holds.
 func (s *Store) txStmt(ctx context.Context, tx *txConn, query string) (*sql.Stmt, error) {
-	if st, ok := s.stmts.Load(stmtKey{s.write, query}); ok {
+	if st, ok := s.stmts.Load(stmtKey{tx.db, query}); ok {
 		return tx.StmtContext(ctx, st.(*sql.Stmt)), nil
 	}
 	st, err := tx.PrepareContext(ctx, s.q(query))
@@ -240,9 +245,15 @@ func (s *Store) Prepare(ctx context.Context) error {
 	for n := 1; n <= maxInList; n *= 2 {
 		hot = append(hot, qRecordSuccesses+inMarks(n)+`)`)
 	}
-	for _, q := range hot {
-		if _, err := s.prepared(ctx, s.write, q); err != nil {
-			return fmt.Errorf("prepare %q: %w", q[:min(len(q), 40)], err)
+	pools := []*sql.DB{s.write}
+	if s.relaxed != nil {
+		pools = append(pools, s.relaxed)
+	}
+	for _, db := range pools {
+		for _, q := range hot {
+			if _, err := s.prepared(ctx, db, q); err != nil {
+				return fmt.Errorf("prepare %q: %w", q[:min(len(q), 40)], err)
+			}
 		}
 	}
 	return nil
