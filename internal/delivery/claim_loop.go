@@ -14,6 +14,7 @@ func (e *Engine) claimLoop(ctx context.Context) {
 	defer timer.Stop()
 	for ctx.Err() == nil {
 		e.slotBound.Store(false)
+		e.claimIdle.Store(false)
 		free := e.cfg.MaxInFlight - int(e.inflight.Load())
 		want := min(free, e.cfg.ClaimBatch)
 		if want <= 0 {
@@ -40,6 +41,11 @@ func (e *Engine) claimLoop(ctx context.Context) {
 			if len(claims) == want {
 				continue // there may be more due
 			}
+		}
+		if want > 0 {
+			// The last claim found nothing more due: ingests may claim
+			// their own deliveries until the loop runs again.
+			e.claimIdle.Store(true)
 		}
 		timer.Reset(e.cfg.PollInterval)
 		select {
@@ -116,8 +122,12 @@ type job struct {
 // cannot be loaded (say, one webhook's secret does not decrypt), each
 // claim is loaded alone, so one broken row holds back only its own
 // deliveries: they wait a minute, with the reason on the delivery.
-func (e *Engine) dispatch(claims []*herald.Claim) {
-	events, hooks, auths, err := e.load(claims)
+func (e *Engine) dispatch(claims []*herald.Claim) { e.dispatchLoaded(claims, nil) }
+
+// dispatchLoaded is dispatch with the events already known (nil: load
+// them too).
+func (e *Engine) dispatchLoaded(claims []*herald.Claim, known map[string]*herald.Event) {
+	events, hooks, auths, err := e.load(claims, known)
 	if err != nil {
 		if len(claims) == 1 {
 			e.log.Error("load claimed delivery; it waits a minute", "delivery", claims[0].ID, "err", err)
@@ -134,7 +144,7 @@ func (e *Engine) dispatch(claims []*herald.Claim) {
 	e.start(claims, events, hooks, auths)
 }
 
-func (e *Engine) load(claims []*herald.Claim) (map[string]*herald.Event, map[string]*herald.Webhook, map[string]*herald.Authorization, error) {
+func (e *Engine) load(claims []*herald.Claim, known map[string]*herald.Event) (map[string]*herald.Event, map[string]*herald.Webhook, map[string]*herald.Authorization, error) {
 	ctx := e.ctx
 	evIDs, hookIDs := make([]string, 0, len(claims)), make([]string, 0, 4)
 	seenEv, seenHook := map[string]bool{}, map[string]bool{}
@@ -148,9 +158,12 @@ func (e *Engine) load(claims []*herald.Claim) (map[string]*herald.Event, map[str
 			hookIDs = append(hookIDs, c.WebhookID)
 		}
 	}
-	events, err := e.queue.EventsByID(ctx, evIDs)
-	if err != nil {
-		return nil, nil, nil, err
+	events := known
+	if events == nil {
+		var err error
+		if events, err = e.queue.EventsByID(ctx, evIDs); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	hooks, err := e.queue.WebhooksByID(ctx, hookIDs)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
@@ -145,7 +146,8 @@ func (s *Store) ingestTx(ctx context.Context, reqs []*herald.IngestRequest) erro
 	}
 	defer tx.Close()
 	events := s.newRowBuffer(tx, qInsertEvent, 9)
-	deliveries := s.newRowBuffer(tx, qInsertDelivery, 12)
+	deliveries := s.newRowBuffer(tx, qInsertDelivery, 13)
+	var claimToken string // one lease token for what this transaction claims
 	deliveries.parent = events
 	var failedAttempts []*herald.Attempt
 
@@ -156,7 +158,7 @@ func (s *Store) ingestTx(ctx context.Context, reqs []*herald.IngestRequest) erro
 	// database or earlier in this transaction): new ones are held.
 	busy := map[string]bool{}
 	for _, r := range reqs {
-		r.Result = herald.IngestResult{}
+		r.Result, r.Claims = herald.IngestResult{}, nil
 		ev := r.Event
 		if ev.IdempotencyKey != "" {
 			k := wsType{ev.WorkspaceID, ev.IdempotencyKey}
@@ -235,7 +237,7 @@ func (s *Store) ingestTx(ctx context.Context, reqs []*herald.IngestRequest) erro
 				id := herald.NewID()
 				msg := "condition: " + t.evalErr.Error()
 				if err := deliveries.add(ctx, id, ev.WorkspaceID, ev.ID, ev.Type, h.ID, string(herald.DeliveryFailed),
-					"the condition could not be evaluated", 1, truncate(msg, 1000), nil, now, now); err != nil {
+					"the condition could not be evaluated", 1, truncate(msg, 1000), nil, now, now, nil); err != nil {
 					return fmt.Errorf("insert deliveries: %w", err)
 				}
 				failedAttempts = append(failedAttempts, &herald.Attempt{ID: herald.NewID(), WorkspaceID: ev.WorkspaceID, DeliveryID: id,
@@ -258,7 +260,21 @@ func (s *Store) ingestTx(ctx context.Context, reqs []*herald.IngestRequest) erro
 					busy[h.ID] = true
 				}
 			}
-			if err := deliveries.add(ctx, herald.NewID(), ev.WorkspaceID, ev.ID, ev.Type, h.ID, string(herald.DeliveryPending), "", 0, "", due, now, now); err != nil {
+			id := herald.NewID()
+			var token sql.NullString
+			if r.ClaimLease > 0 && due == now {
+				// Leased to the caller at once, as a claim right after
+				// this commit would (see herald.IngestRequest.ClaimLease).
+				if claimToken == "" {
+					claimToken = newToken()
+				}
+				token = sql.NullString{String: claimToken, Valid: true}
+				due = micros(ev.ReceivedAt.Add(r.ClaimLease))
+				r.Claims = append(r.Claims, &herald.Claim{Token: claimToken, Delivery: herald.Delivery{ID: id, WorkspaceID: ev.WorkspaceID,
+					EventID: ev.ID, EventType: ev.Type, WebhookID: h.ID, Status: herald.DeliveryPending, NextAttemptAt: ptrTime(fromMicros(due)),
+					CreatedAt: fromMicros(now), UpdatedAt: fromMicros(now)}})
+			}
+			if err := deliveries.add(ctx, id, ev.WorkspaceID, ev.ID, ev.Type, h.ID, string(herald.DeliveryPending), "", 0, "", due, now, now, token); err != nil {
 				return fmt.Errorf("insert deliveries: %w", err)
 			}
 		}
@@ -283,6 +299,8 @@ func (s *Store) ingestTx(ctx context.Context, reqs []*herald.IngestRequest) erro
 	s.notifyWork()
 	return nil
 }
+
+func ptrTime(t time.Time) *time.Time { return &t }
 
 // checkIdempotency returns the first answer for a key seen within the
 // window; an older use of the key is forgotten so the key can be reused.

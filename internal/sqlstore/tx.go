@@ -119,7 +119,7 @@ func (s *Store) txStmt(ctx context.Context, tx *txConn, query string) (*sql.Stmt
 // The statements of the hot write paths (ingest, claim, outcomes).
 const (
 	qInsertEvent    = `INSERT INTO events (id, workspace_id, type, occurred_at, received_at, data, idempotency_key, deliveries, is_test) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qInsertDelivery = `INSERT INTO deliveries (id, workspace_id, event_id, event_type, webhook_id, status, status_reason, attempts, last_error, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertDelivery = `INSERT INTO deliveries (id, workspace_id, event_id, event_type, webhook_id, status, status_reason, attempts, last_error, next_attempt_at, created_at, updated_at, claim_token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// qPublishedHooks loads a workspace's published webhooks once per
 	// ingest transaction; their lists of types and patterns are matched
 	// in Go (see herald.EventsCover).
