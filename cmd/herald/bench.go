@@ -46,6 +46,9 @@ type benchConfig struct {
 	soakEvery   time.Duration
 	retention   string // --retention of the child ("" = its default)
 	echo        bool   // the receiver echoes what it got (headers and body), like debugging receivers
+	nodes       string // --nodes 1,2,3: scale-out cost on a PostgreSQL of the bench's own (bench_nodes.go)
+	rounds      int
+	statements  bool
 	// observe, if set, is called with each ingest request's round trip.
 	observe func(took time.Duration)
 }
@@ -74,8 +77,14 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.DurationVar(&c.soakEvery, "soak-every", time.Minute, "soak mode: how often a row is printed")
 	fs.StringVar(&c.retention, "retention", "", "--retention of the herald child (e.g. 2m; \"off\" keeps everything)")
 	fs.BoolVar(&c.echo, "echo-receiver", false, "the receiver answers with what it got (headers and body, ~1-2 KB), behind a basic authorization: what attempts store, redacted")
+	fs.StringVar(&c.nodes, "nodes", "", "scale-out mode: for each count (e.g. 1,2,3) run that many herald serve on one database of a PostgreSQL the bench starts itself, load spread over them; prints herald's and PostgreSQL's CPU per 10k deliveries")
+	fs.BoolVar(&c.statements, "pg-statements", false, "--nodes: load pg_stat_statements into the bench's PostgreSQL and print the busiest statements per delivery")
+	fs.IntVar(&c.rounds, "rounds", 3, "--nodes: rounds of each count, alternated (the summary gives the median and range)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
+	}
+	if c.nodes != "" && c.events > 0 && c.fanout > 0 && c.batch > 0 && c.concurrency > 0 {
+		return runBenchNodes(ctx, c, stdout, stderr)
 	}
 	if c.events <= 0 || c.fanout <= 0 || c.batch <= 0 || c.concurrency <= 0 || c.batch > 1000 {
 		return usageError{"herald bench: --events, --fanout, --concurrency must be positive and --batch 1..1000"}

@@ -42,9 +42,10 @@ type ownPostgres struct {
 
 // startOwnPostgres runs initdb in a new temporary folder and starts the
 // server on a free port, listening on listen (comma-separated addresses),
-// trusting connections from each CIDR in trust (beside loopback). As root
+// trusting connections from each CIDR in trust (beside loopback), with
+// extra server settings (name=value). As root
 // it runs the server as the postgres user, since PostgreSQL refuses root.
-func startOwnPostgres(ctx context.Context, listen string, trust []string) (*ownPostgres, error) {
+func startOwnPostgres(ctx context.Context, listen string, trust []string, settings ...string) (*ownPostgres, error) {
 	bin := pgBinDir()
 	if _, err := os.Stat(filepath.Join(bin, "initdb")); err != nil {
 		return nil, fmt.Errorf("no PostgreSQL programs in %s (set HERALD_PG_BIN): %w", bin, err)
@@ -93,6 +94,9 @@ func startOwnPostgres(ctx context.Context, listen string, trust []string) (*ownP
 			break
 		}
 		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=%s -c max_connections=200", p.port, dir, listen)
+		for _, s := range settings {
+			opts += " -c " + s
+		}
 		var out []byte
 		out, err = p.command(ctx, "pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start").CombinedOutput()
 		if err == nil {

@@ -461,8 +461,8 @@ type ledgerReport struct {
 	receipts, deliveries int
 	late                 int // arrived after the sender's timeout had passed: the sender had given up on it
 	takenOver            int
-	overlaps             int // two nodes' attempts of one delivery overlapping in time
-	inLease              int // a second node's attempt started within lease of the first's send
+	overlaps             int           // two nodes' attempts of one delivery overlapping in time
+	inLease              int           // a second node's attempt started within lease of the first's send
 	minGap, maxGap       time.Duration // between the first and the last attempt of a delivery taken over
 	example              string
 }
