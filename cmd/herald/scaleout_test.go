@@ -163,11 +163,13 @@ func TestScaleOutAcrossHosts(t *testing.T) {
 		}
 	}
 
-	// Phase 2: cut node 2's link for twice the lease, then restore it.
+	// Phase 2: cut node 2's link for longer than the lease (its claims
+	// are taken over meanwhile), then restore it while the new owners'
+	// leases still run: a stale attempt by node 2 would overlap them.
 	cut := 1
 	cutAt := time.Now()
 	net3.setLink(t, cut, false)
-	time.Sleep(2*lease + time.Second)
+	time.Sleep(lease + 2*time.Second)
 	restoredAt := time.Now()
 	net3.setLink(t, cut, true)
 	t.Logf("phase 2: node %d cut off for %s", cut+1, restoredAt.Sub(cutAt).Round(time.Millisecond))
