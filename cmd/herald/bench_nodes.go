@@ -213,7 +213,7 @@ func benchNodesOnce(ctx context.Context, c benchConfig, pg *ownPostgres, nodes i
 	out.load = loadAverage()
 	out.duplicates = rc.duplicates.Load()
 	if stats != nil {
-		rows, err := stats.QueryContext(ctx, `SELECT calls, total_exec_time, left(regexp_replace(query, '\s+', ' ', 'g'), 90)
+		rows, err := stats.QueryContext(ctx, `SELECT calls, rows, total_exec_time, left(regexp_replace(query, '\s+', ' ', 'g'), 90)
 			FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 			ORDER BY total_exec_time DESC LIMIT 10`)
 		if err != nil {
@@ -221,13 +221,13 @@ func benchNodesOnce(ctx context.Context, c benchConfig, pg *ownPostgres, nodes i
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var calls int64
+			var calls, nrows int64
 			var ms float64
 			var q string
-			if err := rows.Scan(&calls, &ms, &q); err != nil {
+			if err := rows.Scan(&calls, &nrows, &ms, &q); err != nil {
 				return out, err
 			}
-			out.statements = append(out.statements, fmt.Sprintf("%7.3f calls %7.1f µs /delivery  %s", float64(calls)/n, ms*1000/n, q))
+			out.statements = append(out.statements, fmt.Sprintf("%7.3f calls %7.1f µs /delivery %6.1f rows/call  %s", float64(calls)/n, ms*1000/n, float64(nrows)/max(1, float64(calls)), q))
 		}
 	}
 	return out, nil
