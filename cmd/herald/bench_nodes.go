@@ -196,6 +196,14 @@ func benchNodesOnce(ctx context.Context, c benchConfig, pg *ownPostgres, nodes i
 			return out, err
 		}
 	}
+	xacts := func() float64 {
+		var n float64
+		if stats != nil {
+			stats.QueryRowContext(ctx, `SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()`).Scan(&n)
+		}
+		return n
+	}
+	x0 := xacts()
 	h0, p0 := heraldCPU(), pg.cpuSeconds()
 	if _, err := driveNodes(ctx, urls, apiKey, c); err != nil {
 		return out, err
@@ -213,6 +221,8 @@ func benchNodesOnce(ctx context.Context, c benchConfig, pg *ownPostgres, nodes i
 	out.load = loadAverage()
 	out.duplicates = rc.duplicates.Load()
 	if stats != nil {
+		time.Sleep(1500 * time.Millisecond) // backends report their statistics at most once a second
+		out.statements = append(out.statements, fmt.Sprintf("%7.3f transactions per delivery", (xacts()-x0)/n))
 		rows, err := stats.QueryContext(ctx, `SELECT calls, rows, total_exec_time, left(regexp_replace(query, '\s+', ' ', 'g'), 90)
 			FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 			ORDER BY total_exec_time DESC LIMIT 10`)
