@@ -83,7 +83,9 @@ func TestScaleOutAcrossHosts(t *testing.T) {
 	}
 	key = strings.TrimSpace(key)
 
-	rcv := newNodeLedger(t, net3, 20*time.Millisecond)
+	// 50 ms per request: each node has a few deliveries in flight when it
+	// is cut off or killed, whose leases the others must wait out.
+	rcv := newNodeLedger(t, net3, 50*time.Millisecond)
 
 	ns := make([]*nsNode, nodes)
 	for i := range ns {
