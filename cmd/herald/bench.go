@@ -52,6 +52,9 @@ type benchConfig struct {
 	cpuprofile  string // save herald's CPU profile of the run here
 	trace       string // save herald's execution trace of the run here
 	profileFor  time.Duration
+	nodes       string // --nodes 1,2,3: scale-out cost on a PostgreSQL of the bench's own (bench_nodes.go)
+	rounds      int
+	statements  bool
 	// observe, if set, is called with each ingest request's round trip.
 	observe func(took time.Duration)
 }
@@ -86,6 +89,9 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "save herald's CPU profile (pprof) of the run to this file")
 	fs.StringVar(&c.trace, "trace", "", "save herald's execution trace (runtime/trace, for go tool trace) of the run to this file")
 	fs.DurationVar(&c.profileFor, "profile-seconds", 0, "how long --cpuprofile and --trace record (default: the run's length at --rate, else 5s)")
+	fs.StringVar(&c.nodes, "nodes", "", "scale-out mode: for each count (e.g. 1,2,3) run that many herald serve on one database of a PostgreSQL the bench starts itself, load spread over them; prints herald's and PostgreSQL's CPU per 10k deliveries")
+	fs.BoolVar(&c.statements, "pg-statements", false, "--nodes: load pg_stat_statements into the bench's PostgreSQL and print the busiest statements per delivery")
+	fs.IntVar(&c.rounds, "rounds", 3, "--nodes: rounds of each count, alternated (the summary gives the median and range)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -94,6 +100,9 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if c.cpuprofile != "" && c.trace != "" {
 		return usageError{"herald bench: --cpuprofile and --trace one at a time (each would disturb the other)"}
+	}
+	if c.nodes != "" && c.events > 0 && c.fanout > 0 && c.batch > 0 && c.concurrency > 0 {
+		return runBenchNodes(ctx, c, stdout, stderr)
 	}
 	if c.events <= 0 || c.fanout <= 0 || c.batch <= 0 || c.concurrency <= 0 || c.batch > 1000 {
 		return usageError{"herald bench: --events, --fanout, --concurrency must be positive and --batch 1..1000"}

@@ -26,6 +26,10 @@ func (e *Engine) claimLoop(ctx context.Context) {
 		}
 		if want > 0 {
 			e.postponeSaturated(ctx)
+			// The lease runs from before the claim is sent, on this
+			// process's own clock: a claim that took long to come back
+			// (a slow or cut network) has less of it left.
+			leaseEnd := time.Now().Add(e.cfg.Lease)
 			claims, err := e.queue.ClaimDeliveries(ctx, e.clock.Now(), e.cfg.Lease, want)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -36,7 +40,7 @@ func (e *Engine) claimLoop(ctx context.Context) {
 				continue
 			}
 			if len(claims) > 0 {
-				e.dispatch(claims)
+				e.dispatch(claims, leaseEnd)
 			}
 			if len(claims) == want {
 				continue // there may be more due
@@ -115,6 +119,9 @@ type job struct {
 	vars  map[string]any
 	hook  *herald.Webhook
 	auth  *herald.Authorization
+	// leaseEnd is when the claim's lease ends on this process's wall
+	// clock (zero: a claim made for a test send, held by nobody else).
+	leaseEnd time.Time
 }
 
 // dispatch loads the events, webhooks and authorizations of a batch of
@@ -122,11 +129,13 @@ type job struct {
 // cannot be loaded (say, one webhook's secret does not decrypt), each
 // claim is loaded alone, so one broken row holds back only its own
 // deliveries: they wait a minute, with the reason on the delivery.
-func (e *Engine) dispatch(claims []*herald.Claim) { e.dispatchLoaded(claims, nil) }
+func (e *Engine) dispatch(claims []*herald.Claim, leaseEnd time.Time) {
+	e.dispatchLoaded(claims, nil, leaseEnd)
+}
 
 // dispatchLoaded is dispatch with the events already known (nil: load
 // them too).
-func (e *Engine) dispatchLoaded(claims []*herald.Claim, known map[string]*herald.Event) {
+func (e *Engine) dispatchLoaded(claims []*herald.Claim, known map[string]*herald.Event, leaseEnd time.Time) {
 	events, hooks, auths, err := e.load(claims, known)
 	if err != nil {
 		if len(claims) == 1 {
@@ -137,11 +146,11 @@ func (e *Engine) dispatchLoaded(claims []*herald.Claim, known map[string]*herald
 			return
 		}
 		for _, c := range claims {
-			e.dispatch([]*herald.Claim{c})
+			e.dispatchLoaded([]*herald.Claim{c}, known, leaseEnd)
 		}
 		return
 	}
-	e.start(claims, events, hooks, auths)
+	e.start(claims, events, hooks, auths, leaseEnd)
 }
 
 func (e *Engine) load(claims []*herald.Claim, known map[string]*herald.Event) (map[string]*herald.Event, map[string]*herald.Webhook, map[string]*herald.Authorization, error) {
@@ -183,10 +192,10 @@ func (e *Engine) load(claims []*herald.Claim, known map[string]*herald.Event) (m
 }
 
 // start hands each claim to a worker.
-func (e *Engine) start(claims []*herald.Claim, events map[string]*herald.Event, hooks map[string]*herald.Webhook, auths map[string]*herald.Authorization) {
+func (e *Engine) start(claims []*herald.Claim, events map[string]*herald.Event, hooks map[string]*herald.Webhook, auths map[string]*herald.Authorization, leaseEnd time.Time) {
 	varsOf := make(map[string]map[string]any, len(events))
 	for _, c := range claims {
-		j := &job{claim: c, event: events[c.EventID], hook: hooks[c.WebhookID]}
+		j := &job{claim: c, event: events[c.EventID], hook: hooks[c.WebhookID], leaseEnd: leaseEnd}
 		if j.event != nil {
 			if j.vars = varsOf[c.EventID]; j.vars == nil {
 				j.vars = eventVars(j.event)

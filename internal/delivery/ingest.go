@@ -94,10 +94,13 @@ func (e *Engine) ingest(ctx context.Context, workspaceID string, inputs []herald
 	for _, r := range reqs {
 		r.Router, r.ClaimLease = router, lease
 	}
+	// As for the claim loop's claims, the lease runs from before the
+	// statement that takes it, on this process's clock.
+	leaseEnd := time.Now().Add(lease)
 	if err := e.queue.Ingest(ctx, reqs); err != nil {
 		return nil, fmt.Errorf("store events: %w", err)
 	}
-	allClaimed := e.dispatchIngested(reqs)
+	allClaimed := e.dispatchIngested(reqs, leaseEnd)
 	e.countRouting(reqs)
 	out := make([]herald.IngestResult, len(reqs))
 	fresh := 0
@@ -143,7 +146,7 @@ func (e *Engine) ingestLease(events int) time.Duration {
 // dispatchIngested hands the deliveries an ingest claimed to workers,
 // with the events already in memory (no query for them). It reports
 // whether the ingest left nothing for the claim loop.
-func (e *Engine) dispatchIngested(reqs []*herald.IngestRequest) bool {
+func (e *Engine) dispatchIngested(reqs []*herald.IngestRequest, leaseEnd time.Time) bool {
 	all := true
 	var claims []*herald.Claim
 	var events map[string]*herald.Event
@@ -185,7 +188,7 @@ func (e *Engine) dispatchIngested(reqs []*herald.IngestRequest) bool {
 		}
 		return false
 	}
-	e.dispatchLoaded(claims, events)
+	e.dispatchLoaded(claims, events, leaseEnd)
 	return all
 }
 
