@@ -455,3 +455,29 @@ func TestPortalOriginsForm(t *testing.T) {
 	contains(t, body, "https://admin.example.com", "readonly")
 	lacks(t, body, "Save origins")
 }
+
+// TestRemovedFromEveryWorkspace: a member removed from their only
+// workspace is refused everywhere with a message saying so, and can still
+// sign out.
+func TestRemovedFromEveryWorkspace(t *testing.T) {
+	e := signedIn(t)
+	e.member("gone@example.com", herald.RoleAdmin)
+	g := e.as("gone@example.com", adminPassword)
+	_, body := g.get("/webhooks")
+	contains(t, body, "admin")
+	t2, _ := e.svc.Tenants()
+	ms, _ := t2.ListMembers(context.Background(), e.ws)
+	if err := e.svc.RemoveMember(context.Background(), e.ws, ms[len(ms)-1].ID); err != nil {
+		t.Fatal(err)
+	}
+	// Removing the membership ended the session in that workspace.
+	res, _ := g.get("/webhooks")
+	g.status(res, http.StatusSeeOther)
+	// Signing in again: refused with the reason, sign-out works.
+	g = e.as("gone@example.com", adminPassword)
+	res, body = g.get("/webhooks")
+	g.status(res, http.StatusForbidden)
+	contains(t, body, "not a member of any workspace")
+	res, _ = g.post("/logout", url.Values{})
+	g.status(res, http.StatusSeeOther)
+}
