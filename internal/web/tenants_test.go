@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -480,4 +481,25 @@ func TestRemovedFromEveryWorkspace(t *testing.T) {
 	contains(t, body, "not a member of any workspace")
 	res, _ = g.post("/logout", url.Values{})
 	g.status(res, http.StatusSeeOther)
+}
+
+// TestInvitationExpires: a link older than herald.InviteTTL opens the
+// "does not work" page and cannot be accepted.
+func TestInvitationExpires(t *testing.T) {
+	e := setup(t)
+	_, token, err := e.svc.InviteMember(context.Background(), e.ws, "late@example.com", herald.RoleViewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body := e.get("/invite/" + token)
+	contains(t, body, "Join default")
+	e.svc.Now = func() time.Time { return time.Now().Add(herald.InviteTTL + time.Minute) }
+	res, body := e.get("/invite/" + token)
+	e.status(res, http.StatusNotFound)
+	contains(t, body, "does not work")
+	res, _ = e.post("/invite/"+token, url.Values{"password": {"a good long password"}, "password_confirm": {"a good long password"}})
+	e.status(res, http.StatusNotFound)
+	if _, err := e.store.UserByEmail(context.Background(), "late@example.com"); herald.ErrorCodeOf(err) != herald.ENotFound {
+		t.Fatalf("an expired invitation made a user: %v", err)
+	}
 }
