@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/payload"
+	"github.com/heraldhq/herald/internal/sqlstore"
 )
 
 // serveConfig is every setting of `herald serve`, with its default.
@@ -99,7 +100,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
 	}
 	defer ln.Close()
-	store, err := cfg.store.open(ctx, log)
+	var storeOpts []sqlstore.Option
+	if cfg.noDeliver {
+		storeOpts = append(storeOpts, sqlstore.WithIngestOnly())
+	}
+	store, err := cfg.store.open(ctx, log, storeOpts...)
 	if err != nil {
 		return err
 	}

@@ -296,6 +296,20 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"RejectedMessage", rejectView{}, true},
 		{"RejectedList", listResponse[rejectView]{}, true},
 		{"Problem", problem{}, true},
+		{"Workspace", herald.Workspace{}, true},
+		{"WorkspaceList", listResponse[*herald.Workspace]{}, true},
+		{"WorkspacePatch", struct {
+			workspacePatchBody
+			Name any `json:"name"`
+		}{}, false},
+		{"WorkspaceUpdate", workspacePatchBody{}, false},
+		{"MemberPatch", memberPatchBody{}, false},
+		{"Member", herald.Member{}, true},
+		{"MemberList", listResponse[*herald.Member]{}, true},
+		{"MemberInput", struct {
+			Email string      `json:"email"`
+			Role  herald.Role `json:"role"`
+		}{}, false},
 		{"FieldError", herald.FieldError{}, true},
 		// Events and deliveries. POST /events decodes eventBody; clients
 		// encode herald.EventInput: both must match EventInput.

@@ -93,3 +93,7 @@ func TestStoreVacuumsWhenAutovacuumIsOff(t *testing.T) {
 		t.Fatal("autovacuum is on, yet the store vacuumed")
 	}
 }
+
+func TestTenantsConformance(t *testing.T) {
+	storetest.RunTenants(t, func(t testing.TB) storetest.TenantsStore { return storetest.OpenPostgres(t) })
+}

@@ -22,3 +22,7 @@ func TestQueueConformance(t *testing.T) {
 func TestSourcesConformance(t *testing.T) {
 	storetest.RunSources(t, func(t testing.TB) storetest.SourcesStore { return storetest.OpenSQLite(t) })
 }
+
+func TestTenantsConformance(t *testing.T) {
+	storetest.RunTenants(t, func(t testing.TB) storetest.TenantsStore { return storetest.OpenSQLite(t) })
+}
