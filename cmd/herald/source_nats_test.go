@@ -257,7 +257,8 @@ func TestNATSSourceRecoversFromBrokerRestart(t *testing.T) {
 	}
 	srv := natstest.StartServer(t)
 	stream := natstest.Stream(t, srv.URL)
-	h := startNATSHerald(t, filepath.Join(t.TempDir(), "herald.db"), nil, srv.URL, stream)
+	db := filepath.Join(t.TempDir(), "herald.db")
+	h := startNATSHerald(t, db, nil, srv.URL, stream)
 	nc, js := natstest.Conn(t, srv.URL)
 	publish(t, js, stream, 0, 3000)
 	waitUntil(t, time.Minute, "some deliveries", func() bool { h.ledger.mu.Lock(); defer h.ledger.mu.Unlock(); return h.ledger.total > 0 })
@@ -270,6 +271,9 @@ func TestNATSSourceRecoversFromBrokerRestart(t *testing.T) {
 	waitUntil(t, 30*time.Second, "the publisher to reconnect", func() bool { return nc.IsConnected() })
 	publish(t, js, stream, 3000, 6000)
 	waitAllDelivered(t, h.ledger, numbers(0, 6000), 2*time.Minute)
+	if events, keys := sourceEvents(t, db, h.source); events != 6000 || keys != 6000 {
+		t.Fatalf("store holds %d events (%d keys) from 6,000 messages; want one each", events, keys)
+	}
 	waitUntil(t, 30*time.Second, "the source to be connected again", func() bool { return h.status(t)["state"] == "connected" })
 	if !strings.Contains(h.child.stderr.String(), "source: error") || !strings.Contains(h.child.stderr.String(), "source: connected") {
 		t.Fatalf("the state changes were not logged:\n%s", grepLines(h.child.stderr.String(), "source"))

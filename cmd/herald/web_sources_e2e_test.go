@@ -39,6 +39,7 @@ func TestNATSSourceInBrowser(t *testing.T) {
 	b.fill("#f-nats-stream", stream)
 	b.set("#f-nats-subjects", stream+".>")
 	b.checkA11y("source form")
+	b.shot("source-form")
 	b.submit(`.form-actions button[type=submit]`)
 	b.see("Source “Platform events” saved", "NATS JetStream", stream)
 	page := b.location()
@@ -73,6 +74,8 @@ func TestNATSSourceInBrowser(t *testing.T) {
 	}
 	b.see("Last message")
 	b.checkA11y("source page with a rejected message")
+	eval[bool](b, `(() => { document.querySelector("#rejected details").open = true; return true })()`)
+	b.shot("source")
 
 	b.submit(`form[action$="/pause"] button`)
 	b.see("paused", "Paused", "Resume")
@@ -82,6 +85,7 @@ func TestNATSSourceInBrowser(t *testing.T) {
 	b.open("/sources")
 	b.see("Platform events", "Connected", "25")
 	b.checkA11y("sources list")
+	b.shot("sources")
 }
 
 // seeOnReload reloads page until it says every want (up to 15 s).

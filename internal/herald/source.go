@@ -16,7 +16,9 @@ var SourceTypes = []SourceType{SourceNATS, SourceAMQP, SourceOutbox}
 
 // Source is a broker (or outbox table) herald consumes a workspace's
 // events from. URL may hold credentials: like an authorization's secrets
-// it is write-only, kept encrypted, and shown masked.
+// it is write-only, kept encrypted, and shown masked. The struct holds it
+// in clear (consumers dial it): never encode a Source for a client as it
+// is — show MaskedURL (the API has its own view, sourceView).
 type Source struct {
 	ID          string        `json:"id"`
 	WorkspaceID string        `json:"-"`

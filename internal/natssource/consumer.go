@@ -238,7 +238,8 @@ func acceptBatch(ctx context.Context, stream string, msgs []jetstream.Msg, sink 
 }
 
 // bind returns the durable consumer, creating it when missing; an
-// existing consumer whose filter differs from the source's is updated.
+// existing consumer is used as it is, unless the source names subjects
+// and its filter differs (then the filter is updated).
 func bind(ctx context.Context, js jetstream.JetStream, n *herald.NATSSource, ackWait time.Duration) (jetstream.Consumer, error) {
 	stream, err := js.Stream(ctx, n.Stream)
 	if err != nil {
@@ -262,7 +263,9 @@ func bind(ctx context.Context, js jetstream.JetStream, n *herald.NATSSource, ack
 		if cfg.FilterSubject != "" {
 			have = []string{cfg.FilterSubject}
 		}
-		if !slices.Equal(have, n.Subjects) && !(len(have) == 0 && len(n.Subjects) == 0) {
+		// Bound as it is, unless the source names subjects the consumer
+		// does not filter on.
+		if len(n.Subjects) > 0 && !slices.Equal(have, n.Subjects) {
 			filter(&cfg)
 			if cons, err = stream.UpdateConsumer(ctx, cfg); err != nil {
 				return nil, fmt.Errorf("update the filter of consumer %s: %w", n.Consumer, err)

@@ -77,6 +77,8 @@ type Runner struct {
 	loop    sync.WaitGroup // the reconcile loop
 	workers sync.WaitGroup // one per running source
 
+	readFailing bool // only the reconcile loop touches it: an outage is logged once
+
 	mu      sync.Mutex
 	running map[string]*worker
 	// loaded is closed after each reload, for tests waiting for one.
@@ -182,10 +184,15 @@ func version(src *herald.Source) string {
 func (r *Runner) reconcile() {
 	all, err := r.store.AllSources(r.ctx)
 	if err != nil {
-		if r.ctx.Err() == nil {
-			r.log.Warn("source runner: cannot read the sources; trying again", "err", err)
+		if r.ctx.Err() == nil && !r.readFailing {
+			r.log.Warn("source runner: cannot read the sources; the running ones go on, trying again every poll", "err", err)
 		}
+		r.readFailing = true
 		return
+	}
+	if r.readFailing {
+		r.log.Info("source runner: reading the sources again")
+		r.readFailing = false
 	}
 	want := map[string]*herald.Source{}
 	for _, src := range all {

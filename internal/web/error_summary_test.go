@@ -38,6 +38,11 @@ func TestErrorSummaryLinksLeadToTheirField(t *testing.T) {
 		{"/settings/workspace/event-types", url.Values{}},
 		{"/settings/workspace/event-types", url.Values{"key": {"Bad Key"}, "display_name": {"x"}, "sample": {"[1]"}}},
 		{"/settings/api-keys", url.Values{}},
+		{"/sources", url.Values{}},
+		{"/sources", url.Values{"type": {"nats"}, "url": {"ftp://x"}, "nats.stream": {"a.b"}, "nats.consumer": {"c d"}, "nats.subjects": {"ok\nbad..x"},
+			"mapping.type_from": {"subject"}, "mapping.data_from": {"header:x"}, "mapping.id_from": {"fixed:x"}}},
+		{"/sources", url.Values{"type": {"amqp"}, "name": {"A"}, "url": {"amqp://h"}, "amqp.prefetch": {"lots"}, "mapping.type_from": {"field:type"}}},
+		{"/sources", url.Values{"type": {"postgres_outbox"}, "name": {"O"}, "url": {"postgres://h/db"}, "outbox.table": {"x; DROP"}, "mapping.type_from": {"fixed:no.such"}}},
 	}
 	for _, f := range forms {
 		_, body := e.post(f.path, f.form)

@@ -42,9 +42,10 @@ func (v *view) Can(action string) bool {
 	return v.M != nil && v.M.principal.Can(herald.Action(action))
 }
 
-// oneInputLists are the lists the forms edit in one comma-separated
-// input: an error about an item (retry_schedule[2]) belongs to that input.
-var oneInputLists = []string{"retry_schedule", "success_statuses"}
+// oneInputLists are the lists the forms edit in one comma-separated (or
+// one-per-line) input: an error about an item (retry_schedule[2],
+// nats.subjects[1]) belongs to that input.
+var oneInputLists = []string{"retry_schedule", "success_statuses", "nats.subjects"}
 
 // oneInputList reports whether field is an item of one of oneInputLists,
 // which, and its index.
