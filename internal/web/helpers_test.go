@@ -50,6 +50,10 @@ type options struct {
 	cfg                     web.Config // SetupToken and BcryptCost are set by setup
 	retention               time.Duration
 	endpoints               herald.EndpointMonitor
+	// wrap, if set, is put in front of the UI (e.g. clientaddr's
+	// middleware, as serve does); clock replaces the UI's time.Now.
+	wrap  func(http.Handler) http.Handler
+	clock func() time.Time
 }
 
 func sqliteStore(t testing.TB) storetest.UsersStore   { return storetest.OpenSQLite(t) }
@@ -100,7 +104,14 @@ func setup(t *testing.T, opts ...options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewServer(ui)
+	if o.clock != nil {
+		web.SetClock(ui, o.clock)
+	}
+	var h http.Handler = ui
+	if o.wrap != nil {
+		h = o.wrap(ui)
+	}
+	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
 	jar, _ := cookiejar.New(nil)
 	e.client = &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -170,8 +170,7 @@ func setFlash(w http.ResponseWriter, r *http.Request, msg string, isErr bool) {
 	if len(msg) > 1500 {
 		msg = msg[:1500] + "…"
 	}
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: url.QueryEscape(msg), Path: "/", MaxAge: 60,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+	http.SetCookie(w, cookie(r, flashCookie, url.QueryEscape(msg), 60))
 }
 
 func takeFlash(w http.ResponseWriter, r *http.Request) (string, bool) {
@@ -179,7 +178,7 @@ func takeFlash(w http.ResponseWriter, r *http.Request) (string, bool) {
 	if err != nil || c.Value == "" {
 		return "", false
 	}
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+	http.SetCookie(w, cookie(r, flashCookie, "", -1))
 	msg, err := url.QueryUnescape(c.Value)
 	if err != nil {
 		return "", false

@@ -32,6 +32,9 @@ func (s *Server) routes() http.Handler {
 
 	in := s.signedIn
 	mux.HandleFunc("POST /logout", in(s.logout))
+	mux.HandleFunc("GET /account", in(s.accountPage))
+	mux.HandleFunc("POST /account/sessions/{id}/sign-out", in(s.signOutSession))
+	mux.HandleFunc("POST /account/sessions/sign-out-everywhere", in(s.signOutEverywhere))
 	mux.HandleFunc("GET /{$}", in(func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/webhooks", http.StatusFound) }))
 
 	// Settings > Webhooks: the Webhooks tab.

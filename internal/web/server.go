@@ -26,6 +26,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"sync"
@@ -33,6 +34,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/heraldhq/herald/internal/clientaddr"
 	"github.com/heraldhq/herald/internal/herald"
 )
 
@@ -68,6 +70,35 @@ type Config struct {
 	// 1 KiB; negative: none kept), as delivery.Config reads them.
 	LogBodyBytes        int
 	LogSuccessBodyBytes int
+	// PublicURL is where browsers reach herald (serve --public-url, e.g.
+	// https://herald.example.com, possibly with a path prefix): the base
+	// of every link herald shows or prints (Server.AbsoluteURL), and with
+	// https cookies are Secure. Empty: links are built from the request's
+	// Host, and cookies are Secure when the client used HTTPS.
+	PublicURL string
+}
+
+// ParsePublicURL checks a public URL: absolute, http or https, a host, no
+// query, fragment or credentials. The result has no trailing slash.
+func ParsePublicURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%q is not a URL", raw)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("%q must start with https:// (or http://)", raw)
+	case u.Host == "" || u.Hostname() == "":
+		return nil, fmt.Errorf("%q has no host name", raw)
+	case u.User != nil:
+		return nil, fmt.Errorf("%q must not carry a user name or password", raw)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return nil, fmt.Errorf("%q must not have a query or a fragment", raw)
+	case u.Opaque != "":
+		return nil, fmt.Errorf("%q is not an absolute URL", raw)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
 }
 
 // Deps are what the UI works with. Service and Users are required; the
@@ -129,7 +160,8 @@ type Server struct {
 	setupMu   sync.Mutex
 	setupHash []byte // SHA-256 of the setup token; nil once used or when none
 
-	throttle signInThrottle
+	throttle  signInThrottle
+	publicURL *url.URL // nil: none configured
 }
 
 // New parses the templates and returns the UI.
@@ -162,8 +194,16 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}
+	var publicURL *url.URL
+	if cfg.PublicURL != "" {
+		u, err := ParsePublicURL(cfg.PublicURL)
+		if err != nil {
+			return nil, fmt.Errorf("web: public URL: %w", err)
+		}
+		publicURL = u
+	}
 	s := &Server{cfg: cfg, svc: deps.Service, store: deps.Service.Store, users: deps.Users, reader: deps.Deliveries,
-		control: deps.Control, preview: deps.Previewer, events: deps.Events, health: deps.Endpoints, rotator: deps.Secrets, log: deps.Log, now: time.Now}
+		control: deps.Control, preview: deps.Previewer, events: deps.Events, health: deps.Endpoints, rotator: deps.Secrets, log: deps.Log, now: time.Now, publicURL: publicURL}
 	if s.rotator == nil {
 		if r, ok := any(deps.Service).(SecretRotator); ok {
 			s.rotator = r
@@ -196,6 +236,26 @@ func bodyCap(n, def int) int {
 		return 0
 	}
 	return n
+}
+
+// AbsoluteURL is the link to path (which starts with "/", and may carry a
+// query) as a browser should open it: under the public URL when one is
+// configured, else on the scheme and Host the request came with. Every
+// link herald shows for use elsewhere (invitations, portal links) is
+// built here, so all of them follow --public-url.
+func (s *Server) AbsoluteURL(r *http.Request, path string) string {
+	if s.publicURL != nil {
+		return s.publicURL.String() + path
+	}
+	scheme := "http"
+	if r != nil && clientaddr.HTTPS(r) {
+		scheme = "https"
+	}
+	host := "localhost"
+	if r != nil && r.Host != "" {
+		host = r.Host
+	}
+	return scheme + "://" + host + path
 }
 
 // ServeHTTP serves the UI.
