@@ -27,7 +27,7 @@ type webUI struct {
 // the server's defaults. engine may be nil: the pages that need it say
 // they are unavailable.
 func newWebUI(ctx context.Context, store *sqlstore.Store, svc *herald.Service, log *slog.Logger,
-	engine *delivery.Engine, ec delivery.Config, preview herald.Previewer) (*webUI, error) {
+	engine *delivery.Engine, ec delivery.Config, preview herald.Previewer, publicURL string) (*webUI, error) {
 	n, err := store.CountUsers(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("count admin users: %w", err)
@@ -41,7 +41,7 @@ func newWebUI(ctx context.Context, store *sqlstore.Store, svc *herald.Service, l
 		deps.Control, deps.Secrets, deps.Endpoints = engine, web.RotateFunc(engine.RotateSecret), engine
 	}
 	cfg := web.Config{SetupToken: ui.setupToken, UserAgent: "herald/" + version,
-		Retention: ec.Retention, LogBodyBytes: ec.LogBodyBytes, LogSuccessBodyBytes: ec.LogSuccessBodyBytes}
+		Retention: ec.Retention, LogBodyBytes: ec.LogBodyBytes, LogSuccessBodyBytes: ec.LogSuccessBodyBytes, PublicURL: publicURL}
 	h, err := web.New(cfg, deps)
 	if err != nil {
 		return nil, err
