@@ -22,18 +22,18 @@ import (
 
 // serveConfig is every setting of `herald serve`, with its default.
 type serveConfig struct {
-	addr          string
-	store         storeFlags
-	allowNetworks listFlag
-	egressProxy   string
-	logFormat     string
-	logLevel      string
-	maxBodyBytes  int64
-	shutdownGrace time.Duration
-	engine        delivery.Config
-	noDeliver     bool
-	debugAddr     string
-	timeZone      string
+	addr           string
+	store          storeFlags
+	allowNetworks  listFlag
+	egressProxy    string
+	logFormat      string
+	logLevel       string
+	maxBodyBytes   int64
+	shutdownGrace  time.Duration
+	engine         delivery.Config
+	noDeliver      bool
+	debugAddr      string
+	timeZone       string
 	publicURL      string
 	trustedProxies listFlag
 	tlsCert        string
