@@ -36,6 +36,8 @@ type Service struct {
 	}
 	// Audit, if set, records every configuration change (who, what, when).
 	Audit AuditLog
+	// Portals, if set, keeps portal sessions (CreatePortalSession).
+	Portals PortalStore
 	// DefaultLocation is the time zone of workspaces that set none (UTC if nil).
 	DefaultLocation *time.Location
 	Now             func() time.Time
@@ -363,6 +365,7 @@ func (s *Service) checkWebhook(ctx context.Context, workspaceID string, spec *We
 	if err != nil {
 		return nil, err
 	}
+	checkPortalEvents(ctx, spec, &v)
 	warnings = append(warnings, w...)
 	if spec.AuthorizationEnabled && ValidID(spec.AuthorizationID) {
 		a, err := s.Store.Authorization(ctx, workspaceID, spec.AuthorizationID)

@@ -89,3 +89,7 @@ func TestStoreVacuumsWhenAutovacuumIsOff(t *testing.T) {
 		t.Fatal("autovacuum is on, yet the store vacuumed")
 	}
 }
+
+func TestPortalConformance(t *testing.T) {
+	storetest.RunPortal(t, func(t testing.TB) storetest.PortalStore { return storetest.OpenPostgres(t) })
+}

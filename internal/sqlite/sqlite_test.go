@@ -18,3 +18,7 @@ func TestUsersConformance(t *testing.T) {
 func TestQueueConformance(t *testing.T) {
 	storetest.RunQueue(t, func(t testing.TB) storetest.QueueStore { return storetest.OpenSQLite(t) }, nil)
 }
+
+func TestPortalConformance(t *testing.T) {
+	storetest.RunPortal(t, func(t testing.TB) storetest.PortalStore { return storetest.OpenSQLite(t) })
+}
