@@ -131,12 +131,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	preview := payload.Previewer{Location: loc}
 	svc.Canceler = store
 	svc.Audit = store
+	svc.Portals = store
 	svc.DefaultLocation = loc
 	engine, metrics, err := newEngine(cfg, svc, store, log)
 	if err != nil {
 		return err
 	}
-	apiServer, err := api.New(api.Config{MaxBodyBytes: cfg.maxBodyBytes}, svc, preview,
+	apiServer, err := api.New(api.Config{MaxBodyBytes: cfg.maxBodyBytes, PublicURL: front.publicURL}, svc, preview,
 		api.Delivery{Ingester: engine, Control: engine, Reader: store, Rotate: engine.RotateSecret}, log)
 	if err != nil {
 		return err

@@ -72,6 +72,9 @@ var apiRoutes = []route{
 	{"GET", "/audit-log", herald.ScopeRead, (*Server).listAudit},
 	{"GET", "/workspace", herald.ScopeRead, (*Server).getWorkspace},
 	{"PATCH", "/workspace", herald.ScopeAdmin, (*Server).updateWorkspace},
+
+	// The embeddable portal: one-time links into a workspace's screens.
+	{"POST", "/portal-sessions", herald.ScopeAdmin, (*Server).createPortalSession},
 }
 
 func (s *Server) routes() http.Handler {

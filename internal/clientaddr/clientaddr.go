@@ -178,3 +178,22 @@ func HTTPS(r *http.Request) bool {
 	}
 	return r.TLS != nil
 }
+
+// BaseURL is where browsers reach this server, for links herald hands
+// out: public (serve --public-url, already checked and without a
+// trailing slash) when set, else the scheme the client used (HTTPS
+// above) and the Host it asked for.
+func BaseURL(public string, r *http.Request) string {
+	if public != "" {
+		return public
+	}
+	scheme := "http"
+	if r != nil && HTTPS(r) {
+		scheme = "https"
+	}
+	host := "localhost"
+	if r != nil && r.Host != "" {
+		host = r.Host
+	}
+	return scheme + "://" + host
+}

@@ -244,18 +244,11 @@ func bodyCap(n, def int) int {
 // link herald shows for use elsewhere (invitations, portal links) is
 // built here, so all of them follow --public-url.
 func (s *Server) AbsoluteURL(r *http.Request, path string) string {
+	public := ""
 	if s.publicURL != nil {
-		return s.publicURL.String() + path
+		public = s.publicURL.String()
 	}
-	scheme := "http"
-	if r != nil && clientaddr.HTTPS(r) {
-		scheme = "https"
-	}
-	host := "localhost"
-	if r != nil && r.Host != "" {
-		host = r.Host
-	}
-	return scheme + "://" + host + path
+	return clientaddr.BaseURL(public, r) + path
 }
 
 // ServeHTTP serves the UI.
