@@ -36,7 +36,7 @@ func newWebUI(ctx context.Context, store *sqlstore.Store, svc *herald.Service, l
 	if n == 0 {
 		ui.setupToken = web.NewSetupToken()
 	}
-	deps := web.Deps{Service: svc, Users: store, Deliveries: store, Previewer: preview, Events: store, Log: log}
+	deps := web.Deps{Service: svc, Users: store, Deliveries: store, Previewer: preview, Events: store, Portals: store, Log: log}
 	if engine != nil {
 		deps.Control, deps.Secrets, deps.Endpoints = engine, web.RotateFunc(engine.RotateSecret), engine
 	}

@@ -84,6 +84,13 @@ func setup(t *testing.T, opts ...options) *env {
 	if ev, ok := st.(herald.EventLister); ok {
 		deps.Events = ev
 	}
+	if ps, ok := st.(herald.PortalStore); ok {
+		deps.Portals = ps
+		e.svc.Portals = ps
+	}
+	if o.clock != nil {
+		e.svc.Now = o.clock
+	}
 	if !o.noPreview {
 		deps.Previewer = fakePreviewer{}
 	}

@@ -19,9 +19,12 @@ import (
 // view is what every page template receives: the layout's fields and the
 // page's own data in D.
 type view struct {
-	Title    string
-	Section  string // webhooks, authorizations, apikeys: highlights the navigation
-	Session  *herald.Session
+	Title   string
+	Section string // webhooks, authorizations, apikeys: highlights the navigation
+	Session *herald.Session
+	// Portal is set on the pages of a portal session: the layout draws
+	// the portal's minimal header instead of herald's navigation.
+	Portal   *portalView
 	CSRF     string
 	Flash    string
 	FlashErr bool
@@ -31,6 +34,19 @@ type view struct {
 	// FormError is a message about the whole form, shown above it.
 	FormError string
 	D         any
+}
+
+// fill takes what the middleware learned: the session (or the portal's)
+// and the CSRF token.
+func (v *view) fill(r *http.Request) {
+	rc := requestFrom(r)
+	if rc == nil {
+		return
+	}
+	v.Session, v.CSRF = rc.session, rc.csrf
+	if p := rc.portal; p != nil {
+		v.Portal = &portalView{ReturnURL: p.ReturnURL, ReadOnly: p.Role == herald.PortalViewer, Expires: p.ExpiresAt}
+	}
 }
 
 // fieldErrors turns err into per-field messages and a form-level message.
@@ -71,10 +87,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		s.fail(w, r, fmt.Errorf("no page template %q", name))
 		return
 	}
-	if rc := requestFrom(r); rc != nil {
-		v.Session = rc.session
-		v.CSRF = rc.csrf
-	}
+	v.fill(r)
 	if v.Flash == "" {
 		v.Flash, v.FlashErr = takeFlash(w, r)
 	}
@@ -128,9 +141,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	t := s.pages["error"]
 	var buf bytes.Buffer
 	v := &view{Title: title, D: msg}
-	if rc := requestFrom(r); rc != nil {
-		v.Session, v.CSRF = rc.session, rc.csrf
-	}
+	v.fill(r)
 	if t == nil || t.ExecuteTemplate(&buf, "layout", v) != nil {
 		http.Error(w, msg, status)
 		return

@@ -29,9 +29,12 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /login", s.login)
 	mux.HandleFunc("GET /setup", s.setupPage)
 	mux.HandleFunc("POST /setup", s.setup)
+	// The embeddable portal (portal.go): redeem a one-time link; leave.
+	mux.HandleFunc("GET /portal/open", s.openPortal)
 
 	in := s.signedIn
 	mux.HandleFunc("POST /logout", in(s.logout))
+	mux.HandleFunc("POST /portal/leave", in(s.leavePortal))
 	mux.HandleFunc("GET /account", in(s.accountPage))
 	mux.HandleFunc("POST /account/sessions/{id}/sign-out", in(s.signOutSession))
 	mux.HandleFunc("POST /account/sessions/sign-out-everywhere", in(s.signOutEverywhere))

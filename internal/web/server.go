@@ -118,6 +118,9 @@ type Deps struct {
 	// engine), so the Webhooks tab and a webhook's pages can say when
 	// deliveries to its endpoint wait; may be nil.
 	Endpoints herald.EndpointMonitor
+	// Portals keeps portal sessions (the embeddable portal); nil: portal
+	// links do not work.
+	Portals herald.PortalStore
 	// Secrets rotates signing secrets; if nil, Service is used when it
 	// implements SecretRotator.
 	Secrets SecretRotator
@@ -162,6 +165,7 @@ type Server struct {
 
 	throttle  signInThrottle
 	publicURL *url.URL // nil: none configured
+	portals   herald.PortalStore
 }
 
 // New parses the templates and returns the UI.
@@ -203,7 +207,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		publicURL = u
 	}
 	s := &Server{cfg: cfg, svc: deps.Service, store: deps.Service.Store, users: deps.Users, reader: deps.Deliveries,
-		control: deps.Control, preview: deps.Previewer, events: deps.Events, health: deps.Endpoints, rotator: deps.Secrets, log: deps.Log, now: time.Now, publicURL: publicURL}
+		control: deps.Control, preview: deps.Previewer, events: deps.Events, health: deps.Endpoints, rotator: deps.Secrets, log: deps.Log, now: time.Now, publicURL: publicURL, portals: deps.Portals}
 	if s.rotator == nil {
 		if r, ok := any(deps.Service).(SecretRotator); ok {
 			s.rotator = r

@@ -41,6 +41,9 @@ type requestCtx struct {
 	session *herald.Session // nil before sign-in
 	csrf    string          // the token every form of this page carries
 	secure  bool            // cookies get Secure (see Server.secureCookies)
+	// portal is the live portal session of the request (portal.go), nil
+	// outside the portal.
+	portal *herald.PortalSession
 }
 
 type ctxKey struct{}
@@ -63,7 +66,10 @@ func csrfToken(seed string) string {
 
 // csrfSeed is the session cookie when there is one, else the pre-session
 // CSRF cookie. Rendering and checking use the same rule.
-func csrfSeed(r *http.Request) string {
+func csrfSeed(r *http.Request, portal bool) string {
+	if c, err := r.Cookie(portalCookie); portal && err == nil && c.Value != "" {
+		return c.Value
+	}
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
 		return c.Value
 	}
@@ -74,15 +80,28 @@ func csrfSeed(r *http.Request) string {
 }
 
 // cookie is every cookie the UI sets: HttpOnly, SameSite=Lax, and Secure
-// when the browser reaches herald over HTTPS (Server.secureCookies).
+// when the browser reaches herald over HTTPS (Server.secureCookies). In
+// the portal, which lives in another site's frame, they are
+// SameSite=None; Secure; Partitioned like the portal's own cookie, or
+// the browser would not send them back.
 func cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
 	secure := r.TLS != nil
-	if rc := requestFrom(r); rc != nil {
+	rc := requestFrom(r)
+	if rc != nil {
 		secure = rc.secure
+	}
+	if rc != nil && rc.portal != nil {
+		return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true,
+			SameSite: http.SameSiteNoneMode, Secure: true, Partitioned: true}
 	}
 	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: secure}
 }
+
+// pageCSP is every page's Content-Security-Policy; portal pages replace
+// its frame-ancestors (portalHeaders).
+const pageCSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 
 // secureCookies decides whether cookies get Secure: with a public URL,
 // whether it is https (or this server speaks TLS itself); without one,
@@ -103,8 +122,7 @@ func (s *Server) secureCookies(r *http.Request) bool {
 func (s *Server) protect(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "+
-			"form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+		h.Set("Content-Security-Policy", pageCSP)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
@@ -121,9 +139,18 @@ func (s *Server) protect(next http.Handler) http.Handler {
 			}
 		}()
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxFormBytes)
-		seed := csrfSeed(r)
 		rc := &requestCtx{secure: s.secureCookies(r)}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, rc))
+		portal, err := s.portalFromCookie(w, r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if portal != nil {
+			rc.portal = portal
+			s.portalHeaders(w, r, portal)
+		}
+		seed := csrfSeed(r, portal != nil)
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if err := r.ParseForm(); err != nil {
 				var tooBig *http.MaxBytesError
@@ -181,6 +208,21 @@ func (s *Server) currentSession(r *http.Request) (*herald.Session, error) {
 // sign-in page and brought back afterwards.
 func (s *Server) signedIn(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		rc := requestFrom(r)
+		if p := rc.portal; p != nil {
+			// In the portal: its routes only, its workspace, its role.
+			if !portalRoutes[r.Pattern] {
+				s.fail(w, r, herald.ErrNotFound)
+				return
+			}
+			if p.Role == herald.PortalViewer && r.Method == http.MethodPost && r.Pattern != "POST /portal/leave" {
+				s.fail(w, r, herald.Errorf(herald.EForbidden, "This portal is read-only: it shows the webhooks and authorizations but cannot change them."))
+				return
+			}
+			rc.session = portalSession(p)
+			next(w, r.WithContext(portalContext(r.Context(), p)))
+			return
+		}
 		sess, err := s.currentSession(r)
 		if err != nil {
 			s.fail(w, r, err)
