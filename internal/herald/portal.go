@@ -98,6 +98,10 @@ type PortalStore interface {
 	// PortalSessionByToken returns the redeemed session whose cookie
 	// token hashes to sessionHash, expired or not; ENotFound if none.
 	PortalSessionByToken(ctx context.Context, sessionHash []byte) (*PortalSession, error)
+	// PortalSessionByLink returns the session of a link, used, expired or
+	// not (to answer a dead link inside the right frame); ENotFound if
+	// there is none.
+	PortalSessionByLink(ctx context.Context, linkHash []byte) (*PortalSession, error)
 	// DeletePortalSession ends a portal session (leaving the portal);
 	// deleting a missing one is not an error.
 	DeletePortalSession(ctx context.Context, sessionHash []byte) error

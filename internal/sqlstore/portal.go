@@ -55,6 +55,11 @@ func (s *Store) PortalSessionByToken(ctx context.Context, sessionHash []byte) (*
 	return s.portalBy(ctx, `session_hash`, sessionHash)
 }
 
+// PortalSessionByLink returns the session of a link, used or not.
+func (s *Store) PortalSessionByLink(ctx context.Context, linkHash []byte) (*herald.PortalSession, error) {
+	return s.portalBy(ctx, `link_hash`, linkHash)
+}
+
 // DeletePortalSession ends a portal session.
 func (s *Store) DeletePortalSession(ctx context.Context, sessionHash []byte) error {
 	_, err := s.write.ExecContext(ctx, s.q(`DELETE FROM portal_sessions WHERE session_hash = ?`), sessionHash)

@@ -54,6 +54,11 @@ func testPortalSessions(t *testing.T, s PortalStore) {
 		got.RedeemedAt == nil || !got.RedeemedAt.Equal(t0.Add(time.Minute)) || !bytes.Equal(got.SessionHash, cookie) {
 		t.Fatalf("redeemed %+v, want %+v", got, p)
 	}
+	if got, err := s.PortalSessionByLink(ctx, link); err != nil || got.ID != p.ID || got.RedeemedAt == nil {
+		t.Fatalf("by link: %+v, %v", got, err)
+	}
+	_, err = s.PortalSessionByLink(ctx, herald.HashSessionToken("no such link"))
+	wantCode(t, err, herald.ENotFound)
 	// Single use.
 	_, other := herald.NewPortalToken()
 	_, err = s.RedeemPortalLink(ctx, link, other, t0.Add(2*time.Minute))

@@ -71,23 +71,34 @@ type portalView struct {
 	Expires   time.Time
 }
 
-// portalFromCookie returns the live portal session of the request's
-// portal cookie; nil (and the cookie cleared) if it is unknown or over.
-func (s *Server) portalFromCookie(w http.ResponseWriter, r *http.Request) (*herald.PortalSession, error) {
+// portalFromCookie returns the portal session of the request's portal
+// cookie and whether it is still live; a cookie that names no session is
+// cleared, and so is one whose session is over (which is returned, so the
+// page can say so inside the platform's frame).
+func (s *Server) portalFromCookie(w http.ResponseWriter, r *http.Request) (p *herald.PortalSession, live bool, err error) {
 	c, err := r.Cookie(portalCookie)
 	if err != nil || c.Value == "" || s.portals == nil {
-		return nil, nil
+		return nil, false, nil
 	}
-	p, err := s.portals.PortalSessionByToken(r.Context(), herald.HashSessionToken(c.Value))
+	p, err = s.portals.PortalSessionByToken(r.Context(), herald.HashSessionToken(c.Value))
 	switch {
 	case herald.ErrorCodeOf(err) == herald.ENotFound:
+		p = nil
 	case err != nil:
-		return nil, err
+		return nil, false, err
 	case !p.Expired(s.now()):
-		return p, nil
+		return p, true, nil
 	}
 	http.SetCookie(w, portalCookieFor("", -1))
-	return nil, nil
+	return p, false, nil
+}
+
+// portalEnded answers a page of a portal session that has expired, in
+// the platform's frame.
+func (s *Server) portalEnded(w http.ResponseWriter, r *http.Request, p *herald.PortalSession) {
+	s.portalHeaders(w, r, p)
+	s.render(w, r, http.StatusUnauthorized, "error", &view{Title: "This portal session has ended",
+		D: "Portal sessions last a limited time. Reload the page around this frame to open a new one."})
 }
 
 // portalCookieFor is the portal's cookie: sent from inside another
@@ -111,6 +122,11 @@ func (s *Server) openPortal(w http.ResponseWriter, r *http.Request) {
 	cookieToken, cookieHash := herald.NewPortalToken()
 	p, err := s.portals.RedeemPortalLink(r.Context(), herald.HashSessionToken(token), cookieHash, s.now().UTC().Truncate(time.Microsecond))
 	if herald.ErrorCodeOf(err) == herald.ENotFound {
+		// A link that existed (used, or expired) answers inside its
+		// workspace's frames; an unknown one refuses framing.
+		if dead, err := s.portals.PortalSessionByLink(r.Context(), herald.HashSessionToken(token)); err == nil {
+			s.portalHeaders(w, r, dead)
+		}
 		s.portalGone(w, r)
 		return
 	}

@@ -42,8 +42,9 @@ type requestCtx struct {
 	csrf    string          // the token every form of this page carries
 	secure  bool            // cookies get Secure (see Server.secureCookies)
 	// portal is the live portal session of the request (portal.go), nil
-	// outside the portal.
-	portal *herald.PortalSession
+	// outside the portal; portalEnded the one its cookie named if that
+	// one has expired.
+	portal, portalEnded *herald.PortalSession
 }
 
 type ctxKey struct{}
@@ -141,16 +142,18 @@ func (s *Server) protect(next http.Handler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxFormBytes)
 		rc := &requestCtx{secure: s.secureCookies(r)}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, rc))
-		portal, err := s.portalFromCookie(w, r)
+		portal, live, err := s.portalFromCookie(w, r)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		if portal != nil {
+		if live {
 			rc.portal = portal
 			s.portalHeaders(w, r, portal)
+		} else {
+			rc.portalEnded = portal
 		}
-		seed := csrfSeed(r, portal != nil)
+		seed := csrfSeed(r, live)
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if err := r.ParseForm(); err != nil {
 				var tooBig *http.MaxBytesError
@@ -222,6 +225,12 @@ func (s *Server) signedIn(next http.HandlerFunc) http.HandlerFunc {
 			rc.session = portalSession(p)
 			next(w, r.WithContext(portalContext(r.Context(), p)))
 			return
+		}
+		if p := rc.portalEnded; p != nil && portalRoutes[r.Pattern] {
+			if sess, _ := s.currentSession(r); sess == nil {
+				s.portalEnded(w, r, p)
+				return
+			}
 		}
 		sess, err := s.currentSession(r)
 		if err != nil {
