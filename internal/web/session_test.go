@@ -451,3 +451,39 @@ func (c *fakeClock) add(d time.Duration) {
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
 }
+
+// The public URL decides Secure: https makes every cookie Secure even
+// though the request reached herald over plain HTTP (from the proxy); an
+// http public URL does not, whatever a client claims in
+// X-Forwarded-Proto. A bad public URL is refused by New.
+func TestPublicURLDecidesSecureCookies(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		public string
+		secure bool
+	}{{"https://herald.example.com", true}, {"http://herald.internal:8080", false}, {"", false}} {
+		e := setup(t, options{cfg: web.Config{PublicURL: c.public}})
+		req, _ := http.NewRequest("GET", e.srv.URL+"/login", nil)
+		req.Header.Set("X-Forwarded-Proto", "https") // not from a trusted proxy: ignored
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		var csrf *http.Cookie
+		for _, ck := range res.Cookies() {
+			if ck.Name == "herald_csrf" {
+				csrf = ck
+			}
+		}
+		if csrf == nil || csrf.Secure != c.secure || csrf.SameSite != http.SameSiteLaxMode {
+			t.Errorf("public URL %q: cookie %+v, want Secure=%v", c.public, csrf, c.secure)
+		}
+	}
+	st := storetest.OpenSQLite(t)
+	for _, bad := range []string{"herald.example.com", "https://h.example.com/?a=1", "ftp://h.example.com"} {
+		if _, err := web.New(web.Config{PublicURL: bad}, web.Deps{Service: herald.NewService(st, nil), Users: st}); err == nil {
+			t.Errorf("New accepted public URL %q", bad)
+		}
+	}
+}
