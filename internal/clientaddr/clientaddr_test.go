@@ -89,3 +89,15 @@ func TestParseRefusesNonsense(t *testing.T) {
 		t.Fatalf("empty entries: %v, %d", err, tr.Len())
 	}
 }
+
+func BenchmarkResolve(b *testing.B) {
+	trusted, _ := Parse([]string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"})
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "10.1.2.3:4000"
+	r.Header.Set("X-Forwarded-For", "203.0.113.7, 10.9.9.9")
+	r.Header.Set("X-Forwarded-Proto", "https")
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		trusted.Resolve(r)
+	}
+}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 )
@@ -23,8 +24,8 @@ import (
 //     not fail is never refused.
 //
 // In memory, per process; at most signInMaxEntries entries of each kind
-// (expired ones pruned first, then the stalest evicted), so a spray of
-// addresses cannot grow it without bound.
+// (expired ones pruned first, then the stalest tenth evicted), so a spray
+// of addresses cannot grow it without bound.
 type signInThrottle struct {
 	mu     sync.Mutex
 	addrs  map[string]*failures
@@ -134,23 +135,29 @@ func (t *signInThrottle) add(m map[string]*failures, k string, now time.Time) {
 	f.last = now
 }
 
-// prune drops expired entries, and if the map is still full the one
-// whose last failure is oldest (an address that stopped trying matters
-// least).
+// prune drops expired entries, and if the map is still full a tenth of
+// it, those whose last failure is oldest (an address that stopped trying
+// matters least); evicting in bulk keeps the cost of one scan spread over
+// many insertions under a spray of addresses.
 func prune(m map[string]*failures, now time.Time, limit int) {
 	for k, f := range m {
 		if now.Sub(f.first) >= signInWindow {
 			delete(m, k)
 		}
 	}
-	for len(m) >= limit {
-		var oldest string
-		var at time.Time
-		for k, f := range m {
-			if oldest == "" || f.last.Before(at) {
-				oldest, at = k, f.last
-			}
-		}
-		delete(m, oldest)
+	if len(m) < limit {
+		return
+	}
+	type entry struct {
+		k    string
+		last time.Time
+	}
+	all := make([]entry, 0, len(m))
+	for k, f := range m {
+		all = append(all, entry{k, f.last})
+	}
+	slices.SortFunc(all, func(a, b entry) int { return a.last.Compare(b.last) })
+	for _, e := range all[:len(m)-limit+max(limit/10, 1)] {
+		delete(m, e.k)
 	}
 }

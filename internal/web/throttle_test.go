@@ -93,3 +93,18 @@ func TestThrottleMemoryIsBounded(t *testing.T) {
 		t.Fatal("the guessing address was evicted")
 	}
 }
+
+// BenchmarkThrottleSpray measures a failure from a new address when the
+// throttle is full (every failure then prunes and evicts): the cost an
+// attacker spraying addresses imposes, beside bcrypt's ~50 ms per try.
+func BenchmarkThrottleSpray(b *testing.B) {
+	t0 := time.Now()
+	var th signInThrottle
+	for i := 0; i < signInMaxEntries; i++ {
+		th.fail(t0, fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), "a@example.com")
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		th.fail(t0.Add(time.Duration(i)*time.Microsecond), fmt.Sprintf("11.%d.%d.%d", i>>16&255, i>>8&255, i&255), "a@example.com")
+	}
+}
