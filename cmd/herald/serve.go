@@ -38,6 +38,7 @@ type serveConfig struct {
 	trustedProxies listFlag
 	tlsCert        string
 	tlsKey         string
+	sourcePoll     time.Duration
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -70,6 +71,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
 	fs.DurationVar(&cfg.engine.BodyTimeout, "body-timeout", 5*time.Second, "a response body must end this soon after its headers, or the attempt is a timeout")
+	fs.DurationVar(&cfg.sourcePoll, "source-poll", 2*time.Second, "how often to read the event sources' configuration again (changes made in this process apply at once)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -133,10 +135,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	svc.Audit = store
 	svc.Portals = store
 	svc.DefaultLocation = loc
-	engine, metrics, err := newEngine(cfg, svc, store, log)
+	engine, metrics, reg, err := newEngine(cfg, svc, store, log)
 	if err != nil {
 		return err
 	}
+	sources := newSourceRunner(cfg, svc, store, engine, reg, log)
 	apiServer, err := api.New(api.Config{MaxBodyBytes: cfg.maxBodyBytes, PublicURL: front.publicURL}, svc, preview,
 		api.Delivery{Ingester: engine, Control: engine, Reader: store, Rotate: engine.RotateSecret}, log)
 	if err != nil {
@@ -181,6 +184,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if !cfg.noDeliver {
 		engine.Start()
 	}
+	sources.Start() // after the engine: what it ingests is delivered
 	if cfg.debugAddr != "" {
 		go serveDebug(cfg.debugAddr, log)
 	}
@@ -203,6 +207,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// First stop taking requests, then let attempts in flight finish (or
 	// hand them back) and write every outcome, then close the database.
 	serr := srv.Shutdown(sctx)
+	sources.Stop(sctx) // before the engine: no ingest after it stops
 	engine.Stop(sctx)
 	if serr != nil && !errors.Is(serr, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", serr)

@@ -17,8 +17,8 @@ type Config struct {
 	// MaxBodyBytes bounds every request body (default 1 MiB).
 	MaxBodyBytes int64
 	// PublicURL is serve --public-url (checked, no trailing slash): the
-	// base of the links the API hands out (portal links). Empty: the
-	// request's scheme and Host.
+	// base of the links the API hands out (invitations, portal links).
+	// Empty: the request's scheme and Host.
 	PublicURL string
 }
 

@@ -113,6 +113,21 @@ func TestPortalSessionsAPI(t *testing.T) {
 			t.Fatalf("brand B's link is for %v", res["workspace_id"])
 		}
 		e.doKey("hrld_nonsense", "POST", "/api/v1/portal-sessions", map[string]any{"role": "viewer", "expires_in": 600}).must(t, http.StatusUnauthorized)
+
+		// An instance key mints for any workspace it names, and must name one.
+		inst, rec := herald.NewAPIKey("", "platform", []herald.Scope{herald.ScopeInstance}, time.Now())
+		if err := e.store.CreateAPIKey(context.Background(), rec); err != nil {
+			t.Fatal(err)
+		}
+		r = e.doKey(inst, "POST", "/api/v1/portal-sessions", map[string]any{"role": "admin", "expires_in": 600}).must(t, http.StatusUnprocessableEntity)
+		if r.fieldErrors(t)["workspace_id"] == "" {
+			t.Fatalf("instance key without workspace_id: %s", r.body)
+		}
+		e.doKey(inst, "POST", "/api/v1/portal-sessions", map[string]any{"workspace_id": herald.NewID(), "role": "admin", "expires_in": 600}).must(t, http.StatusNotFound)
+		res = e.doKey(inst, "POST", "/api/v1/portal-sessions", map[string]any{"workspace_id": e.workspaceID("brand-b"), "role": "admin", "expires_in": 600}).must(t, http.StatusCreated).json(t)
+		if res["workspace_id"] != e.workspaceID("brand-b") {
+			t.Fatalf("instance key's link is for %v", res["workspace_id"])
+		}
 	})
 }
 

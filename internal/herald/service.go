@@ -38,6 +38,10 @@ type Service struct {
 	Audit AuditLog
 	// Portals, if set, keeps portal sessions (CreatePortalSession).
 	Portals PortalStore
+	// SourcesChanged, if set, is called after a source is created,
+	// changed, paused, resumed or deleted (the source runner reloads at
+	// once instead of at its next poll).
+	SourcesChanged func()
 	// DefaultLocation is the time zone of workspaces that set none (UTC if nil).
 	DefaultLocation *time.Location
 	Now             func() time.Time

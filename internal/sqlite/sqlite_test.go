@@ -22,3 +22,11 @@ func TestQueueConformance(t *testing.T) {
 func TestPortalConformance(t *testing.T) {
 	storetest.RunPortal(t, func(t testing.TB) storetest.PortalStore { return storetest.OpenSQLite(t) })
 }
+
+func TestSourcesConformance(t *testing.T) {
+	storetest.RunSources(t, func(t testing.TB) storetest.SourcesStore { return storetest.OpenSQLite(t) })
+}
+
+func TestTenantsConformance(t *testing.T) {
+	storetest.RunTenants(t, func(t testing.TB) storetest.TenantsStore { return storetest.OpenSQLite(t) })
+}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -172,10 +173,14 @@ func (s *Store) workspaceWhere(ctx context.Context, column, value string) (*hera
 	var w herald.Workspace
 	var created int64
 	var retention sql.NullInt64
-	err := s.read.QueryRowContext(ctx, s.q(`SELECT id, name, time_zone, retention_seconds, created_at FROM workspaces WHERE `+column+` = ?`), value).
-		Scan(&w.ID, &w.Name, &w.TimeZone, &retention, &created)
+	var origins string
+	err := s.read.QueryRowContext(ctx, s.q(`SELECT id, name, time_zone, retention_seconds, portal_allowed_origins, created_at FROM workspaces WHERE `+column+` = ?`), value).
+		Scan(&w.ID, &w.Name, &w.TimeZone, &retention, &origins, &created)
 	if err != nil {
 		return nil, s.mapErr(err)
+	}
+	if err := json.Unmarshal([]byte(origins), &w.PortalAllowedOrigins); err != nil || w.PortalAllowedOrigins == nil {
+		w.PortalAllowedOrigins = []string{}
 	}
 	if retention.Valid {
 		w.RetentionSeconds = &retention.Int64
@@ -197,7 +202,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *herald.APIKey) error {
 		scopes[i] = string(sc)
 	}
 	_, err := s.write.ExecContext(ctx, s.q(`INSERT INTO api_keys (id, workspace_id, name, prefix, hash, scopes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-		k.ID, k.WorkspaceID, k.Name, k.Prefix, k.Hash, strings.Join(scopes, ","), micros(k.CreatedAt))
+		k.ID, nullString(k.WorkspaceID), k.Name, k.Prefix, k.Hash, strings.Join(scopes, ","), micros(k.CreatedAt))
 	return s.mapErr(err)
 }
 
@@ -206,14 +211,16 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*herald.APIKey, 
 	var k herald.APIKey
 	var scopes string
 	var created int64
+	var ws sql.NullString
 	st, err := s.prepared(ctx, s.read, `SELECT id, workspace_id, name, prefix, hash, scopes, created_at FROM api_keys WHERE hash = ? AND revoked_at IS NULL`)
 	if err != nil {
 		return nil, err
 	}
-	err = st.QueryRowContext(ctx, hash).Scan(&k.ID, &k.WorkspaceID, &k.Name, &k.Prefix, &k.Hash, &scopes, &created)
+	err = st.QueryRowContext(ctx, hash).Scan(&k.ID, &ws, &k.Name, &k.Prefix, &k.Hash, &scopes, &created)
 	if err != nil {
 		return nil, s.mapErr(err)
 	}
+	k.WorkspaceID = ws.String
 	for _, sc := range strings.Split(scopes, ",") {
 		k.Scopes = append(k.Scopes, herald.Scope(sc))
 	}

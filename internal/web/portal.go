@@ -208,7 +208,12 @@ func portalContext(ctx context.Context, p *herald.PortalSession) context.Context
 	return herald.WithPortal(herald.WithActor(ctx, p.Actor()), p)
 }
 
-// portalOrigins are the origins allowed to frame the workspace's portal.
+// portalOrigins are the origins allowed to frame the workspace's portal
+// (its portal_allowed_origins).
 func (s *Server) portalOrigins(ctx context.Context, workspaceID string) ([]string, error) {
-	return nil, nil // until the workspace's portal_allowed_origins are merged
+	ws, err := s.store.WorkspaceByID(ctx, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	return ws.PortalAllowedOrigins, nil
 }

@@ -99,6 +99,9 @@ func TestPortalSession(t *testing.T) {
 			t.Fatal(err)
 		}
 
+		if err := e.store.(herald.TenantStore).SetWorkspacePortalOrigins(ctx, e.ws, []string{"https://admin.platform.example", "http://localhost:3000"}); err != nil {
+			t.Fatal(err)
+		}
 		p, link := e.portalLink(herald.PortalSessionSpec{Role: "admin", ExpiresIn: 600, ReturnURL: "https://platform.example/brands/1",
 			AllowedEvents: []string{"coupon.redeemed"}})
 		b := &portalBrowser{e: e}
@@ -132,7 +135,8 @@ func TestPortalSession(t *testing.T) {
 		if xfo := res.Header.Get("X-Frame-Options"); xfo != "" {
 			t.Fatalf("portal page sends X-Frame-Options %q", xfo)
 		}
-		if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors ") {
+		if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors https://admin.platform.example http://localhost:3000;") ||
+			strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "script-src 'self'") {
 			t.Fatalf("portal CSP %q", csp)
 		}
 		// Only the portal's pages answer; another workspace's objects are not found.
