@@ -31,7 +31,7 @@ type natsHerald struct {
 	source  string // id
 }
 
-func startNATSHerald(t *testing.T, db string, env []string, natsURL, stream string) *natsHerald {
+func startNATSHerald(t *testing.T, db string, env []string, natsURL, stream string, flags ...string) *natsHerald {
 	t.Helper()
 	vars := map[string]string{"HERALD_DB": db}
 	for _, kv := range env {
@@ -42,7 +42,7 @@ func startNATSHerald(t *testing.T, db string, env []string, natsURL, stream stri
 	if err != nil {
 		t.Fatalf("apikey: %v %s", err, stderr)
 	}
-	h := &natsHerald{db: db, key: strings.TrimSpace(key), env: env, flags: []string{"--db", db, "--source-poll", "500ms"}}
+	h := &natsHerald{db: db, key: strings.TrimSpace(key), env: env, flags: append([]string{"--db", db, "--source-poll", "500ms"}, flags...)}
 	h.ledger = newLedger(t, 0)
 	h.child = startChild(t, env, h.flags...)
 	setupHook(t, h.child.url, h.key, h.ledger.URL)
@@ -216,7 +216,9 @@ func TestNATSSourceSurvivesSIGKILL(t *testing.T) {
 				AckWait: 2 * time.Second, MaxDeliver: -1, FilterSubject: stream + ".>"}); err != nil {
 				t.Fatal(err)
 			}
-			h := startNATSHerald(t, db, env, natsURL, stream)
+			// A short lease, as in the crash test: the deliveries the killed
+			// process had claimed are taken over in seconds, not minutes.
+			h := startNATSHerald(t, db, env, natsURL, stream, "--attempt-timeout", "1s", "--lease", "3s")
 			const n = 20000
 			done := make(chan struct{})
 			go func() { defer close(done); publish(t, js, stream, 0, n) }()
@@ -343,4 +345,71 @@ func getText(t *testing.T, url string) (int, string) {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(b)
+}
+
+// Two herald processes on one PostgreSQL share a source as competing
+// consumers of one durable consumer: each message ingested once, both
+// take part. Pausing in one process stops both; resuming starts both.
+func TestNATSSourceSharedByTwoProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIP: multi-process test (-short)")
+	}
+	natsURL := natstest.URL(t)
+	db, env := natsPostgres(t)
+	stream := natstest.Stream(t, natsURL)
+	h := startNATSHerald(t, db, env, natsURL, stream)
+	other := startChild(t, env, h.flags...)
+	_, js := natstest.Conn(t, natsURL)
+	// Both processes connected before the stream fills, so both compete.
+	waitUntil(t, 30*time.Second, "both processes connected", func() bool {
+		for _, u := range []string{h.child.url, other.url} {
+			if _, m := getText(t, u+"/metrics"); !strings.Contains(m, `herald_source_state{source="`+h.source+`",state="connected"} 1`) {
+				return false
+			}
+		}
+		return true
+	})
+	const n = 10000
+	publish(t, js, stream, 0, n)
+	waitAllDelivered(t, h.ledger, numbers(0, n), 2*time.Minute)
+	waitUntil(t, 20*time.Second, "the store to settle", func() bool { e, _ := sourceEvents(t, db, h.source); return e >= n })
+	if events, keys := sourceEvents(t, db, h.source); events != n || keys != n {
+		t.Fatalf("store holds %d events (%d keys) from %d messages; want one each", events, keys, n)
+	}
+	shares := map[string]int{}
+	for name, u := range map[string]string{"first": h.child.url, "second": other.url} {
+		_, m := getText(t, u+"/metrics")
+		var got int
+		for _, l := range strings.Split(m, "\n") {
+			if strings.HasPrefix(l, `herald_source_messages_total{outcome="ingested",source="`+h.source+`"} `) {
+				fmt.Sscan(strings.Fields(l)[1], &got)
+			}
+		}
+		shares[name] = got
+	}
+	if shares["first"] == 0 || shares["second"] == 0 || shares["first"]+shares["second"] != n {
+		t.Fatalf("ingested per process = %v; want both to take part and %d in all", shares, n)
+	}
+	t.Logf("two processes shared %d messages: %v", n, shares)
+
+	if code, _ := call(t, "POST", h.child.url+"/api/v1/sources/"+h.source+"/pause", h.key, nil); code != 200 {
+		t.Fatalf("pause: %d", code)
+	}
+	waitUntil(t, 10*time.Second, "both processes paused", func() bool {
+		for _, u := range []string{h.child.url, other.url} {
+			if _, m := getText(t, u+"/metrics"); !strings.Contains(m, `herald_source_state{source="`+h.source+`",state="paused"} 1`) {
+				return false
+			}
+		}
+		return true
+	})
+	publish(t, js, stream, n, n+100)
+	time.Sleep(1500 * time.Millisecond) // three polls: a paused source must take nothing meanwhile
+	if s := h.status(t); s["ingested"] != float64(n) || s["state"] != "paused" {
+		t.Fatalf("while paused: ingested %v state %v; want %d and paused", s["ingested"], s["state"], n)
+	}
+	if code, _ := call(t, "POST", other.url+"/api/v1/sources/"+h.source+"/resume", h.key, nil); code != 200 {
+		t.Fatalf("resume: %d", code)
+	}
+	waitAllDelivered(t, h.ledger, numbers(0, n+100), time.Minute)
 }

@@ -81,6 +81,7 @@ func TestNATSSourceInBrowser(t *testing.T) {
 	seeOnReload(b, page, "Connected")
 	b.open("/sources")
 	b.see("Platform events", "Connected", "25")
+	b.checkA11y("sources list")
 }
 
 // seeOnReload reloads page until it says every want (up to 15 s).

@@ -31,6 +31,7 @@ func setupTenants(t *testing.T, store *sqlstore.Store) *tenantEnv {
 	logs := &syncBuffer{}
 	svc := herald.NewService(store, nil)
 	svc.Audit = store
+	svc.Portals = store
 	engine := delivery.New(delivery.Config{}, delivery.Deps{Service: svc, Queue: store, Log: slogTo(io.Discard)})
 	srv := httptest.NewServer(newServer(t, Config{PublicURL: "https://herald.example.com"}, svc, payload.Previewer{},
 		Delivery{Ingester: engine, Control: engine, Reader: store, Rotate: engine.RotateSecret}, slogTo(logs)))
@@ -121,6 +122,8 @@ func TestWorkspaceLifecycle(t *testing.T) {
 			t.Fatalf("ingest: %v", ev)
 		}
 
+		te.doKey(key, "POST", "/api/v1/sources", natsSourceBody("pw")).must(t, http.StatusCreated)
+
 		// Members: an invitation with a one-time link.
 		m := te.doKey(in, "POST", "/api/v1/workspaces/"+id+"/members", map[string]any{"email": "Ops@Brand-A.example", "role": "viewer"}).must(t, http.StatusCreated).json(t)
 		if m["status"] != "invited" || m["email"] != "ops@brand-a.example" || !strings.HasPrefix(m["invite_url"].(string), "https://herald.example.com/invite/") {
@@ -168,6 +171,7 @@ func TestWorkspaceLifecycle(t *testing.T) {
 type fixture struct {
 	ws, key                                            string
 	auth, webhook, event, delivery, attempt, eventType string
+	source                                             string
 	names                                              []string // strings only this workspace's answers may contain
 }
 
@@ -206,7 +210,10 @@ func (te *tenantEnv) fill(t *testing.T, name string) *fixture {
 		t.Fatal(err)
 	}
 	f.delivery, f.attempt = c.ID, a.ID
-	f.names = []string{f.ws, f.auth, f.webhook, f.event, f.delivery, f.attempt, f.eventType, name + " custom", name + "-sample", name + "-auth", name + "-webhook", "hooks." + name, "api." + name}
+	src := natsSourceBody(name + "-natspw")
+	src["name"] = name + "-source"
+	f.source = te.doKey(f.key, "POST", "/api/v1/sources", src).must(t, http.StatusCreated).json(t)["id"].(string)
+	f.names = []string{f.source, name + "-source", name + "-natspw", f.ws, f.auth, f.webhook, f.event, f.delivery, f.attempt, f.eventType, name + " custom", name + "-sample", name + "-auth", name + "-webhook", "hooks." + name, "api." + name}
 	return f
 }
 
@@ -226,6 +233,8 @@ func pathFor(t *testing.T, rt route, b *fixture) (path string, own bool) {
 		p = strings.Replace(p, "{id}", b.event, 1)
 	case strings.HasPrefix(p, "/deliveries/{id}"):
 		p = strings.Replace(p, "{id}", b.delivery, 1)
+	case strings.HasPrefix(p, "/sources/{id}"):
+		p = strings.Replace(p, "{id}", b.source, 1)
 	case strings.HasPrefix(p, "/attempts/{id}"):
 		p = strings.Replace(p, "{id}", b.attempt, 1)
 	case strings.HasPrefix(p, "/event-types/{key}"):
@@ -256,6 +265,12 @@ func bodyFor(rt route, b, own *fixture) any {
 			return map[string]any{"name": "renamed by A"}
 		}
 		return w
+	case "POST /sources":
+		src := natsSourceBody("made-by-a")
+		src["name"] = "made by A"
+		return src
+	case "PATCH /sources/{id}":
+		return map[string]any{"name": "renamed by A"}
 	case "POST /webhooks/{id}/match":
 		return map[string]any{"event": map[string]any{"type": "coupon.redeemed", "data": map[string]any{}}}
 	case "POST /webhooks/{id}/replay":
@@ -294,7 +309,7 @@ func (te *tenantEnv) snapshot(t *testing.T, b *fixture) string {
 	t.Helper()
 	var sb strings.Builder
 	for _, p := range []string{"/workspace", "/authorizations/" + b.auth, "/webhooks/" + b.webhook, "/webhooks", "/authorizations", "/event-types",
-		"/events/" + b.event, "/webhooks/" + b.webhook + "/deliveries", "/webhooks/" + b.webhook + "/attempts", "/attempts/" + b.attempt} {
+		"/events/" + b.event, "/webhooks/" + b.webhook + "/deliveries", "/webhooks/" + b.webhook + "/attempts", "/attempts/" + b.attempt, "/sources/" + b.source, "/sources"} {
 		res := te.doKey(b.key, "GET", "/api/v1"+p, nil).must(t, http.StatusOK)
 		sb.WriteString(p + " " + string(res.body) + "\n")
 	}
@@ -396,6 +411,14 @@ var minimum = map[string]string{
 	"GET /audit-log":                           "viewer",
 	"GET /workspace":                           "viewer",
 	"PATCH /workspace":                         "owner",
+	"GET /sources":                             "viewer",
+	"POST /sources":                            "admin",
+	"GET /sources/{id}":                        "viewer",
+	"PATCH /sources/{id}":                      "admin",
+	"DELETE /sources/{id}":                     "admin",
+	"POST /sources/{id}/pause":                 "admin",
+	"POST /sources/{id}/resume":                "admin",
+	"GET /sources/{id}/rejected":               "viewer",
 	"GET /workspaces":                          "instance",
 	"POST /workspaces":                         "instance",
 	"GET /workspaces/{id}":                     "instance",

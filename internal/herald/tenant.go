@@ -55,7 +55,8 @@ type TenantStore interface {
 	RenameWorkspace(ctx context.Context, id, name string) error
 	SetWorkspacePortalOrigins(ctx context.Context, id string, origins []string) error
 	// DeleteWorkspace removes the workspace and everything in it: webhooks,
-	// authorizations, event types, events, deliveries, attempts, API keys,
+	// authorizations, event types, sources (and their rejected messages),
+	// events, deliveries, attempts, API keys,
 	// audit entries, memberships, sessions acting in it, and the users
 	// left with no workspace (instance owners are kept).
 	DeleteWorkspace(ctx context.Context, id string) error

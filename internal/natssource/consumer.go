@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -21,8 +22,10 @@ import (
 
 // Consumer implements source.Consumer for sources of type nats.
 type Consumer struct {
-	// Batch is the most messages handed to the sink at once (256).
+	// Batch is the most messages handed to the sink at once (500).
 	Batch int
+	// Parallel is how many batches are being accepted at once (4).
+	Parallel int
 	// Linger is how long a batch waits for more messages once it has one
 	// (2 ms): enough to fill batches under load, unnoticeable otherwise.
 	Linger time.Duration
@@ -35,10 +38,13 @@ type Consumer struct {
 
 var _ source.Consumer = (*Consumer)(nil)
 
-func (c *Consumer) defaults() (batch int, linger, ackWait, dial time.Duration) {
-	batch, linger, ackWait, dial = c.Batch, c.Linger, c.AckWait, c.ConnectTimeout
+func (c *Consumer) defaults() (batch, parallel int, linger, ackWait, dial time.Duration) {
+	batch, parallel, linger, ackWait, dial = c.Batch, c.Parallel, c.Linger, c.AckWait, c.ConnectTimeout
 	if batch <= 0 {
-		batch = 256
+		batch = 500
+	}
+	if parallel <= 0 {
+		parallel = 4
 	}
 	if linger <= 0 {
 		linger = 2 * time.Millisecond
@@ -60,7 +66,7 @@ func (c *Consumer) Run(ctx context.Context, src *herald.Source, sink source.Sink
 	if src.NATS == nil {
 		return errors.New("the source has no nats settings")
 	}
-	batch, linger, ackWait, dial := c.defaults()
+	batch, parallel, linger, ackWait, dial := c.defaults()
 	nc, err := nats.Connect(src.URL, nats.Name("herald source "+src.Name), nats.NoReconnect(), nats.Timeout(dial))
 	if err != nil {
 		return fmt.Errorf("connect to NATS: %w", err)
@@ -85,22 +91,76 @@ func (c *Consumer) Run(ctx context.Context, src *herald.Source, sink source.Sink
 	}
 	defer it.Stop()
 	sink.Connected()
-	stream := src.NATS.Stream
-	msgs := make([]jetstream.Msg, 0, batch)
-	out := make([]herald.SourceMessage, 0, batch)
+
+	// One goroutine reads batches; parallel ones accept and acknowledge
+	// them, so the next batch is read and mapped while the last one's
+	// commit waits for the disk (concurrent ingests share one group
+	// commit). The first failure stops them all.
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	batches := make(chan []jetstream.Msg, parallel)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var failed error
+	fail := func(err error) {
+		once.Do(func() { failed = err })
+		stop()
+	}
+	for w := 0; w < parallel; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for msgs := range batches {
+				if err := acceptBatch(rctx, src.NATS.Stream, msgs, sink); err != nil {
+					fail(err)
+				}
+			}
+		}()
+	}
+	readErr := readBatches(rctx, it, cons, batch, linger, dial, sink, batches)
+	close(batches)
+	wg.Wait()
+	if ctx.Err() != nil {
+		handBack(it, 2*batch)
+		return nil
+	}
+	if failed != nil {
+		return failed
+	}
+	if readErr != nil {
+		return fmt.Errorf("read from consumer %s: %w", src.NATS.Consumer, readErr)
+	}
+	return nil
+}
+
+// readBatches fills batches until ctx ends (nil) or reading fails.
+func readBatches(ctx context.Context, it jetstream.MessagesContext, cons jetstream.Consumer, batch int, linger, dial time.Duration,
+	sink source.Sink, out chan<- []jetstream.Msg) error {
 	lastInfo := time.Now()
+	lag := func() {
+		lastInfo = time.Now()
+		ictx, cancel := context.WithTimeout(ctx, dial)
+		if info, err := cons.Info(ictx); err == nil {
+			sink.Lag(int64(info.NumPending))
+		}
+		cancel()
+	}
 	for {
-		msgs, out = msgs[:0], out[:0]
-		m, err := it.Next(jetstream.NextContext(ctx))
+		// Idle, the lag is asked of the consumer every 5 s.
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		m, err := it.Next(jetstream.NextContext(wctx))
+		cancel()
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+				lag()
 				continue
 			}
-			return fmt.Errorf("read from consumer %s: %w", src.NATS.Consumer, err)
+			return err
 		}
+		msgs := make([]jetstream.Msg, 0, batch)
 		msgs = append(msgs, m)
 		var readErr error
 		for len(msgs) < batch {
@@ -113,51 +173,68 @@ func (c *Consumer) Run(ctx context.Context, src *herald.Source, sink source.Sink
 			}
 			msgs = append(msgs, m)
 		}
-		var pending int64 = -1
-		for _, m := range msgs {
-			sm := herald.SourceMessage{Subject: m.Subject(), Body: m.Data(), Headers: headers(m.Headers())}
-			if md, err := m.Metadata(); err == nil {
-				sm.ID = fmt.Sprintf("%s:%d", stream, md.Sequence.Stream)
-				sm.PublishedAt = md.Timestamp
-				pending = int64(md.NumPending)
-			}
-			if id := m.Headers().Get(jetstream.MsgIDHeader); id != "" {
-				sm.ID = id
-			}
-			out = append(out, sm)
-		}
-		if pending >= 0 {
-			sink.Lag(pending)
+		if md, err := msgs[len(msgs)-1].Metadata(); err == nil {
+			sink.Lag(int64(md.NumPending))
 			lastInfo = time.Now()
 		}
-		if err := sink.Accept(ctx, out); err != nil {
-			// Nothing of the batch is acknowledged: ask for it again a
-			// little later (or it comes back after AckWait anyway).
-			for _, m := range msgs {
-				m.NakWithDelay(2 * time.Second)
-			}
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("accept a batch: %w", err)
-		}
-		for _, m := range msgs {
-			if err := m.Ack(); err != nil {
-				return fmt.Errorf("acknowledge: %w (the batch is committed; JetStream redelivers it and herald recognises it)", err)
-			}
+		select {
+		case out <- msgs:
+		case <-ctx.Done():
+			return nil // not acknowledged: JetStream redelivers after AckWait
 		}
 		if readErr != nil {
-			return fmt.Errorf("read from consumer %s: %w", src.NATS.Consumer, readErr)
+			return readErr
 		}
 		if time.Since(lastInfo) > 5*time.Second {
-			lastInfo = time.Now()
-			ictx, cancel := context.WithTimeout(ctx, dial)
-			if info, err := cons.Info(ictx); err == nil {
-				sink.Lag(int64(info.NumPending))
-			}
-			cancel()
+			lag()
 		}
 	}
+}
+
+// handBack drains what the client holds of the consumer's messages
+// (pulled, not yet read) and naks each, so a stopped or paused consumer's
+// prefetched messages go to another herald process now, not after
+// AckWait. Bounded: at most max messages, 100 ms each.
+func handBack(it jetstream.MessagesContext, max int) {
+	it.Drain()
+	for i := 0; i < max; i++ {
+		m, err := it.Next(jetstream.NextMaxWait(100 * time.Millisecond))
+		if err != nil {
+			return
+		}
+		m.Nak()
+	}
+}
+
+// acceptBatch hands one batch to the sink and acknowledges each message
+// once it returned nil.
+func acceptBatch(ctx context.Context, stream string, msgs []jetstream.Msg, sink source.Sink) error {
+	out := make([]herald.SourceMessage, 0, len(msgs))
+	for _, m := range msgs {
+		sm := herald.SourceMessage{Subject: m.Subject(), Body: m.Data(), Headers: headers(m.Headers())}
+		if md, err := m.Metadata(); err == nil {
+			sm.ID = fmt.Sprintf("%s:%d", stream, md.Sequence.Stream)
+			sm.PublishedAt = md.Timestamp
+		}
+		if id := m.Headers().Get(jetstream.MsgIDHeader); id != "" {
+			sm.ID = id
+		}
+		out = append(out, sm)
+	}
+	if err := sink.Accept(ctx, out); err != nil {
+		// Nothing of the batch is acknowledged: ask for it again a little
+		// later (or it comes back after AckWait anyway).
+		for _, m := range msgs {
+			m.NakWithDelay(2 * time.Second)
+		}
+		return fmt.Errorf("accept a batch: %w", err)
+	}
+	for _, m := range msgs {
+		if err := m.Ack(); err != nil {
+			return fmt.Errorf("acknowledge: %w (the batch is committed; JetStream redelivers it and herald recognises it)", err)
+		}
+	}
+	return nil
 }
 
 // bind returns the durable consumer, creating it when missing; an
@@ -194,7 +271,7 @@ func bind(ctx context.Context, js jetstream.JetStream, n *herald.NATSSource, ack
 		return cons, nil
 	case errors.Is(err, jetstream.ErrConsumerNotFound):
 		cfg := jetstream.ConsumerConfig{Durable: n.Consumer, Description: "herald event source",
-			AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait, MaxDeliver: -1, MaxAckPending: 4096, DeliverPolicy: jetstream.DeliverAllPolicy}
+			AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait, MaxDeliver: -1, MaxAckPending: 8192, DeliverPolicy: jetstream.DeliverAllPolicy}
 		filter(&cfg)
 		// CreateOrUpdate: another herald process may create it at the same time.
 		cons, err := stream.CreateOrUpdateConsumer(ctx, cfg)

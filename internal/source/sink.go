@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,6 +61,7 @@ func (s *sink) Lag(n int64) {
 // setState records a change of state (or of its error) once: one log
 // line, one write, the gauge.
 func (s *sink) setState(state herald.SourceState, lastError string) {
+	lastError = redact(lastError, s.src.URL)
 	s.mu.Lock()
 	if s.state == state && s.lastError == lastError {
 		s.mu.Unlock()
@@ -78,6 +80,26 @@ func (s *sink) setState(state herald.SourceState, lastError string) {
 	if err := s.r.store.SetSourceState(context.Background(), s.src.ID, state, lastError, s.r.now()); err != nil && herald.ErrorCodeOf(err) != herald.ENotFound {
 		s.log.Warn("source: cannot store the state", "err", err)
 	}
+}
+
+// redact hides the URL's secrets in an error text (a client library may
+// quote the URL it dialled): the URL itself becomes its masked form, and
+// its password, as is and URL-escaped, becomes ••••.
+func redact(text, rawURL string) string {
+	if text == "" || rawURL == "" {
+		return text
+	}
+	text = strings.ReplaceAll(text, rawURL, herald.MaskURL(rawURL))
+	u, err := url.Parse(rawURL)
+	if err != nil || u.User == nil {
+		return text
+	}
+	if p, ok := u.User.Password(); ok && len(p) >= 3 {
+		text = strings.ReplaceAll(text, p, "••••")
+		text = strings.ReplaceAll(text, url.QueryEscape(p), "••••")
+		text = strings.ReplaceAll(text, url.PathEscape(p), "••••")
+	}
+	return text
 }
 
 // Accept implements Sink. Messages that cannot be mapped, and events
@@ -124,8 +146,10 @@ func (s *sink) Accept(ctx context.Context, msgs []herald.SourceMessage) error {
 			return fmt.Errorf("record rejected messages: %w", err)
 		}
 		s.r.metrics.messages.WithLabelValues(s.src.ID, "rejected").Add(float64(added))
-		for _, rj := range rejects[:min(len(rejects), 3)] {
-			s.log.Info("source: message rejected", "message_id", rj.MessageID, "reason", rj.Reason)
+		if added > 0 { // a redelivered reject is not logged again
+			for _, rj := range rejects[:min(len(rejects), 3)] {
+				s.log.Info("source: message rejected", "message_id", rj.MessageID, "reason", rj.Reason, "of", len(rejects))
+			}
 		}
 	}
 	s.r.metrics.messages.WithLabelValues(s.src.ID, "ingested").Add(float64(fresh))
@@ -170,7 +194,11 @@ func (s *sink) ingest(ctx context.Context, inputs []herald.EventInput, origin []
 			if !ok {
 				return 0, fmt.Errorf("ingest: %w", err)
 			}
-			bad[i] = append(bad[i], name+" "+f.Message)
+			reason := name + " " + f.Message // "data must be a JSON object …"
+			if strings.Contains(f.Message, name) {
+				reason = f.Message // "unknown event type …"
+			}
+			bad[i] = append(bad[i], reason)
 		}
 		keptIn, keptOrigin := inputs[:0:0], origin[:0:0]
 		for i := range inputs {

@@ -97,6 +97,8 @@ func (s *Store) DeleteWorkspace(ctx context.Context, id string) error {
 		`DELETE FROM webhooks WHERE workspace_id = ?`,
 		`DELETE FROM authorizations WHERE workspace_id = ?`,
 		`DELETE FROM event_types WHERE workspace_id = ?`,
+		`DELETE FROM source_rejects WHERE source_id IN (SELECT id FROM sources WHERE workspace_id = ?)`,
+		`DELETE FROM sources WHERE workspace_id = ?`,
 		`DELETE FROM api_keys WHERE workspace_id = ?`,
 		`DELETE FROM audit_log WHERE workspace_id = ?`,
 		`DELETE FROM sessions WHERE workspace_id = ?`,

@@ -16,6 +16,7 @@ type TenantsStore interface {
 	herald.UserStore
 	herald.TenantStore
 	herald.Queue
+	herald.SourceStore
 }
 
 // RunTenants runs the conformance suite of herald.TenantStore; each
@@ -197,6 +198,9 @@ func testDeleteWorkspace(t *testing.T, s TenantsStore) {
 		if err := s.CreateEventType(ctx, &herald.EventType{WorkspaceID: ws, Key: "x.custom", DisplayName: "Custom", Sample: map[string]any{}, CreatedAt: now()}); err != nil {
 			t.Fatal(err)
 		}
+		if err := s.CreateSource(ctx, newSource(ws, "orders")); err != nil {
+			t.Fatal(err)
+		}
 		u := newUser(ws, "only-"+ws+"@example.com")
 		if err := s.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
@@ -249,6 +253,12 @@ func testDeleteWorkspace(t *testing.T, s TenantsStore) {
 	}
 	if keys, _ := s.ListAPIKeys(ctx, a); len(keys) != 0 {
 		t.Fatalf("keys of the deleted workspace: %v", keys)
+	}
+	if srcs, _, _ := s.ListSources(ctx, a, herald.SourceFilter{}); len(srcs) != 0 {
+		t.Fatalf("sources of the deleted workspace: %v", srcs)
+	}
+	if srcs, _, _ := s.ListSources(ctx, b, herald.SourceFilter{}); len(srcs) != 1 {
+		t.Fatalf("sources of the other workspace: %v", srcs)
 	}
 	if ts, _ := s.ListEventTypes(ctx, a); len(ts) != 0 {
 		t.Fatalf("event types of the deleted workspace: %v", ts)

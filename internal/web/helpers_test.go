@@ -41,6 +41,7 @@ type env struct {
 	reader  *fakeReader
 	control *fakeControl
 	rotator *fakeRotator
+	ui      *web.Server
 }
 
 type options struct {
@@ -107,6 +108,7 @@ func setup(t *testing.T, opts ...options) *env {
 	if o.wrap != nil {
 		h = o.wrap(ui)
 	}
+	e.ui = ui
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
 	jar, _ := cookiejar.New(nil)

@@ -204,6 +204,17 @@ func portalSession(p *herald.PortalSession) *herald.Session {
 	return &herald.Session{ID: "portal:" + p.ID, WorkspaceID: p.WorkspaceID, Email: p.Actor(), ExpiresAt: p.ExpiresAt}
 }
 
+// portalMember is the portal's principal: a member of its workspace with
+// the portal's role, so the routes' actions (allow) and the pages' .Can
+// decide for it as for anyone — a viewer portal changes nothing.
+func portalMember(p *herald.PortalSession) *memberCtx {
+	role := herald.RoleViewer
+	if p.Role == herald.PortalAdmin {
+		role = herald.RoleAdmin
+	}
+	return &memberCtx{principal: herald.Principal{WorkspaceID: p.WorkspaceID, Role: role}, Role: role}
+}
+
 func portalContext(ctx context.Context, p *herald.PortalSession) context.Context {
 	return herald.WithPortal(herald.WithActor(ctx, p.Actor()), p)
 }

@@ -212,15 +212,22 @@ func TestPortalViewerIsReadOnly(t *testing.T) {
 	res, body := b.do("GET", "/webhooks/"+hook.ID, nil)
 	e.status(res, http.StatusOK)
 	contains(t, body, "Ours", "Read only")
+	lacks(t, body, `action="/webhooks/`+hook.ID+`/publish"`, `href="/webhooks/`+hook.ID+`/edit"`) // viewer mode: no controls
+	if b.csrf == "" {
+		t.Fatal("no CSRF token on the portal's page (the Leave form)")
+	}
 	for _, path := range []string{"/webhooks/" + hook.ID + "/publish", "/webhooks/" + hook.ID + "/delete", "/webhooks/" + hook.ID + "/duplicate"} {
-		res, _ := b.do("POST", path, url.Values{})
+		res, body := b.do("POST", path, url.Values{}) // with a valid CSRF token: the role refuses
 		e.status(res, http.StatusForbidden)
+		contains(t, body, "your role in this workspace (viewer) does not allow this")
 	}
 	if got, err := e.store.Webhook(context.Background(), e.ws, hook.ID); err != nil || got.Status != herald.Unpublished {
 		t.Fatalf("after the viewer's tries: %+v, %v", got, err)
 	}
 	res, body = b.do("POST", "/portal/leave", url.Values{})
-	e.status(res, http.StatusOK)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("leave: %d\n%s", res.StatusCode, body)
+	}
 	contains(t, body, "You left the portal")
 	if b.cookie != "" {
 		t.Fatal("leaving kept the cookie")

@@ -34,6 +34,15 @@ type view struct {
 	// FormError is a message about the whole form, shown above it.
 	FormError string
 	D         any
+	// M is the signed-in member: role, instance owner, workspaces.
+	M *memberCtx
+}
+
+// Can reports whether the signed-in member may perform action (a
+// herald.Action name): pages hide what the member may not do, and the
+// routes refuse it (allow).
+func (v *view) Can(action string) bool {
+	return v.M != nil && v.M.principal.Can(herald.Action(action))
 }
 
 // fill takes what the middleware learned: the session (or the portal's)
@@ -43,7 +52,7 @@ func (v *view) fill(r *http.Request) {
 	if rc == nil {
 		return
 	}
-	v.Session, v.CSRF = rc.session, rc.csrf
+	v.Session, v.CSRF, v.M = rc.session, rc.csrf, rc.member
 	if p := rc.portal; p != nil {
 		v.Portal = &portalView{ReturnURL: p.ReturnURL, ReadOnly: p.Role == herald.PortalViewer, Expires: p.ExpiresAt}
 	}

@@ -181,6 +181,16 @@ type Server struct {
 	throttle  signInThrottle
 	publicURL *url.URL // nil: none configured
 	portals   herald.PortalStore
+
+	// uiRoutes lists every signed-in route with the action it needs
+	// (for the tests that go over all of them).
+	uiRoutes []uiRoute
+}
+
+// uiRoute is one signed-in route of the UI and what it needs.
+type uiRoute struct {
+	Pattern string
+	Action  herald.Action
 }
 
 // New parses the templates and returns the UI.

@@ -45,6 +45,7 @@ type requestCtx struct {
 	// outside the portal; portalEnded the one its cookie named if that
 	// one has expired.
 	portal, portalEnded *herald.PortalSession
+	member              *memberCtx // the signed-in user's role and workspaces
 }
 
 type ctxKey struct{}
@@ -218,11 +219,8 @@ func (s *Server) signedIn(next http.HandlerFunc) http.HandlerFunc {
 				s.fail(w, r, herald.ErrNotFound)
 				return
 			}
-			if p.Role == herald.PortalViewer && r.Method == http.MethodPost && r.Pattern != "POST /portal/leave" {
-				s.fail(w, r, herald.Errorf(herald.EForbidden, "This portal is read-only: it shows the webhooks and authorizations but cannot change them."))
-				return
-			}
 			rc.session = portalSession(p)
+			rc.member = portalMember(p)
 			next(w, r.WithContext(portalContext(r.Context(), p)))
 			return
 		}
@@ -247,6 +245,10 @@ func (s *Server) signedIn(next http.HandlerFunc) http.HandlerFunc {
 		}
 		s.touch(r, sess)
 		requestFrom(r).session = sess
+		if err := s.resolveMember(r, sess); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		next(w, r.WithContext(herald.WithActor(r.Context(), sess.Email)))
 	}
 }

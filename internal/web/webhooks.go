@@ -521,6 +521,10 @@ func (s *Server) showWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.URL.Query().Get("reveal") == "secret" {
+		if err := principal(r).Authorize(herald.ActReadSecret); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		p.Secret = wh.SigningSecret
 	}
 	if id := r.URL.Query().Get("test"); herald.ValidID(id) {
