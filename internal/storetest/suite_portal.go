@@ -22,6 +22,24 @@ func RunPortal(t *testing.T, open func(t testing.TB) PortalStore) {
 		t.Parallel()
 		testPortalSessions(t, open(t))
 	})
+	t.Run("PortalSessionsGoWithTheirWorkspace", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ts, ok := s.(herald.TenantStore)
+		if !ok {
+			t.Skip("SKIP: this store keeps no tenants")
+		}
+		ws := workspace(t, s, "brand-gone")
+		p, link := newPortal(ws, now(), time.Hour, nil)
+		if err := s.CreatePortalSession(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := ts.DeleteWorkspace(ctx, ws); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.PortalSessionByLink(ctx, link)
+		wantCode(t, err, herald.ENotFound)
+	})
 	t.Run("PortalLinkRedeemedOnceUnderRace", func(t *testing.T) {
 		t.Parallel()
 		testPortalRace(t, open(t))
