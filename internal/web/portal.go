@@ -77,8 +77,8 @@ type portalView struct {
 // page can say so inside the platform's frame).
 func (s *Server) portalFromCookie(w http.ResponseWriter, r *http.Request) (p *herald.PortalSession, live bool, err error) {
 	c, err := r.Cookie(portalCookie)
-	if err != nil || c.Value == "" || s.portals == nil {
-		return nil, false, nil
+	if err != nil || c.Value == "" || s.portals == nil || strings.HasPrefix(r.URL.Path, "/static/") {
+		return nil, false, nil // static files need no session (nor a database read each)
 	}
 	p, err = s.portals.PortalSessionByToken(r.Context(), herald.HashSessionToken(c.Value))
 	switch {
@@ -139,7 +139,7 @@ func (s *Server) openPortal(w http.ResponseWriter, r *http.Request) {
 	rc.portal = p
 	s.portalHeaders(w, r, p)
 	// Whatever session this browser had in herald, the portal's now rules.
-	http.SetCookie(w, portalCookieFor(cookieToken, int(time.Until(p.ExpiresAt)/time.Second)+1))
+	http.SetCookie(w, portalCookieFor(cookieToken, int(p.ExpiresAt.Sub(s.now())/time.Second)+1))
 	redirect(w, r, "/webhooks")
 }
 
