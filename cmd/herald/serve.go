@@ -17,6 +17,7 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/payload"
+	"github.com/heraldhq/herald/internal/sqlstore"
 	"github.com/heraldhq/herald/internal/web"
 )
 
@@ -114,7 +115,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
 	}
 	defer ln.Close()
-	store, err := cfg.store.open(ctx, log)
+	var storeOpts []sqlstore.Option
+	if cfg.noDeliver {
+		storeOpts = append(storeOpts, sqlstore.WithIngestOnly())
+	}
+	store, err := cfg.store.open(ctx, log, storeOpts...)
 	if err != nil {
 		return err
 	}

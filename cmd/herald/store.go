@@ -113,7 +113,7 @@ func (f *storeFlags) checkDB() error {
 }
 
 // open opens the database named by --db and applies pending migrations.
-func (f *storeFlags) open(ctx context.Context, log *slog.Logger) (*sqlstore.Store, error) {
+func (f *storeFlags) open(ctx context.Context, log *slog.Logger, opts ...sqlstore.Option) (*sqlstore.Store, error) {
 	if err := f.checkDB(); err != nil {
 		return nil, err
 	}
@@ -122,9 +122,9 @@ func (f *storeFlags) open(ctx context.Context, log *slog.Logger) (*sqlstore.Stor
 		return nil, err
 	}
 	if isPostgres(f.db) {
-		return postgres.Open(ctx, f.db, box, sqlstore.WithLogger(log))
+		return postgres.Open(ctx, f.db, box, append([]sqlstore.Option{sqlstore.WithLogger(log)}, opts...)...)
 	}
-	return sqlite.Open(ctx, f.db, box, sqlstore.WithLogger(log))
+	return sqlite.Open(ctx, f.db, box, append([]sqlstore.Option{sqlstore.WithLogger(log)}, opts...)...)
 }
 
 // cliActor names who changes things from the command line, for the audit

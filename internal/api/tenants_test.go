@@ -511,3 +511,41 @@ func TestRolesByRoute(t *testing.T) {
 		}
 	})
 }
+
+// TestLastOwnerStays: the API can neither demote nor remove a workspace's
+// last active owner; with a second owner it can.
+func TestLastOwnerStays(t *testing.T) {
+	tenantStores(t, func(t *testing.T, te *tenantEnv) {
+		ctx := context.Background()
+		ws := te.doKey(te.instance, "POST", "/api/v1/workspaces", map[string]any{"name": "brand-o"}).must(t, http.StatusCreated).json(t)["id"].(string)
+		owner := func(email string) string {
+			u := &herald.User{ID: herald.NewID(), WorkspaceID: ws, Email: email, PasswordHash: "x", CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+			if err := te.qs.CreateUser(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+			m, err := te.svc.AddMember(ctx, ws, u, herald.RoleOwner)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m.ID
+		}
+		first := owner("first@example.com")
+		base := "/api/v1/workspaces/" + ws + "/members/"
+		if f := te.doKey(te.instance, "PATCH", base+first, map[string]any{"role": "admin"}).must(t, http.StatusConflict).fieldErrors(t); f["role"] == "" {
+			t.Fatalf("demoting the last owner: %v", f)
+		}
+		te.doKey(te.instance, "DELETE", base+first, nil).must(t, http.StatusConflict)
+		// An invited owner does not count until accepted.
+		inv := te.doKey(te.instance, "POST", "/api/v1/workspaces/"+ws+"/members", map[string]any{"email": "next@example.com", "role": "owner"}).must(t, http.StatusCreated).json(t)
+		te.doKey(te.instance, "DELETE", base+first, nil).must(t, http.StatusConflict)
+		te.doKey(te.instance, "DELETE", base+inv["id"].(string), nil).must(t, http.StatusNoContent)
+		owner("second@example.com")
+		if got := te.doKey(te.instance, "PATCH", base+first, map[string]any{"role": "viewer"}).must(t, http.StatusOK).json(t); got["role"] != "viewer" {
+			t.Fatalf("demoted: %v", got)
+		}
+		// Another workspace's member id is not found here.
+		other := te.doKey(te.instance, "POST", "/api/v1/workspaces", map[string]any{"name": "brand-p"}).must(t, http.StatusCreated).json(t)["id"].(string)
+		te.doKey(te.instance, "PATCH", "/api/v1/workspaces/"+other+"/members/"+first, map[string]any{"role": "owner"}).must(t, http.StatusNotFound)
+		te.doKey(te.instance, "GET", "/api/v1/workspaces/"+other+"/members/"+first, nil).must(t, http.StatusNotFound)
+	})
+}

@@ -81,6 +81,15 @@ func (e *Engine) attempt(j *job, test bool) *herald.OutcomeRecord {
 		rec.LastError = adm.reason
 		return rec
 	}
+	if !j.leaseEnd.IsZero() && time.Until(j.leaseEnd.Add(-e.cfg.Lease/4)) < e.attemptTimeout(w) {
+		// Too little of the lease is left for a whole attempt (the claim
+		// or the load came back late, or the slot took long): another
+		// process may take the delivery over before the attempt ends.
+		// Hand it back instead; if it is still ours, it is due at once.
+		e.eps.release(key, e.clock.Now(), adm.probe, false, false)
+		e.metrics.Deliveries.WithLabelValues("deferred").Inc()
+		return deferral(c, w, e.clock.Now())
+	}
 	e.metrics.InFlight.Inc()
 	s := e.send(e.ctx, req, c, w, j.auth)
 	e.metrics.InFlight.Dec()

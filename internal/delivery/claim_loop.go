@@ -10,11 +10,26 @@ import (
 )
 
 func (e *Engine) claimLoop(ctx context.Context) {
+	timer := time.NewTimer(e.cfg.PollInterval)
+	defer timer.Stop()
 	for ctx.Err() == nil {
+		e.slotBound.Store(false)
+		e.claimIdle.Store(false)
 		free := e.cfg.MaxInFlight - int(e.inflight.Load())
 		want := min(free, e.cfg.ClaimBatch)
+		if want <= 0 {
+			// Every slot is taken: a finishing worker wakes the loop.
+			e.slotBound.Store(true)
+			if free := e.cfg.MaxInFlight - int(e.inflight.Load()); free > 0 {
+				continue // a worker finished before the flag was up
+			}
+		}
 		if want > 0 {
 			e.postponeSaturated(ctx)
+			// The lease runs from before the claim is sent, on this
+			// process's own clock: a claim that took long to come back
+			// (a slow or cut network) has less of it left.
+			leaseEnd := time.Now().Add(e.cfg.Lease)
 			claims, err := e.queue.ClaimDeliveries(ctx, e.clock.Now(), e.cfg.Lease, want)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -25,21 +40,24 @@ func (e *Engine) claimLoop(ctx context.Context) {
 				continue
 			}
 			if len(claims) > 0 {
-				e.dispatch(claims)
+				e.dispatch(claims, leaseEnd)
 			}
 			if len(claims) == want {
 				continue // there may be more due
 			}
 		}
-		timer := time.NewTimer(e.cfg.PollInterval)
+		if want > 0 {
+			// The last claim found nothing more due: ingests may claim
+			// their own deliveries until the loop runs again.
+			e.claimIdle.Store(true)
+		}
+		timer.Reset(e.cfg.PollInterval)
 		select {
 		case <-ctx.Done():
-			timer.Stop()
 			return
 		case <-e.wake:
 		case <-timer.C:
 		}
-		timer.Stop()
 	}
 }
 
@@ -101,6 +119,9 @@ type job struct {
 	vars  map[string]any
 	hook  *herald.Webhook
 	auth  *herald.Authorization
+	// leaseEnd is when the claim's lease ends on this process's wall
+	// clock (zero: a claim made for a test send, held by nobody else).
+	leaseEnd time.Time
 }
 
 // dispatch loads the events, webhooks and authorizations of a batch of
@@ -108,8 +129,14 @@ type job struct {
 // cannot be loaded (say, one webhook's secret does not decrypt), each
 // claim is loaded alone, so one broken row holds back only its own
 // deliveries: they wait a minute, with the reason on the delivery.
-func (e *Engine) dispatch(claims []*herald.Claim) {
-	events, hooks, auths, err := e.load(claims)
+func (e *Engine) dispatch(claims []*herald.Claim, leaseEnd time.Time) {
+	e.dispatchLoaded(claims, nil, leaseEnd)
+}
+
+// dispatchLoaded is dispatch with the events already known (nil: load
+// them too).
+func (e *Engine) dispatchLoaded(claims []*herald.Claim, known map[string]*herald.Event, leaseEnd time.Time) {
+	events, hooks, auths, err := e.load(claims, known)
 	if err != nil {
 		if len(claims) == 1 {
 			e.log.Error("load claimed delivery; it waits a minute", "delivery", claims[0].ID, "err", err)
@@ -119,14 +146,14 @@ func (e *Engine) dispatch(claims []*herald.Claim) {
 			return
 		}
 		for _, c := range claims {
-			e.dispatch([]*herald.Claim{c})
+			e.dispatchLoaded([]*herald.Claim{c}, known, leaseEnd)
 		}
 		return
 	}
-	e.start(claims, events, hooks, auths)
+	e.start(claims, events, hooks, auths, leaseEnd)
 }
 
-func (e *Engine) load(claims []*herald.Claim) (map[string]*herald.Event, map[string]*herald.Webhook, map[string]*herald.Authorization, error) {
+func (e *Engine) load(claims []*herald.Claim, known map[string]*herald.Event) (map[string]*herald.Event, map[string]*herald.Webhook, map[string]*herald.Authorization, error) {
 	ctx := e.ctx
 	evIDs, hookIDs := make([]string, 0, len(claims)), make([]string, 0, 4)
 	seenEv, seenHook := map[string]bool{}, map[string]bool{}
@@ -140,9 +167,12 @@ func (e *Engine) load(claims []*herald.Claim) (map[string]*herald.Event, map[str
 			hookIDs = append(hookIDs, c.WebhookID)
 		}
 	}
-	events, err := e.queue.EventsByID(ctx, evIDs)
-	if err != nil {
-		return nil, nil, nil, err
+	events := known
+	if events == nil {
+		var err error
+		if events, err = e.queue.EventsByID(ctx, evIDs); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	hooks, err := e.queue.WebhooksByID(ctx, hookIDs)
 	if err != nil {
@@ -162,10 +192,10 @@ func (e *Engine) load(claims []*herald.Claim) (map[string]*herald.Event, map[str
 }
 
 // start hands each claim to a worker.
-func (e *Engine) start(claims []*herald.Claim, events map[string]*herald.Event, hooks map[string]*herald.Webhook, auths map[string]*herald.Authorization) {
+func (e *Engine) start(claims []*herald.Claim, events map[string]*herald.Event, hooks map[string]*herald.Webhook, auths map[string]*herald.Authorization, leaseEnd time.Time) {
 	varsOf := make(map[string]map[string]any, len(events))
 	for _, c := range claims {
-		j := &job{claim: c, event: events[c.EventID], hook: hooks[c.WebhookID]}
+		j := &job{claim: c, event: events[c.EventID], hook: hooks[c.WebhookID], leaseEnd: leaseEnd}
 		if j.event != nil {
 			if j.vars = varsOf[c.EventID]; j.vars == nil {
 				j.vars = eventVars(j.event)
@@ -208,12 +238,19 @@ func (e *Engine) worker(j *job) {
 
 const workerIdle = 10 * time.Second
 
-// finished frees a worker slot and wakes the claim loop when a good
-// share of slots is free again (not after every single completion, which
-// would turn into one claim query per delivery).
+// finished frees a worker slot. It wakes the claim loop only when the
+// loop waits for slots (every one was taken), and then once a good share
+// of them is free again: not after every single completion, which would
+// be one claim query per delivery. A claim loop that waits because the
+// queue had nothing more due needs no wake-up from a finishing worker —
+// at a steady rate that used to be an empty claim transaction per
+// delivery.
 func (e *Engine) finished() {
 	n := e.inflight.Add(-1)
 	e.workers.Done()
+	if !e.slotBound.Load() {
+		return
+	}
 	free := e.cfg.MaxInFlight - int(n)
 	if free >= max(1, min(e.cfg.ClaimBatch, e.cfg.MaxInFlight)/4) || n == 0 {
 		e.Wake()

@@ -143,17 +143,23 @@ func (e *Engine) logCap(w *herald.Webhook, success bool) int {
 	return max(n, 0)
 }
 
-// send makes one HTTP call and describes it as an attempt. What is kept of
-// it is redacted (every secret sent, wherever it shows) and capped.
-func (e *Engine) send(ctx context.Context, r *payload.Request, c *herald.Claim, w *herald.Webhook, auth *herald.Authorization) *sent {
-	start := e.clock.Now()
+// attemptTimeout is the webhook's timeout or the server's default, and
+// at most ¾ of the lease: an attempt must end well before its claim's
+// lease, or another process could take the delivery over while it is
+// still in flight (attempt checks that this much of the lease is left).
+func (e *Engine) attemptTimeout(w *herald.Webhook) time.Duration {
 	timeout := e.cfg.DefaultTimeout
 	if w.TimeoutSeconds > 0 {
 		timeout = time.Duration(w.TimeoutSeconds) * time.Second
 	}
-	// An attempt must end well before its claim's lease, or another
-	// process could take the delivery over while it is still in flight.
-	timeout = min(timeout, e.cfg.Lease*3/4)
+	return min(timeout, e.cfg.Lease*3/4)
+}
+
+// send makes one HTTP call and describes it as an attempt. What is kept of
+// it is redacted (every secret sent, wherever it shows) and capped.
+func (e *Engine) send(ctx context.Context, r *payload.Request, c *herald.Claim, w *herald.Webhook, auth *herald.Authorization) *sent {
+	start := e.clock.Now()
+	timeout := e.attemptTimeout(w)
 	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
 	defer cancelTimeout()
 	ctx, cancel := context.WithCancel(ctx)

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -37,7 +38,7 @@ func Dialect() sqlstore.Dialect {
 	if err != nil {
 		panic(err)
 	}
-	return sqlstore.Dialect{Name: "postgres", DollarPlaceholders: true, Migrations: sub, MapError: mapError, SkipLocked: " FOR UPDATE SKIP LOCKED", ForUpdate: " FOR UPDATE", RelaxTx: "SET LOCAL synchronous_commit = off", NotifyWork: "NOTIFY " + workChannel,
+	return sqlstore.Dialect{Name: "postgres", DollarPlaceholders: true, Migrations: sub, MapError: mapError, SkipLocked: " FOR UPDATE SKIP LOCKED", ForUpdate: " FOR UPDATE", RelaxTx: "SET LOCAL synchronous_commit = off", NotifyWork: "NOTIFY " + workChannel, Committers: 4,
 		MigrationLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockKey),
 		SizeQuery: `SELECT CAST(COALESCE(SUM(pg_total_relation_size(c.oid)), 0) AS BIGINT), CAST(0 AS BIGINT) FROM pg_class c
 			JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r'`,
@@ -51,21 +52,25 @@ func Dialect() sqlstore.Dialect {
 const workChannel = "herald_work"
 
 // listener returns a ListenWork for the database: a dedicated pgx
-// connection that LISTENs and calls wake on each notification,
-// reconnecting with backoff until ctx ends. A lost connection is logged
-// once when it is lost and once when it is back, not at every retry.
-func listener(cfg *pgx.ConnConfig, log *slog.Logger) func(ctx context.Context, wake func()) error {
+// connection that LISTENs and calls wake on each notification from
+// another process (self is this store's NOTIFY payload: its own ingests
+// wake its claim loop directly), reconnecting with backoff until ctx
+// ends. A lost connection is logged once when it is lost and once when
+// it is back, not at every retry.
+func listener(cfg *pgx.ConnConfig, log *slog.Logger, self string) func(ctx context.Context, wake func()) error {
 	return func(ctx context.Context, wake func()) error {
 		backoff := 100 * time.Millisecond
 		lost := false
+		co := &coalescer{window: foreignWakeWindow, wake: wake}
+		defer co.stop()
 		for ctx.Err() == nil {
-			err := listenOnce(ctx, cfg, func() {
+			err := listenOnce(ctx, cfg, self, func() {
 				backoff = 100 * time.Millisecond
 				if lost {
 					lost = false
 					log.Info("postgres LISTEN connection is back")
 				}
-			}, wake)
+			}, wake, co.notify)
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -85,7 +90,7 @@ func listener(cfg *pgx.ConnConfig, log *slog.Logger) func(ctx context.Context, w
 	}
 }
 
-func listenOnce(ctx context.Context, cfg *pgx.ConnConfig, connected, wake func()) error {
+func listenOnce(ctx context.Context, cfg *pgx.ConnConfig, self string, connected, wake, foreign func()) error {
 	conn, err := pgx.ConnectConfig(ctx, cfg.Copy())
 	if err != nil {
 		return err
@@ -97,10 +102,85 @@ func listenOnce(ctx context.Context, cfg *pgx.ConnConfig, connected, wake func()
 	connected()
 	wake() // work may have arrived while we were not listening
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			return err
 		}
+		route(n.Payload, self, wake, foreign)
+	}
+}
+
+// route acts on one notification: none for our own ingest (it woke our
+// claim loop already), a wake at once for an ingest-only process's (or an
+// older herald's, without a payload): nobody else will claim it, and a
+// coalesced wake for another delivering process's.
+func route(payload, self string, wake, foreign func()) {
+	switch {
+	case payload == self:
+	case strings.HasSuffix(payload, urgentMark), !herald.ValidID(payload):
 		wake()
+	default:
+		foreign()
+	}
+}
+
+// foreignWakeWindow bounds how often other delivering processes' ingests
+// wake this one's claim loop: the first notification wakes it at once,
+// those that follow within the window are folded into one wake at its
+// end. A delivering process claims its own ingests at once, so under
+// load spread over every process a wake per foreign commit mostly
+// claimed nothing — a claim query per commit per process, what made two
+// processes cost more per delivery than one (docs/PERFORMANCE.md,
+// "Scale-out"). Help for a process whose slots are all taken still comes
+// within the window. An ingest-only process (serve --no-deliver) marks
+// its notifications urgent: they wake at once, every time.
+const foreignWakeWindow = 100 * time.Millisecond
+
+// urgentMark ends the payload of an ingest-only process's notifications.
+const urgentMark = "!"
+
+// coalescer wakes at once, then at most once per window.
+type coalescer struct {
+	window     time.Duration
+	wake       func()
+	mu         sync.Mutex
+	quietUntil time.Time
+	timer      *time.Timer
+	stopped    bool
+}
+
+func (c *coalescer) notify() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	if !now.Before(c.quietUntil) {
+		c.quietUntil = now.Add(c.window)
+		c.wake()
+		return
+	}
+	if c.timer == nil && !c.stopped {
+		c.timer = time.AfterFunc(c.quietUntil.Sub(now), c.fire)
+	}
+}
+
+func (c *coalescer) fire() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.timer = nil
+	if c.stopped {
+		return
+	}
+	c.quietUntil = time.Now().Add(c.window)
+	c.wake()
+}
+
+func (c *coalescer) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped = true
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
 	}
 }
 
@@ -127,8 +207,29 @@ func Open(ctx context.Context, url string, cipher herald.Cipher, opts ...sqlstor
 		return nil, fmt.Errorf("migrate postgres: %w", err)
 	}
 	d := Dialect()
-	d.ListenWork = listener(cfg, o.Log)
+	// Each store names itself in its notifications, so its listener can
+	// skip its own (a hex id: safe inside the literal).
+	// A process that delivers nothing adds "!": claim this at once.
+	self := herald.NewID()
+	payload := self
+	if o.IngestOnly {
+		payload += urgentMark
+	}
+	d.NotifyWork = "SELECT pg_notify('" + workChannel + "', '" + payload + "')"
+	d.ListenWork = listener(cfg, o.Log, self)
 	s := sqlstore.New(db, db, d, cipher, opts...)
+	// Claims and outcomes: sessions that commit without waiting for the
+	// WAL flush (a lost claim or outcome repeats a delivery after its
+	// lease, never loses one; see docs/ARCHITECTURE.md).
+	relaxed := cfg.Copy()
+	if relaxed.RuntimeParams == nil {
+		relaxed.RuntimeParams = map[string]string{}
+	}
+	relaxed.RuntimeParams["synchronous_commit"] = "off"
+	rdb := stdlib.OpenDB(*relaxed)
+	rdb.SetMaxOpenConns(4)
+	rdb.SetMaxIdleConns(4)
+	s.SetRelaxedPool(rdb)
 	if err := s.Prepare(ctx); err != nil {
 		s.Close()
 		return nil, err

@@ -18,11 +18,20 @@ type Options struct {
 	// driver's (PostgreSQL notices, the LISTEN connection). Default:
 	// slog.Default().
 	Log *slog.Logger
+	// IngestOnly says this process delivers nothing (serve --no-deliver):
+	// its notifications ask the other processes to claim at once, where
+	// a delivering process's own claim loop takes its own ingests.
+	IngestOnly bool
 }
 
 // WithLogger sends the store's and the driver's log lines to log.
 func WithLogger(log *slog.Logger) Option {
 	return func(o *Options) { o.Log = log }
+}
+
+// WithIngestOnly marks the store of a process that delivers nothing.
+func WithIngestOnly() Option {
+	return func(o *Options) { o.IngestOnly = true }
 }
 
 // NewOptions applies opts to the defaults.

@@ -17,6 +17,8 @@ type memberCtx struct {
 	InstanceOwner bool
 	WorkspaceName string
 	Workspaces    []wsChoice
+	// refused is set when the user is a member of no workspace.
+	refused error
 }
 
 type wsChoice struct {
@@ -60,7 +62,11 @@ func (s *Server) resolveMember(r *http.Request, sess *herald.Session) error {
 	}
 	if current == nil && !u.InstanceOwner {
 		if len(mine) == 0 {
-			return herald.Errorf(herald.EForbidden, "You are not a member of any workspace any more. Ask a workspace owner to invite you again.")
+			// Signed in, but in no workspace: every page is refused with
+			// this message; signing out still works.
+			rc.member = &memberCtx{principal: herald.Principal{}, refused: herald.Errorf(herald.EForbidden,
+				"You are not a member of any workspace any more. Ask a workspace owner to invite you again.")}
+			return nil
 		}
 		current = mine[0]
 		if err := t.SetSessionWorkspace(ctx, sess.TokenHash, current.WorkspaceID); err != nil {
@@ -104,6 +110,10 @@ func (s *Server) resolveMember(r *http.Request, sess *herald.Session) error {
 // says why); "" needs only a signed-in user.
 func (s *Server) allow(a herald.Action, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if mc := requestFrom(r).member; mc != nil && mc.refused != nil && r.URL.Path != "/logout" {
+			s.fail(w, r, mc.refused)
+			return
+		}
 		if a != "" {
 			if err := principal(r).Authorize(a); err != nil {
 				s.log.WarnContext(r.Context(), "ui: not allowed", "method", r.Method, "path", r.URL.Path, "action", string(a))

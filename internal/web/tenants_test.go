@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -460,4 +461,51 @@ func TestPortalOriginsForm(t *testing.T) {
 	_, body = v.get("/settings/workspace")
 	contains(t, body, "https://admin.example.com", "readonly")
 	lacks(t, body, "Save origins")
+}
+
+// TestRemovedFromEveryWorkspace: a member removed from their only
+// workspace is refused everywhere with a message saying so, and can still
+// sign out.
+func TestRemovedFromEveryWorkspace(t *testing.T) {
+	e := signedIn(t)
+	e.member("gone@example.com", herald.RoleAdmin)
+	g := e.as("gone@example.com", adminPassword)
+	_, body := g.get("/webhooks")
+	contains(t, body, "admin")
+	t2, _ := e.svc.Tenants()
+	ms, _ := t2.ListMembers(context.Background(), e.ws)
+	if err := e.svc.RemoveMember(context.Background(), e.ws, ms[len(ms)-1].ID); err != nil {
+		t.Fatal(err)
+	}
+	// Removing the membership ended the session in that workspace.
+	res, _ := g.get("/webhooks")
+	g.status(res, http.StatusSeeOther)
+	// Signing in again: refused with the reason, sign-out works.
+	g = e.as("gone@example.com", adminPassword)
+	res, body = g.get("/webhooks")
+	g.status(res, http.StatusForbidden)
+	contains(t, body, "not a member of any workspace")
+	res, _ = g.post("/logout", url.Values{})
+	g.status(res, http.StatusSeeOther)
+}
+
+// TestInvitationExpires: a link older than herald.InviteTTL opens the
+// "does not work" page and cannot be accepted.
+func TestInvitationExpires(t *testing.T) {
+	e := setup(t)
+	_, token, err := e.svc.InviteMember(context.Background(), e.ws, "late@example.com", herald.RoleViewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body := e.get("/invite/" + token)
+	contains(t, body, "Join default")
+	e.svc.Now = func() time.Time { return time.Now().Add(herald.InviteTTL + time.Minute) }
+	res, body := e.get("/invite/" + token)
+	e.status(res, http.StatusNotFound)
+	contains(t, body, "does not work")
+	res, _ = e.post("/invite/"+token, url.Values{"password": {"a good long password"}, "password_confirm": {"a good long password"}})
+	e.status(res, http.StatusNotFound)
+	if _, err := e.store.UserByEmail(context.Background(), "late@example.com"); herald.ErrorCodeOf(err) != herald.ENotFound {
+		t.Fatalf("an expired invitation made a user: %v", err)
+	}
 }
