@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -11,28 +12,34 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/clientaddr"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/internal/payload"
 	"github.com/heraldhq/herald/internal/sqlstore"
+	"github.com/heraldhq/herald/internal/web"
 )
 
 // serveConfig is every setting of `herald serve`, with its default.
 type serveConfig struct {
-	addr          string
-	store         storeFlags
-	allowNetworks listFlag
-	egressProxy   string
-	logFormat     string
-	logLevel      string
-	maxBodyBytes  int64
-	shutdownGrace time.Duration
-	engine        delivery.Config
-	noDeliver     bool
-	debugAddr     string
-	timeZone      string
-	sourcePoll    time.Duration
+	addr           string
+	store          storeFlags
+	allowNetworks  listFlag
+	egressProxy    string
+	logFormat      string
+	logLevel       string
+	maxBodyBytes   int64
+	shutdownGrace  time.Duration
+	engine         delivery.Config
+	noDeliver      bool
+	debugAddr      string
+	timeZone       string
+	publicURL      string
+	trustedProxies listFlag
+	tlsCert        string
+	tlsKey         string
+	sourcePoll     time.Duration
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -60,6 +67,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.DurationVar(&cfg.engine.PurgePause, "purge-pause", 10*time.Millisecond, "retention: pause between purge transactions")
 	fs.IntVar(&cfg.engine.LogBodyBytes, "log-body-bytes", 4096, "most bytes of each request and response body an attempt keeps in the log (a webhook may set its own; 0 keeps none)")
 	fs.IntVar(&cfg.engine.LogSuccessBodyBytes, "log-success-body-bytes", 1024, "most bytes of the bodies a successful attempt keeps (0 keeps none)")
+	fs.StringVar(&cfg.publicURL, "public-url", "", "the URL browsers use to reach herald (e.g. https://herald.example.com behind a reverse proxy): the base of the links herald prints and shows, and with https the session cookie is Secure")
+	fs.Var(&cfg.trustedProxies, "trusted-proxies", "CIDR of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (repeatable or comma-separated; e.g. 127.0.0.1/32); from anyone else they are ignored")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
+	fs.StringVar(&cfg.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
 	fs.DurationVar(&cfg.engine.BodyTimeout, "body-timeout", 5*time.Second, "a response body must end this soon after its headers, or the attempt is a timeout")
 	fs.DurationVar(&cfg.sourcePoll, "source-poll", 2*time.Second, "how often to read the event sources' configuration again (changes made in this process apply at once)")
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -83,6 +94,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if _, err := netguard.ParseProxy(cfg.egressProxy); err != nil {
 			return usageError{fmt.Sprintf("--egress-proxy: %v", err)}
 		}
+	}
+	front, err := cfg.frontDoor()
+	if err != nil {
+		return err
 	}
 	loc, err := time.LoadLocation(cfg.timeZone)
 	if err != nil {
@@ -123,18 +138,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	preview := payload.Previewer{Location: loc}
 	svc.Canceler = store
 	svc.Audit = store
+	svc.Portals = store
 	svc.DefaultLocation = loc
 	engine, metrics, reg, err := newEngine(cfg, svc, store, log)
 	if err != nil {
 		return err
 	}
 	sources := newSourceRunner(cfg, svc, store, engine, reg, log)
-	apiServer, err := api.New(api.Config{MaxBodyBytes: cfg.maxBodyBytes}, svc, preview,
+	apiServer, err := api.New(api.Config{MaxBodyBytes: cfg.maxBodyBytes, PublicURL: front.publicURL}, svc, preview,
 		api.Delivery{Ingester: engine, Control: engine, Reader: store, Rotate: engine.RotateSecret}, log)
 	if err != nil {
 		return err
 	}
-	ui, err := newWebUI(ctx, store, svc, log, engine, cfg.engine, preview)
+	ui, err := newWebUI(ctx, store, svc, log, engine, cfg.engine, preview, cfg.publicURL)
 	if err != nil {
 		return err
 	}
@@ -147,7 +163,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	mux.Handle("/", ui) // the admin UI
 
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           front.trusted.Middleware(mux),
+		TLSConfig:         front.tls,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -155,10 +172,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	url := "http://" + ln.Addr().String()
-	log.Info("herald serving", "url", url, "db", redactDB(cfg.store.db), "version", version)
+	scheme := "http"
+	if front.tls != nil {
+		scheme = "https"
+	}
+	url := scheme + "://" + ln.Addr().String()
+	log.Info("herald serving", "url", url, "public_url", cfg.publicURL, "trusted_proxies", cfg.trustedProxies.String(),
+		"db", redactDB(cfg.store.db), "version", version)
 	fmt.Fprintf(stdout, "herald listening on %s\n", url)
-	ui.announce(stdout, url)
+	base := url
+	if front.publicURL != "" {
+		base = front.publicURL
+	}
+	ui.announce(stdout, base)
 
 	if !cfg.noDeliver {
 		engine.Start()
@@ -168,7 +194,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		go serveDebug(cfg.debugAddr, log)
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if front.tls != nil {
+			errc <- srv.ServeTLS(ln, "", "") // the certificate is in srv.TLSConfig; ServeTLS adds HTTP/2
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -186,6 +218,45 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("shutdown: %w", serr)
 	}
 	return nil
+}
+
+// frontDoor is how clients reach serve: the public URL, the proxies
+// believed about the client, and the TLS configuration (nil: plain HTTP).
+type frontDoor struct {
+	publicURL string // normalized, no trailing slash; "" if none
+	trusted   *clientaddr.Trusted
+	tls       *tls.Config
+}
+
+// frontDoor checks --public-url, --trusted-proxies and --tls-cert/--tls-key
+// before anything is opened, so a mistake is one clear line.
+func (cfg *serveConfig) frontDoor() (frontDoor, error) {
+	var f frontDoor
+	if cfg.publicURL != "" {
+		u, err := web.ParsePublicURL(cfg.publicURL)
+		if err != nil {
+			return f, usageError{fmt.Sprintf("--public-url: %v (e.g. https://herald.example.com)", err)}
+		}
+		f.publicURL = u.String()
+		cfg.publicURL = f.publicURL
+	}
+	trusted, err := clientaddr.Parse(cfg.trustedProxies)
+	if err != nil {
+		return f, usageError{fmt.Sprintf("--trusted-proxies: %v", err)}
+	}
+	f.trusted = trusted
+	switch {
+	case cfg.tlsCert == "" && cfg.tlsKey == "":
+	case cfg.tlsCert == "" || cfg.tlsKey == "":
+		return f, usageError{"--tls-cert and --tls-key go together: give both (a PEM certificate and its private key) or neither"}
+	default:
+		cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
+		if err != nil {
+			return f, usageError{fmt.Sprintf("--tls-cert %s / --tls-key %s: %v", cfg.tlsCert, cfg.tlsKey, err)}
+		}
+		f.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return f, nil
 }
 
 // redactDB hides a password in a database URL before it is logged.

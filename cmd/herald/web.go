@@ -26,7 +26,7 @@ type webUI struct {
 // engine's configuration — the retention and body caps the pages name as
 // the server's defaults.
 func newWebUI(ctx context.Context, store *sqlstore.Store, svc *herald.Service, log *slog.Logger,
-	engine *delivery.Engine, ec delivery.Config, preview herald.Previewer) (*webUI, error) {
+	engine *delivery.Engine, ec delivery.Config, preview herald.Previewer, publicURL string) (*webUI, error) {
 	n, err := store.CountUsers(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("count admin users: %w", err)
@@ -35,10 +35,10 @@ func newWebUI(ctx context.Context, store *sqlstore.Store, svc *herald.Service, l
 	if n == 0 {
 		ui.setupToken = web.NewSetupToken()
 	}
-	deps := web.Deps{Service: svc, Users: store, Deliveries: store, Previewer: preview, Events: store, Log: log,
+	deps := web.Deps{Service: svc, Users: store, Deliveries: store, Previewer: preview, Events: store, Portals: store, Log: log,
 		Control: engine, Secrets: web.RotateFunc(engine.RotateSecret), Endpoints: engine}
 	cfg := web.Config{SetupToken: ui.setupToken, UserAgent: "herald/" + version,
-		Retention: ec.Retention, LogBodyBytes: ec.LogBodyBytes, LogSuccessBodyBytes: ec.LogSuccessBodyBytes}
+		Retention: ec.Retention, LogBodyBytes: ec.LogBodyBytes, LogSuccessBodyBytes: ec.LogSuccessBodyBytes, PublicURL: publicURL}
 	h, err := web.New(cfg, deps)
 	if err != nil {
 		return nil, err

@@ -16,8 +16,9 @@ import (
 type Config struct {
 	// MaxBodyBytes bounds every request body (default 1 MiB).
 	MaxBodyBytes int64
-	// PublicURL is where links herald hands out (invitations) point; if
-	// empty, the scheme and Host of the request.
+	// PublicURL is serve --public-url (checked, no trailing slash): the
+	// base of the links the API hands out (invitations, portal links).
+	// Empty: the request's scheme and Host.
 	PublicURL string
 }
 

@@ -65,6 +65,9 @@ func setup(t *testing.T, store herald.Store, cfg Config) *env {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := herald.NewService(store, nil)
+	if ps, ok := store.(herald.PortalStore); ok {
+		svc.Portals = ps
+	}
 	srv := httptest.NewServer(newServer(t, cfg, svc, payload.Previewer{}, fakeDelivery(), log))
 	t.Cleanup(srv.Close)
 	e := &env{t: t, srv: srv, store: store, svc: svc, logs: logs, bodies: &syncBuffer{}}

@@ -93,6 +93,9 @@ var apiRoutes = []route{
 	{"GET", "/workspaces/{id}/members/{member}", herald.ActManageInstance, (*Server).getMember},
 	{"PATCH", "/workspaces/{id}/members/{member}", herald.ActManageInstance, (*Server).updateMember},
 	{"DELETE", "/workspaces/{id}/members/{member}", herald.ActManageInstance, (*Server).removeMember},
+
+	// The embeddable portal: one-time links into a workspace's screens.
+	{"POST", "/portal-sessions", herald.ActMintPortal, (*Server).createPortalSession},
 }
 
 func (s *Server) routes() http.Handler {

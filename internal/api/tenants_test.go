@@ -31,6 +31,7 @@ func setupTenants(t *testing.T, store *sqlstore.Store) *tenantEnv {
 	logs := &syncBuffer{}
 	svc := herald.NewService(store, nil)
 	svc.Audit = store
+	svc.Portals = store
 	engine := delivery.New(delivery.Config{}, delivery.Deps{Service: svc, Queue: store, Log: slogTo(io.Discard)})
 	srv := httptest.NewServer(newServer(t, Config{PublicURL: "https://herald.example.com"}, svc, payload.Previewer{},
 		Delivery{Ingester: engine, Control: engine, Reader: store, Rotate: engine.RotateSecret}, slogTo(logs)))
@@ -296,6 +297,8 @@ func bodyFor(rt route, b, own *fixture) any {
 		return map[string]any{"email": "x@example.com", "role": "viewer"}
 	case "PATCH /workspaces/{id}/members/{member}":
 		return map[string]any{"role": "viewer"}
+	case "POST /portal-sessions":
+		return map[string]any{"workspace_id": b.ws, "role": "viewer", "expires_in": 600}
 	}
 	return nil
 }
@@ -333,6 +336,11 @@ func TestWorkspaceIsolationByRoute(t *testing.T) {
 				// A workspace key never reaches the instance API.
 				if res.status != http.StatusForbidden {
 					t.Errorf("%s with A's key: %d, want 403\n%s", name, res.status, res.body)
+				}
+			case name == "POST /portal-sessions":
+				// A portal link into B, asked for with A's key.
+				if res.status != http.StatusForbidden {
+					t.Errorf("%s for B's workspace with A's key: %d, want 403\n%s", name, res.status, res.body)
 				}
 			case own && strings.Contains(rt.path, "{"):
 				if res.status != http.StatusNotFound {
@@ -422,6 +430,8 @@ var minimum = map[string]string{
 	"GET /workspaces/{id}/members/{member}":    "instance",
 	"PATCH /workspaces/{id}/members/{member}":  "instance",
 	"DELETE /workspaces/{id}/members/{member}": "instance",
+
+	"POST /portal-sessions": "admin+instance", // a workspace's admin for its own, an instance key for any
 }
 
 // allowedFor says whether a member of role may use a route of minimum m.
@@ -429,7 +439,7 @@ func allowedFor(role herald.Role, m string) bool {
 	switch m {
 	case "viewer":
 		return true
-	case "admin":
+	case "admin", "admin+instance":
 		return role == herald.RoleAdmin || role == herald.RoleOwner
 	case "owner":
 		return role == herald.RoleOwner
@@ -478,7 +488,7 @@ func TestRolesByRoute(t *testing.T) {
 			case "ingest":
 				return m == "ingest"
 			case "instance":
-				return m == "instance"
+				return m == "instance" || m == "admin+instance"
 			}
 			return false
 		}

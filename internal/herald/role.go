@@ -61,10 +61,15 @@ const (
 	// ActManageInstance lists, creates and deletes workspaces, and mints
 	// keys and invitations in any of them: instance owners and instance keys.
 	ActManageInstance Action = "manage_instance"
+	// ActMintPortal creates portal sessions — one-time links that open
+	// the workspace's webhook screens in the platform's iframe, with at
+	// most the admin role: owners and admins in their workspace, and
+	// instance keys and owners in any (as they mint workspace keys).
+	ActMintPortal Action = "mint_portal"
 )
 
 // Actions lists every action (for tests that go over all of them).
-var Actions = []Action{ActRead, ActIngest, ActConfigure, ActReadSecret, ActManageKeys, ActManageWorkspace, ActManageMembers, ActManageInstance}
+var Actions = []Action{ActRead, ActIngest, ActConfigure, ActReadSecret, ActManageKeys, ActManageWorkspace, ActManageMembers, ActManageInstance, ActMintPortal}
 
 // Can reports whether a member with role r may perform a inside the
 // workspace. This table is the whole role model.
@@ -74,7 +79,7 @@ func (r Role) Can(a Action) bool {
 		return a != ActManageInstance
 	case RoleAdmin:
 		switch a {
-		case ActRead, ActIngest, ActConfigure, ActReadSecret, ActManageKeys:
+		case ActRead, ActIngest, ActConfigure, ActReadSecret, ActManageKeys, ActMintPortal:
 			return true
 		}
 	case RoleViewer:
@@ -132,6 +137,9 @@ func KeyPrincipal(k *APIKey) Principal {
 func (p Principal) Can(a Action) bool {
 	if a == ActManageInstance {
 		return p.InstanceOwner || slices.Contains(p.Scopes, ScopeInstance)
+	}
+	if a == ActMintPortal && p.Can(ActManageInstance) {
+		return true
 	}
 	if p.WorkspaceID == "" {
 		return false

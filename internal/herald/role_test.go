@@ -5,8 +5,8 @@ import "testing"
 // TestRoleCan is the role model, written out: every role × every action.
 func TestRoleCan(t *testing.T) {
 	want := map[Role][]Action{
-		RoleOwner:  {ActRead, ActIngest, ActConfigure, ActReadSecret, ActManageKeys, ActManageWorkspace, ActManageMembers},
-		RoleAdmin:  {ActRead, ActIngest, ActConfigure, ActReadSecret, ActManageKeys},
+		RoleOwner:  {ActRead, ActIngest, ActConfigure, ActReadSecret, ActManageKeys, ActManageWorkspace, ActManageMembers, ActMintPortal},
+		RoleAdmin:  {ActRead, ActIngest, ActConfigure, ActReadSecret, ActManageKeys, ActMintPortal},
 		RoleViewer: {ActRead},
 		"":         nil,
 		"root":     nil,
@@ -40,11 +40,11 @@ func TestScopesMapOntoRoles(t *testing.T) {
 		ws     string
 		can    []Action
 	}{
-		{[]Scope{ScopeAdmin}, "W", []Action{ActRead, ActIngest, ActConfigure, ActReadSecret, ActManageKeys, ActManageWorkspace, ActManageMembers}},
+		{[]Scope{ScopeAdmin}, "W", []Action{ActRead, ActIngest, ActConfigure, ActReadSecret, ActManageKeys, ActManageWorkspace, ActManageMembers, ActMintPortal}},
 		{[]Scope{ScopeRead}, "W", []Action{ActRead}},
 		{[]Scope{ScopeIngest}, "W", []Action{ActIngest}},
 		{[]Scope{ScopeRead, ScopeIngest}, "W", []Action{ActRead, ActIngest}},
-		{[]Scope{ScopeInstance}, "", []Action{ActManageInstance}},
+		{[]Scope{ScopeInstance}, "", []Action{ActManageInstance, ActMintPortal}},
 		{[]Scope{}, "W", nil},
 	}
 	for _, c := range cases {

@@ -36,6 +36,8 @@ type Service struct {
 	}
 	// Audit, if set, records every configuration change (who, what, when).
 	Audit AuditLog
+	// Portals, if set, keeps portal sessions (CreatePortalSession).
+	Portals PortalStore
 	// SourcesChanged, if set, is called after a source is created,
 	// changed, paused, resumed or deleted (the source runner reloads at
 	// once instead of at its next poll).
@@ -367,6 +369,7 @@ func (s *Service) checkWebhook(ctx context.Context, workspaceID string, spec *We
 	if err != nil {
 		return nil, err
 	}
+	checkPortalEvents(ctx, spec, &v)
 	warnings = append(warnings, w...)
 	if spec.AuthorizationEnabled && ValidID(spec.AuthorizationID) {
 		a, err := s.Store.Authorization(ctx, workspaceID, spec.AuthorizationID)

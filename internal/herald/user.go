@@ -8,6 +8,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // User is an administrator who signs in to the admin UI. A user acts in
@@ -27,12 +28,42 @@ type User struct {
 // store keeps only its SHA-256 (TokenHash), like API keys, so a leaked
 // database does not hand out live sessions.
 type Session struct {
+	// ID names the session in the user's list of sessions (a ULID), so
+	// one can be signed out without the token or its hash leaving the
+	// server.
+	ID          string
 	TokenHash   []byte
 	UserID      string
 	WorkspaceID string
 	Email       string // the user's, filled in by Session
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
+	// LastSeenAt, ClientAddr and UserAgent describe the last request made
+	// with the session (updated at most once a minute, see
+	// SessionTouchInterval), for the user's list of sessions.
+	LastSeenAt time.Time
+	ClientAddr string
+	UserAgent  string
+}
+
+// SessionTouchInterval is how stale a session's LastSeenAt may get before
+// a request updates it: often enough to tell which sessions are in use,
+// rarely enough that reading pages does not mean writing the database.
+const SessionTouchInterval = time.Minute
+
+// MaxUserAgentLength caps the User-Agent kept with a session (bytes).
+const MaxUserAgentLength = 256
+
+// TrimUserAgent cuts ua to MaxUserAgentLength at a character boundary.
+func TrimUserAgent(ua string) string {
+	if len(ua) <= MaxUserAgentLength {
+		return ua
+	}
+	cut := MaxUserAgentLength
+	for cut > 0 && !utf8.RuneStart(ua[cut]) {
+		cut--
+	}
+	return ua[:cut]
 }
 
 // Expired reports whether the session is no longer valid at now.
@@ -50,12 +81,26 @@ type UserStore interface {
 	// install, which offers the first-admin link).
 	CountUsers(ctx context.Context) (int, error)
 
+	// CreateSession stores a new session; an empty ID is filled in, and
+	// LastSeenAt defaults to CreatedAt.
 	CreateSession(ctx context.Context, s *Session) error
 	// Session returns the session with this token hash, expired or not,
 	// with the user's email; ENotFound if there is none.
 	Session(ctx context.Context, tokenHash []byte) (*Session, error)
 	// DeleteSession removes a session; deleting a missing one is not an error.
 	DeleteSession(ctx context.Context, tokenHash []byte) error
+	// TouchSession records a request made with the session at at, from
+	// clientAddr with userAgent; ENotFound if there is no such session.
+	TouchSession(ctx context.Context, tokenHash []byte, at time.Time, clientAddr, userAgent string) error
+	// ListSessions returns the user's sessions that have not expired at
+	// now, the most recently seen first (TokenHash left empty).
+	ListSessions(ctx context.Context, userID string, now time.Time) ([]*Session, error)
+	// DeleteUserSession signs out one of the user's sessions by ID;
+	// ENotFound if the user has no session with that ID.
+	DeleteUserSession(ctx context.Context, userID, id string) error
+	// DeleteUserSessions signs out every session of the user ("sign out
+	// everywhere") and returns how many there were.
+	DeleteUserSessions(ctx context.Context, userID string) (int, error)
 
 	// ListAPIKeys returns the workspace's API keys, revoked ones included,
 	// newest first.

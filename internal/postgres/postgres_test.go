@@ -94,6 +94,10 @@ func TestStoreVacuumsWhenAutovacuumIsOff(t *testing.T) {
 	}
 }
 
+func TestPortalConformance(t *testing.T) {
+	storetest.RunPortal(t, func(t testing.TB) storetest.PortalStore { return storetest.OpenPostgres(t) })
+}
+
 func TestTenantsConformance(t *testing.T) {
 	storetest.RunTenants(t, func(t testing.TB) storetest.TenantsStore { return storetest.OpenPostgres(t) })
 }

@@ -19,6 +19,10 @@ func TestQueueConformance(t *testing.T) {
 	storetest.RunQueue(t, func(t testing.TB) storetest.QueueStore { return storetest.OpenSQLite(t) }, nil)
 }
 
+func TestPortalConformance(t *testing.T) {
+	storetest.RunPortal(t, func(t testing.TB) storetest.PortalStore { return storetest.OpenSQLite(t) })
+}
+
 func TestSourcesConformance(t *testing.T) {
 	storetest.RunSources(t, func(t testing.TB) storetest.SourcesStore { return storetest.OpenSQLite(t) })
 }

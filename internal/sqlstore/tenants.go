@@ -102,6 +102,7 @@ func (s *Store) DeleteWorkspace(ctx context.Context, id string) error {
 		`DELETE FROM api_keys WHERE workspace_id = ?`,
 		`DELETE FROM audit_log WHERE workspace_id = ?`,
 		`DELETE FROM sessions WHERE workspace_id = ?`,
+		`DELETE FROM portal_sessions WHERE workspace_id = ?`,
 		`DELETE FROM members WHERE workspace_id = ?`,
 		// Users left with no workspace at all are removed (instance owners
 		// stay); the others who started in it start in another of their

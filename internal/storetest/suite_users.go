@@ -2,8 +2,10 @@ package storetest
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
@@ -23,6 +25,7 @@ func RunUsers(t *testing.T, open func(t testing.TB) UsersStore) {
 	}{
 		{"Users", testUsers},
 		{"Sessions", testSessions},
+		{"SessionList", testSessionList},
 		{"APIKeyListAndRevoke", testAPIKeyListAndRevoke},
 	}
 	for _, tt := range tests {
@@ -166,5 +169,76 @@ func testAPIKeyListAndRevoke(t *testing.T, s UsersStore) {
 	}
 	if k, err := s.APIKeyByHash(ctx, rec3.Hash); err != nil || k.ID != rec3.ID {
 		t.Fatalf("other workspace's key: %v, %v", k, err)
+	}
+}
+
+// testSessionList: a user's sessions listed with what their last request
+// looked like, signed out one by one or everywhere, never another user's.
+func testSessionList(t *testing.T, s UsersStore) {
+	ws := workspace(t, s, "default")
+	u, other := newUser(ws, "admin@example.com"), newUser(ws, "ops@example.com")
+	for _, x := range []*herald.User{u, other} {
+		if err := s.CreateUser(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t0 := now()
+	mk := func(user *herald.User, created time.Time, ttl time.Duration) *herald.Session {
+		_, hash := herald.NewSessionToken()
+		sess := &herald.Session{TokenHash: hash, UserID: user.ID, WorkspaceID: ws, CreatedAt: created, ExpiresAt: created.Add(ttl),
+			ClientAddr: "203.0.113.7", UserAgent: "Browser/1"}
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		if sess.ID == "" || !sess.LastSeenAt.Equal(created) {
+			t.Fatalf("CreateSession left ID %q, LastSeenAt %v", sess.ID, sess.LastSeenAt)
+		}
+		return sess
+	}
+	a := mk(u, t0.Add(-3*time.Minute), time.Hour)
+	b := mk(u, t0.Add(-2*time.Minute), time.Hour)
+	mk(u, t0.Add(-2*time.Hour), time.Hour) // expired: not listed
+	o := mk(other, t0, time.Hour)
+
+	got, err := s.Session(ctx, a.TokenHash)
+	if err != nil || got.ID != a.ID || got.ClientAddr != "203.0.113.7" || got.UserAgent != "Browser/1" || !got.LastSeenAt.Equal(a.CreatedAt) {
+		t.Fatalf("Session = %+v, %v", got, err)
+	}
+	// Touch a: it becomes the most recently seen, with its new address and agent.
+	long := strings.Repeat("é", herald.MaxUserAgentLength) // cut at a character boundary
+	if err := s.TouchSession(ctx, a.TokenHash, t0, "2001:db8::1", long); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, s.TouchSession(ctx, herald.HashSessionToken("none"), t0, "", ""), herald.ENotFound)
+	list, err := s.ListSessions(ctx, u.ID, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].ID != a.ID || list[1].ID != b.ID {
+		t.Fatalf("ListSessions = %+v; want a then b", list)
+	}
+	first := list[0]
+	if !first.LastSeenAt.Equal(t0) || first.ClientAddr != "2001:db8::1" || len(first.UserAgent) > herald.MaxUserAgentLength ||
+		!utf8.ValidString(first.UserAgent) || !strings.HasPrefix(long, first.UserAgent) || first.TokenHash != nil || first.Email != u.Email {
+		t.Fatalf("listed session %+v", first)
+	}
+	// Another user's session cannot be signed out by this user.
+	wantCode(t, s.DeleteUserSession(ctx, u.ID, o.ID), herald.ENotFound)
+	if err := s.DeleteUserSession(ctx, u.ID, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Session(ctx, b.TokenHash)
+	wantCode(t, err, herald.ENotFound)
+	wantCode(t, s.DeleteUserSession(ctx, u.ID, b.ID), herald.ENotFound)
+	// Everywhere: a and the expired one go; the other user's stays.
+	n, err := s.DeleteUserSessions(ctx, u.ID)
+	if err != nil || n != 2 {
+		t.Fatalf("DeleteUserSessions = %d, %v; want 2", n, err)
+	}
+	if list, err := s.ListSessions(ctx, u.ID, t0); err != nil || len(list) != 0 {
+		t.Fatalf("after sign-out everywhere: %v, %v", list, err)
+	}
+	if _, err := s.Session(ctx, o.TokenHash); err != nil {
+		t.Fatalf("the other user's session: %v", err)
 	}
 }

@@ -50,6 +50,10 @@ type options struct {
 	cfg         web.Config // SetupToken and BcryptCost are set by setup
 	retention   time.Duration
 	endpoints   herald.EndpointMonitor
+	// wrap, if set, is put in front of the UI (e.g. clientaddr's
+	// middleware, as serve does); clock replaces the UI's time.Now.
+	wrap  func(http.Handler) http.Handler
+	clock func() time.Time
 }
 
 func sqliteStore(t testing.TB) storetest.UsersStore   { return storetest.OpenSQLite(t) }
@@ -81,6 +85,10 @@ func setup(t *testing.T, opts ...options) *env {
 	if o.endpoints != nil {
 		deps.Endpoints = o.endpoints
 	}
+	e.svc.Portals = deps.Portals.(herald.PortalStore)
+	if o.clock != nil {
+		e.svc.Now = o.clock
+	}
 	if o.storeReader {
 		deps.Deliveries = st.(herald.DeliveryReader)
 	}
@@ -93,8 +101,15 @@ func setup(t *testing.T, opts ...options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.clock != nil {
+		web.SetClock(ui, o.clock)
+	}
+	var h http.Handler = ui
+	if o.wrap != nil {
+		h = o.wrap(ui)
+	}
 	e.ui = ui
-	e.srv = httptest.NewServer(ui)
+	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
 	jar, _ := cookiejar.New(nil)
 	e.client = &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -408,7 +423,8 @@ func (c *fakeControl) ReplayFailed(ctx context.Context, ws, webhookID string, si
 func testDeps(st storetest.UsersStore, svc *herald.Service) web.Deps {
 	reader := &fakeReader{}
 	return web.Deps{Service: svc, Users: st, Deliveries: reader, Control: &fakeControl{reader: reader},
-		Previewer: fakePreviewer{}, Events: st.(herald.EventLister), Endpoints: &fakeMonitor{}, Secrets: &fakeRotator{store: st}}
+		Previewer: fakePreviewer{}, Events: st.(herald.EventLister), Endpoints: &fakeMonitor{}, Secrets: &fakeRotator{store: st},
+		Portals: st.(herald.PortalStore)}
 }
 
 // fakeMonitor is an EndpointMonitor that reports the circuits it was

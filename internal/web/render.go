@@ -19,9 +19,12 @@ import (
 // view is what every page template receives: the layout's fields and the
 // page's own data in D.
 type view struct {
-	Title    string
-	Section  string // webhooks, authorizations, apikeys: highlights the navigation
-	Session  *herald.Session
+	Title   string
+	Section string // webhooks, authorizations, apikeys: highlights the navigation
+	Session *herald.Session
+	// Portal is set on the pages of a portal session: the layout draws
+	// the portal's minimal header instead of herald's navigation.
+	Portal   *portalView
 	CSRF     string
 	Flash    string
 	FlashErr bool
@@ -40,6 +43,19 @@ type view struct {
 // routes refuse it (allow).
 func (v *view) Can(action string) bool {
 	return v.M != nil && v.M.principal.Can(herald.Action(action))
+}
+
+// fill takes what the middleware learned: the session (or the portal's)
+// and the CSRF token.
+func (v *view) fill(r *http.Request) {
+	rc := requestFrom(r)
+	if rc == nil {
+		return
+	}
+	v.Session, v.CSRF, v.M = rc.session, rc.csrf, rc.member
+	if p := rc.portal; p != nil {
+		v.Portal = &portalView{ReturnURL: p.ReturnURL, ReadOnly: p.Role == herald.PortalViewer, Expires: p.ExpiresAt}
+	}
 }
 
 // oneInputLists are the lists the forms edit in one comma-separated (or
@@ -98,11 +114,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		s.fail(w, r, fmt.Errorf("no page template %q", name))
 		return
 	}
-	if rc := requestFrom(r); rc != nil {
-		v.Session = rc.session
-		v.CSRF = rc.csrf
-		v.M = rc.member
-	}
+	v.fill(r)
 	if v.Flash == "" {
 		v.Flash, v.FlashErr = takeFlash(w, r)
 	}
@@ -156,9 +168,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	t := s.pages["error"]
 	var buf bytes.Buffer
 	v := &view{Title: title, D: msg}
-	if rc := requestFrom(r); rc != nil {
-		v.Session, v.CSRF, v.M = rc.session, rc.csrf, rc.member
-	}
+	v.fill(r)
 	if t == nil || t.ExecuteTemplate(&buf, "layout", v) != nil {
 		http.Error(w, msg, status)
 		return
@@ -198,8 +208,7 @@ func setFlash(w http.ResponseWriter, r *http.Request, msg string, isErr bool) {
 	if len(msg) > 1500 {
 		msg = msg[:1500] + "…"
 	}
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: url.QueryEscape(msg), Path: "/", MaxAge: 60,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+	http.SetCookie(w, cookie(r, flashCookie, url.QueryEscape(msg), 60))
 }
 
 func takeFlash(w http.ResponseWriter, r *http.Request) (string, bool) {
@@ -207,7 +216,7 @@ func takeFlash(w http.ResponseWriter, r *http.Request) (string, bool) {
 	if err != nil || c.Value == "" {
 		return "", false
 	}
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+	http.SetCookie(w, cookie(r, flashCookie, "", -1))
 	msg, err := url.QueryUnescape(c.Value)
 	if err != nil {
 		return "", false

@@ -29,6 +29,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /login", s.login)
 	mux.HandleFunc("GET /setup", s.setupPage)
 	mux.HandleFunc("POST /setup", s.setup)
+	// The embeddable portal (portal.go): redeem a one-time link; leave.
+	mux.HandleFunc("GET /portal/open", s.openPortal)
 
 	in := s.signedIn
 	// handle registers a signed-in route and the action it needs; allow
@@ -42,6 +44,11 @@ func (s *Server) routes() http.Handler {
 	handle("POST /logout", "", s.logout)
 	handle("GET /{$}", "", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/webhooks", http.StatusFound) })
 	handle("POST /workspace/switch", "", s.switchWorkspace)
+	handle("POST /portal/leave", "", s.leavePortal)
+	// The signed-in user's account: their sessions (account.go).
+	handle("GET /account", "", s.accountPage)
+	handle("POST /account/sessions/{id}/sign-out", "", s.signOutSession)
+	handle("POST /account/sessions/sign-out-everywhere", "", s.signOutEverywhere)
 
 	// Settings > Webhooks: the Webhooks tab.
 	handle("GET /webhooks", read, s.listWebhooks)

@@ -26,6 +26,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"sync"
@@ -33,6 +34,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/heraldhq/herald/internal/clientaddr"
 	"github.com/heraldhq/herald/internal/herald"
 )
 
@@ -68,9 +70,35 @@ type Config struct {
 	// 1 KiB; negative: none kept), as delivery.Config reads them.
 	LogBodyBytes        int
 	LogSuccessBodyBytes int
-	// PublicURL is where invitation links point; if empty, the scheme
-	// and Host of the request.
+	// PublicURL is where browsers reach herald (serve --public-url, e.g.
+	// https://herald.example.com, possibly with a path prefix): the base
+	// of every link herald shows or prints (Server.AbsoluteURL), and with
+	// https cookies are Secure. Empty: links are built from the request's
+	// Host, and cookies are Secure when the client used HTTPS.
 	PublicURL string
+}
+
+// ParsePublicURL checks a public URL: absolute, http or https, a host, no
+// query, fragment or credentials. The result has no trailing slash.
+func ParsePublicURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%q is not a URL", raw)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("%q must start with https:// (or http://)", raw)
+	case u.Host == "" || u.Hostname() == "":
+		return nil, fmt.Errorf("%q has no host name", raw)
+	case u.User != nil:
+		return nil, fmt.Errorf("%q must not carry a user name or password", raw)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return nil, fmt.Errorf("%q must not have a query or a fragment", raw)
+	case u.Opaque != "":
+		return nil, fmt.Errorf("%q is not an absolute URL", raw)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
 }
 
 // Deps are what the UI works with. All are required but Log (nil
@@ -90,6 +118,8 @@ type Deps struct {
 	// engine), so the Webhooks tab and a webhook's pages can say when
 	// deliveries to its endpoint wait.
 	Endpoints herald.EndpointMonitor
+	// Portals keeps portal sessions (the embeddable portal).
+	Portals herald.PortalStore
 	// Secrets rotates signing secrets.
 	Secrets SecretRotator
 	Log     *slog.Logger
@@ -103,7 +133,7 @@ func (d Deps) check() error {
 	}{
 		{"Service", d.Service == nil}, {"Users", d.Users == nil}, {"Deliveries", d.Deliveries == nil},
 		{"Control", d.Control == nil}, {"Previewer", d.Previewer == nil}, {"Events", d.Events == nil},
-		{"Endpoints", d.Endpoints == nil}, {"Secrets", d.Secrets == nil},
+		{"Endpoints", d.Endpoints == nil}, {"Secrets", d.Secrets == nil}, {"Portals", d.Portals == nil},
 	} {
 		if dep.missing {
 			return errors.New("web: Deps." + dep.name + " is required")
@@ -148,7 +178,9 @@ type Server struct {
 	setupMu   sync.Mutex
 	setupHash []byte // SHA-256 of the setup token; nil once used or when none
 
-	throttle signInThrottle
+	throttle  signInThrottle
+	publicURL *url.URL // nil: none configured
+	portals   herald.PortalStore
 
 	// uiRoutes lists every signed-in route with the action it needs
 	// (for the tests that go over all of them).
@@ -191,8 +223,17 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}
+	var publicURL *url.URL
+	if cfg.PublicURL != "" {
+		u, err := ParsePublicURL(cfg.PublicURL)
+		if err != nil {
+			return nil, fmt.Errorf("web: public URL: %w", err)
+		}
+		publicURL = u
+	}
 	s := &Server{cfg: cfg, svc: deps.Service, store: deps.Service.Store, users: deps.Users, reader: deps.Deliveries,
-		control: deps.Control, preview: deps.Previewer, events: deps.Events, health: deps.Endpoints, rotator: deps.Secrets, log: deps.Log, now: time.Now}
+		control: deps.Control, preview: deps.Previewer, events: deps.Events, health: deps.Endpoints, rotator: deps.Secrets, log: deps.Log, now: time.Now,
+		publicURL: publicURL, portals: deps.Portals}
 	if cfg.SetupToken != "" {
 		h := sha256.Sum256([]byte(cfg.SetupToken))
 		s.setupHash = h[:]
@@ -220,6 +261,19 @@ func bodyCap(n, def int) int {
 		return 0
 	}
 	return n
+}
+
+// AbsoluteURL is the link to path (which starts with "/", and may carry a
+// query) as a browser should open it: under the public URL when one is
+// configured, else on the scheme and Host the request came with. Every
+// link herald shows for use elsewhere (invitations, portal links) is
+// built here, so all of them follow --public-url.
+func (s *Server) AbsoluteURL(r *http.Request, path string) string {
+	public := ""
+	if s.publicURL != nil {
+		public = s.publicURL.String()
+	}
+	return clientaddr.BaseURL(public, r) + path
 }
 
 // ServeHTTP serves the UI.

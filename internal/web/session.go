@@ -10,11 +10,21 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/internal/clientaddr"
 	"github.com/heraldhq/herald/internal/herald"
 )
+
+// waitWords says how long to wait, in seconds under two minutes.
+func waitWords(d time.Duration) string {
+	if d < 2*time.Minute {
+		return fmt.Sprintf("Try again in %d seconds.", int(d.Seconds())+1)
+	}
+	return fmt.Sprintf("Try again in %d minutes.", int(d.Minutes())+1)
+}
 
 const (
 	sessionCookie = "herald_session"
@@ -30,7 +40,12 @@ const (
 type requestCtx struct {
 	session *herald.Session // nil before sign-in
 	csrf    string          // the token every form of this page carries
-	member  *memberCtx      // the signed-in user's role and workspaces
+	secure  bool            // cookies get Secure (see Server.secureCookies)
+	// portal is the live portal session of the request (portal.go), nil
+	// outside the portal; portalEnded the one its cookie named if that
+	// one has expired.
+	portal, portalEnded *herald.PortalSession
+	member              *memberCtx // the signed-in user's role and workspaces
 }
 
 type ctxKey struct{}
@@ -53,7 +68,10 @@ func csrfToken(seed string) string {
 
 // csrfSeed is the session cookie when there is one, else the pre-session
 // CSRF cookie. Rendering and checking use the same rule.
-func csrfSeed(r *http.Request) string {
+func csrfSeed(r *http.Request, portal bool) string {
+	if c, err := r.Cookie(portalCookie); portal && err == nil && c.Value != "" {
+		return c.Value
+	}
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
 		return c.Value
 	}
@@ -63,9 +81,42 @@ func csrfSeed(r *http.Request) string {
 	return ""
 }
 
+// cookie is every cookie the UI sets: HttpOnly, SameSite=Lax, and Secure
+// when the browser reaches herald over HTTPS (Server.secureCookies). In
+// the portal, which lives in another site's frame, they are
+// SameSite=None; Secure; Partitioned like the portal's own cookie, or
+// the browser would not send them back.
 func cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
+	secure := r.TLS != nil
+	rc := requestFrom(r)
+	if rc != nil {
+		secure = rc.secure
+	}
+	if rc != nil && rc.portal != nil {
+		return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true,
+			SameSite: http.SameSiteNoneMode, Secure: true, Partitioned: true}
+	}
 	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil}
+		SameSite: http.SameSiteLaxMode, Secure: secure}
+}
+
+// pageCSP is every page's Content-Security-Policy; portal pages replace
+// its frame-ancestors (portalHeaders).
+const pageCSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+
+// secureCookies decides whether cookies get Secure: with a public URL,
+// whether it is https (or this server speaks TLS itself); without one,
+// whether the client used HTTPS — this server's TLS, or
+// X-Forwarded-Proto: https from a trusted proxy (clientaddr).
+func (s *Server) secureCookies(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if s.publicURL != nil {
+		return s.publicURL.Scheme == "https"
+	}
+	return clientaddr.HTTPS(r)
 }
 
 // protect is the outermost middleware: security headers, a body limit,
@@ -73,8 +124,7 @@ func cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
 func (s *Server) protect(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "+
-			"form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+		h.Set("Content-Security-Policy", pageCSP)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
@@ -91,8 +141,20 @@ func (s *Server) protect(next http.Handler) http.Handler {
 			}
 		}()
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxFormBytes)
-		seed := csrfSeed(r)
-		rc := &requestCtx{}
+		rc := &requestCtx{secure: s.secureCookies(r)}
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, rc))
+		portal, live, err := s.portalFromCookie(w, r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if live {
+			rc.portal = portal
+			s.portalHeaders(w, r, portal)
+		} else {
+			rc.portalEnded = portal
+		}
+		seed := csrfSeed(r, live)
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if err := r.ParseForm(); err != nil {
 				var tooBig *http.MaxBytesError
@@ -108,8 +170,7 @@ func (s *Server) protect(next http.Handler) http.Handler {
 				got = r.Header.Get(csrfHeader)
 			}
 			if seed == "" || !hmac.Equal([]byte(got), []byte(csrfToken(seed))) {
-				s.log.WarnContext(r.Context(), "ui: CSRF check failed", "path", r.URL.Path)
-				r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, rc))
+				s.log.WarnContext(r.Context(), "ui: CSRF check failed", "path", r.URL.Path, "client", clientaddr.From(r))
 				s.fail(w, r, herald.Errorf(herald.EForbidden, "This form expired or was sent from another site, so it was not accepted. Go back, reload the page and try again."))
 				return
 			}
@@ -122,7 +183,7 @@ func (s *Server) protect(next http.Handler) http.Handler {
 			http.SetCookie(w, cookie(r, csrfCookie, seed, 0))
 		}
 		rc.csrf = csrfToken(seed)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, rc)))
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -151,6 +212,24 @@ func (s *Server) currentSession(r *http.Request) (*herald.Session, error) {
 // sign-in page and brought back afterwards.
 func (s *Server) signedIn(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		rc := requestFrom(r)
+		if p := rc.portal; p != nil {
+			// In the portal: its routes only, its workspace, its role.
+			if !portalRoutes[r.Pattern] {
+				s.fail(w, r, herald.ErrNotFound)
+				return
+			}
+			rc.session = portalSession(p)
+			rc.member = portalMember(p)
+			next(w, r.WithContext(portalContext(r.Context(), p)))
+			return
+		}
+		if p := rc.portalEnded; p != nil && portalRoutes[r.Pattern] {
+			if sess, _ := s.currentSession(r); sess == nil {
+				s.portalEnded(w, r, p)
+				return
+			}
+		}
 		sess, err := s.currentSession(r)
 		if err != nil {
 			s.fail(w, r, err)
@@ -164,6 +243,7 @@ func (s *Server) signedIn(next http.HandlerFunc) http.HandlerFunc {
 			redirect(w, r, to)
 			return
 		}
+		s.touch(r, sess)
 		requestFrom(r).session = sess
 		if err := s.resolveMember(r, sess); err != nil {
 			s.fail(w, r, err)
@@ -171,6 +251,23 @@ func (s *Server) signedIn(next http.HandlerFunc) http.HandlerFunc {
 		}
 		next(w, r.WithContext(herald.WithActor(r.Context(), sess.Email)))
 	}
+}
+
+// touch records the request in the session's "last seen" (for the
+// user's list of sessions) when it is older than
+// herald.SessionTouchInterval or the address or browser changed; a
+// failure is logged, not shown, since the page does not depend on it.
+func (s *Server) touch(r *http.Request, sess *herald.Session) {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	addr, ua := clientaddr.From(r), herald.TrimUserAgent(r.UserAgent())
+	if now.Sub(sess.LastSeenAt) < herald.SessionTouchInterval && addr == sess.ClientAddr && ua == sess.UserAgent {
+		return
+	}
+	if err := s.users.TouchSession(r.Context(), sess.TokenHash, now, addr, ua); err != nil {
+		s.log.WarnContext(r.Context(), "ui: could not record session activity", "error", err)
+		return
+	}
+	sess.LastSeenAt, sess.ClientAddr, sess.UserAgent = now, addr, ua
 }
 
 // safeNext keeps a post-sign-in redirect on this site.
@@ -215,13 +312,23 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnprocessableEntity, "login", &view{Title: "Sign in", Errors: errs, FormError: "Enter your email and password.", D: d})
 		return
 	}
-	keys := []string{"email:" + email, "addr:" + clientAddr(r)}
-	if blocked, until := s.throttle.blocked(s.now(), keys...); blocked {
-		s.log.WarnContext(r.Context(), "ui: sign-in throttled", "remote", r.RemoteAddr)
-		mins := int(until.Sub(s.now()).Minutes()) + 1
+	addr := clientaddr.From(r)
+	if wait, until := s.throttle.retryAfter(s.now(), addr); wait {
+		s.log.WarnContext(r.Context(), "ui: sign-in throttled", "client", addr)
+		w.Header().Set("Retry-After", strconv.Itoa(int(until.Sub(s.now()).Seconds())+1))
 		s.render(w, r, http.StatusTooManyRequests, "login", &view{Title: "Sign in",
-			FormError: fmt.Sprintf("Too many failed sign-ins. Try again in %d minutes.", mins), D: d})
+			FormError: "Too many failed sign-ins from your address. " + waitWords(until.Sub(s.now())), D: d})
 		return
+	}
+	// Failures for this email from any address only slow it down.
+	if delay := s.throttle.emailDelay(s.now(), email); delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
 	}
 	u, err := s.users.UserByEmail(r.Context(), email)
 	if err != nil && herald.ErrorCodeOf(err) != herald.ENotFound {
@@ -233,12 +340,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		hash = u.PasswordHash
 	}
 	if !checkPassword(hash, password) {
-		s.throttle.fail(s.now(), keys...)
-		s.log.WarnContext(r.Context(), "ui: sign-in failed", "remote", r.RemoteAddr)
+		s.throttle.fail(s.now(), addr, email)
+		s.log.WarnContext(r.Context(), "ui: sign-in failed", "client", addr)
 		s.render(w, r, http.StatusUnauthorized, "login", &view{Title: "Sign in", FormError: "The email or the password is not right.", D: d})
 		return
 	}
-	s.throttle.succeed(keys[0])
 	if err := s.startSession(w, r, u); err != nil {
 		s.fail(w, r, err)
 		return
@@ -251,7 +357,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *herald.User) error {
 	token, hash := herald.NewSessionToken()
 	now := s.now().UTC().Truncate(time.Microsecond)
-	sess := &herald.Session{TokenHash: hash, UserID: u.ID, WorkspaceID: u.WorkspaceID, Email: u.Email, CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL)}
+	sess := &herald.Session{TokenHash: hash, UserID: u.ID, WorkspaceID: u.WorkspaceID, Email: u.Email, CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL),
+		ClientAddr: clientaddr.From(r), UserAgent: r.UserAgent()}
 	if err := s.users.CreateSession(r.Context(), sess); err != nil {
 		return err
 	}

@@ -3,14 +3,19 @@ package web_test
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/heraldhq/herald/internal/clientaddr"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/storetest"
 	"github.com/heraldhq/herald/internal/web"
@@ -340,23 +345,145 @@ func TestTooLargeForm(t *testing.T) {
 	contains(t, body, "larger than")
 }
 
-// Password guessing is throttled: after 5 failures in 15 minutes, even the
-// right password waits.
+// Password guessing from one address is slowed down and then refused,
+// even with the right password — but only from that address: the same
+// admin signs in from another address at once. Without trusted proxies
+// X-Forwarded-For is ignored, so a client cannot dodge the limit by
+// inventing addresses.
 func TestSignInThrottle(t *testing.T) {
 	t.Parallel()
-	e := setup(t)
+	clock := &fakeClock{t: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)}
+	trusted, err := clientaddr.Parse([]string{"127.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := setup(t, options{wrap: trusted.Middleware, clock: clock.now})
 	if _, err := web.CreateUser(context.Background(), e.store, e.ws, adminEmail, adminPassword, bcrypt.MinCost); err != nil {
 		t.Fatal(err)
 	}
 	e.get("/login")
+	from := func(addr, password string) (*http.Response, string) {
+		t.Helper()
+		form := url.Values{"email": {adminEmail}, "password": {password}, "csrf_token": {e.csrf}}
+		req, _ := http.NewRequest("POST", e.srv.URL+"/login", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", addr)
+		res, err := e.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.read(res)
+	}
+	const attacker, admin = "203.0.113.66", "198.51.100.7"
+	// Five free failures, then each further try waits 1, 2, 4, 8 s.
 	for i := 0; i < 5; i++ {
-		res, _ := e.post("/login", url.Values{"email": {adminEmail}, "password": {"guess"}})
+		res, _ := from(attacker, "guess")
 		e.status(res, http.StatusUnauthorized)
 	}
-	res, body := e.post("/login", url.Values{"email": {adminEmail}, "password": {adminPassword}})
+	for wait := time.Second; wait <= 8*time.Second; wait *= 2 {
+		res, body := from(attacker, "guess")
+		e.status(res, http.StatusTooManyRequests)
+		contains(t, body, "Too many failed sign-ins from your address. Try again in")
+		if ra := res.Header.Get("Retry-After"); ra == "" {
+			t.Fatal("no Retry-After")
+		}
+		clock.add(wait)
+		res, _ = from(attacker, "guess")
+		e.status(res, http.StatusUnauthorized)
+	}
+	// The tenth failure (the 16 s wait passed): refused for the window,
+	// the right password included.
+	clock.add(16 * time.Second)
+	res, _ := from(attacker, "guess")
+	e.status(res, http.StatusUnauthorized)
+	clock.add(10 * time.Minute)
+	res, body := from(attacker, adminPassword)
 	e.status(res, http.StatusTooManyRequests)
-	contains(t, body, "Too many failed sign-ins. Try again in 15 minutes.")
-	// The address is throttled too, whatever the email.
-	res, _ = e.post("/login", url.Values{"email": {"other@example.com"}, "password": {"x"}})
-	e.status(res, http.StatusTooManyRequests)
+	contains(t, body, "Try again in")
+	// The admin, elsewhere, signs in at once.
+	res, _ = from(admin, adminPassword)
+	e.status(res, http.StatusSeeOther)
+	// Once the window has passed the address may try again.
+	clock.add(6 * time.Minute)
+	e.client.Jar, _ = cookiejar.New(nil)
+	e.get("/login")
+	res, _ = from(attacker, adminPassword)
+	e.status(res, http.StatusSeeOther)
+
+	// Without trusted proxies the header names nobody: failures "from"
+	// five invented addresses all count against the real one.
+	plain := setup(t, options{clock: clock.now})
+	if _, err := web.CreateUser(context.Background(), plain.store, plain.ws, adminEmail, adminPassword, bcrypt.MinCost); err != nil {
+		t.Fatal(err)
+	}
+	plain.get("/login")
+	for i := 0; i < 6; i++ {
+		form := url.Values{"email": {adminEmail}, "password": {"guess"}, "csrf_token": {plain.csrf}}
+		req, _ := http.NewRequest("POST", plain.srv.URL+"/login", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i+1))
+		res, err := plain.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, _ = plain.read(res)
+		want := http.StatusUnauthorized
+		if i == 5 {
+			want = http.StatusTooManyRequests
+		}
+		plain.status(res, want)
+	}
+}
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// The public URL decides Secure: https makes every cookie Secure even
+// though the request reached herald over plain HTTP (from the proxy); an
+// http public URL does not, whatever a client claims in
+// X-Forwarded-Proto. A bad public URL is refused by New.
+func TestPublicURLDecidesSecureCookies(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		public string
+		secure bool
+	}{{"https://herald.example.com", true}, {"http://herald.internal:8080", false}, {"", false}} {
+		e := setup(t, options{cfg: web.Config{PublicURL: c.public}})
+		req, _ := http.NewRequest("GET", e.srv.URL+"/login", nil)
+		req.Header.Set("X-Forwarded-Proto", "https") // not from a trusted proxy: ignored
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		var csrf *http.Cookie
+		for _, ck := range res.Cookies() {
+			if ck.Name == "herald_csrf" {
+				csrf = ck
+			}
+		}
+		if csrf == nil || csrf.Secure != c.secure || csrf.SameSite != http.SameSiteLaxMode {
+			t.Errorf("public URL %q: cookie %+v, want Secure=%v", c.public, csrf, c.secure)
+		}
+	}
+	st := storetest.OpenSQLite(t)
+	for _, bad := range []string{"herald.example.com", "https://h.example.com/?a=1", "ftp://h.example.com"} {
+		if _, err := web.New(web.Config{PublicURL: bad}, web.Deps{Service: herald.NewService(st, nil), Users: st}); err == nil {
+			t.Errorf("New accepted public URL %q", bad)
+		}
+	}
 }

@@ -271,17 +271,9 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) {
 }
 
 // baseURL is where links herald hands out point: the configured public
-// URL, else the address the request came to.
-func (s *Server) baseURL(r *http.Request) string {
-	if s.cfg.PublicURL != "" {
-		return strings.TrimRight(s.cfg.PublicURL, "/")
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
-}
+// URL, else the address the request came to (AbsoluteURL: one rule for
+// every link).
+func (s *Server) baseURL(r *http.Request) string { return s.AbsoluteURL(r, "") }
 
 // inviteMember shows the invitation link on the answer itself (never
 // stored in clear, never in a cookie), so it is copied once.

@@ -116,6 +116,12 @@ var webMinimum = map[string]string{
 	"GET /sources/{id}/delete":  "admin",
 	"POST /sources/{id}/delete": "admin",
 
+	// Any signed-in user: their own account and sessions; leaving the portal.
+	"GET /account":                               "viewer",
+	"POST /account/sessions/{id}/sign-out":       "viewer",
+	"POST /account/sessions/sign-out-everywhere": "viewer",
+	"POST /portal/leave":                         "viewer",
+
 	"GET /workspaces":              "instance",
 	"POST /workspaces":             "instance",
 	"GET /workspaces/{id}/delete":  "instance",
@@ -183,7 +189,7 @@ func TestWebRolesByRoute(t *testing.T) {
 				path = strings.Replace(path, "{id}", memberID, 1)
 			case strings.HasPrefix(path, "/workspaces/{id}"):
 				path = strings.Replace(path, "{id}", other.ID, 1)
-			case strings.HasPrefix(path, "/sources/{id}"):
+			case strings.HasPrefix(path, "/sources/{id}"), strings.HasPrefix(path, "/account/sessions/{id}"):
 				path = strings.Replace(path, "{id}", herald.NewID(), 1) // allowed: 404; refused: 403
 			}
 			for _, p := range []string{"{attempt}", "{delivery}", "{event}"} {
@@ -198,7 +204,7 @@ func TestWebRolesByRoute(t *testing.T) {
 		// own membership before the viewer's turn.
 		patterns := make([]string, 0, len(routes))
 		for p := range routes {
-			if p != "POST /logout" {
+			if p != "POST /logout" && p != "POST /account/sessions/sign-out-everywhere" { // they end the session under test
 				patterns = append(patterns, p)
 			}
 		}

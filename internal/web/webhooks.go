@@ -168,6 +168,7 @@ type webhookForm struct {
 	LogBodyBytes string
 	Presets      []*herald.Preset // for "Start from a preset" (adding only)
 	Preset       *herald.Preset   // the preset the form was started from
+	portal       *herald.PortalSession
 }
 
 // bodyCaps are the engine's caps on logged bodies, which a webhook's
@@ -216,6 +217,13 @@ func (f *webhookForm) SampleKey() string {
 // Patterns lists the patterns the multi-select offers: every event type
 // (alerts excluded), then each prefix of the known types.
 func (f *webhookForm) Patterns() []patternOption {
+	if f.portal != nil && f.portal.AllowedEvents != nil {
+		return slices.DeleteFunc(f.allPatterns(), func(p patternOption) bool { return !f.portal.MayUse(p.Key) })
+	}
+	return f.allPatterns()
+}
+
+func (f *webhookForm) allPatterns() []patternOption {
 	out := []patternOption{{Key: herald.AllEvents, Label: "Every event type (herald alerts excluded)"}}
 	seen := map[string]bool{}
 	for _, t := range f.EventTypes {
@@ -268,11 +276,17 @@ func (s *Server) formData(r *http.Request, id string, revision int, spec herald.
 	if err != nil {
 		return nil, err
 	}
+	portal := requestFrom(r).portal
+	if portal != nil && portal.AllowedEvents != nil {
+		// The portal lists only the event types it may subscribe to
+		// (and Service refuses any other on save).
+		types = slices.DeleteFunc(slices.Clone(types), func(t *herald.EventType) bool { return !portal.MayUse(t.Key) })
+	}
 	auths, err := s.allAuthorizations(r, ws)
 	if err != nil {
 		return nil, err
 	}
-	f := &webhookForm{ID: id, Revision: revision, Spec: spec, EventTypes: types, Authorizations: auths,
+	f := &webhookForm{ID: id, Revision: revision, Spec: spec, EventTypes: types, Authorizations: auths, portal: portal,
 		Methods: herald.Methods, PayloadTypes: herald.PayloadTypes, Bodies: s.bodyCaps()}
 	for _, t := range types {
 		if herald.EventsCover(spec.Events, t.Key) || t.Key == spec.Event {
