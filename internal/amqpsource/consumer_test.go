@@ -146,8 +146,10 @@ func TestTenThousandMessagesAreIngestedOnceAndAcknowledged(t *testing.T) {
 	br.publish(numbered(0, n/2, true)...)
 	br.publish(numbered(n/2, n/2, false)...) // stable ids from the body
 	sink := sourcetest.NewStoreSink(t, storetest.OpenSQLite(t))
+	began := time.Now()
 	r := start(&Consumer{}, br.source(0), sink)
 	st, ok := sink.WaitFor(2*time.Minute, func(s sourcetest.Stats) bool { return s.Fresh >= n })
+	t.Logf("%d messages consumed into SQLite in %s (%d batches)", st.Fresh, time.Since(began).Round(time.Millisecond), st.Batches)
 	if err := r.stop(t); err != nil {
 		t.Fatalf("Run returned %v after its context ended; want nil", err)
 	}
