@@ -69,6 +69,15 @@ var apiRoutes = []route{
 
 	{"POST", "/templates/render", herald.ScopeRead, (*Server).renderTemplate},
 
+	{"GET", "/sources", herald.ScopeRead, (*Server).listSources},
+	{"POST", "/sources", herald.ScopeAdmin, (*Server).createSource},
+	{"GET", "/sources/{id}", herald.ScopeRead, (*Server).getSource},
+	{"PATCH", "/sources/{id}", herald.ScopeAdmin, (*Server).updateSource},
+	{"DELETE", "/sources/{id}", herald.ScopeAdmin, (*Server).deleteSource},
+	{"POST", "/sources/{id}/pause", herald.ScopeAdmin, (*Server).pauseSource},
+	{"POST", "/sources/{id}/resume", herald.ScopeAdmin, (*Server).resumeSource},
+	{"GET", "/sources/{id}/rejected", herald.ScopeRead, (*Server).listRejected},
+
 	{"GET", "/audit-log", herald.ScopeRead, (*Server).listAudit},
 	{"GET", "/workspace", herald.ScopeRead, (*Server).getWorkspace},
 	{"PATCH", "/workspace", herald.ScopeAdmin, (*Server).updateWorkspace},

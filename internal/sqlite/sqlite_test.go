@@ -18,3 +18,7 @@ func TestUsersConformance(t *testing.T) {
 func TestQueueConformance(t *testing.T) {
 	storetest.RunQueue(t, func(t testing.TB) storetest.QueueStore { return storetest.OpenSQLite(t) }, nil)
 }
+
+func TestSourcesConformance(t *testing.T) {
+	storetest.RunSources(t, func(t testing.TB) storetest.SourcesStore { return storetest.OpenSQLite(t) })
+}

@@ -33,6 +33,24 @@ type view struct {
 	D         any
 }
 
+// oneInputLists are the lists the forms edit in one comma-separated
+// input: an error about an item (retry_schedule[2]) belongs to that input.
+var oneInputLists = []string{"retry_schedule", "success_statuses"}
+
+// oneInputList reports whether field is an item of one of oneInputLists,
+// which, and its index.
+func oneInputList(field string) (base string, n int, ok bool) {
+	for _, base := range oneInputLists {
+		if rest, found := strings.CutPrefix(field, base+"["); found {
+			if i := strings.Index(rest, "]"); i > 0 && i == len(rest)-1 {
+				n, err := strconv.Atoi(rest[:i])
+				return base, n, err == nil
+			}
+		}
+	}
+	return "", 0, false
+}
+
 // fieldErrors turns err into per-field messages and a form-level message.
 // It reports false for errors that are not about the input.
 func fieldErrors(err error) (map[string]string, string, bool) {
@@ -43,10 +61,9 @@ func fieldErrors(err error) (map[string]string, string, bool) {
 	m := map[string]string{}
 	for _, f := range e.Fields {
 		msg := f.Message
-		if strings.HasPrefix(f.Field, "retry_schedule[") { // one input holds the whole schedule
-			n, _ := strconv.Atoi(f.Field[len("retry_schedule["):strings.Index(f.Field, "]")])
+		if base, n, ok := oneInputList(f.Field); ok && base == "retry_schedule" { // one message for the whole schedule
 			msg = "entry " + strconv.Itoa(n+1) + " " + msg
-			f.Field = "retry_schedule"
+			f.Field = base
 		}
 		if f.Line > 0 {
 			msg = fmt.Sprintf("line %d, column %d: %s", f.Line, f.Column, msg)
@@ -252,6 +269,14 @@ type fieldErr struct {
 
 var funcs = template.FuncMap{
 	"id": inputID,
+	// anchor is where the error summary's link for field leads: the
+	// field's input (the one input of a comma-separated list).
+	"anchor": func(field string) string {
+		if base, _, ok := oneInputList(field); ok {
+			return inputID(base)
+		}
+		return inputID(field)
+	},
 	// ferr returns the error of field for the "ferr" partial.
 	"ferr": func(errs map[string]string, field string) fieldErr {
 		if errs[field] == "" {
@@ -312,6 +337,7 @@ var funcs = template.FuncMap{
 	"string":    func(v any) string { return fmt.Sprint(v) },
 	"varpaths":  varPaths,
 	"num":       thousands,
+	"num64":     func(n int64) string { return thousands(int(n)) },
 	"bodynote":  bodyNote,
 	"circuit":   circuitNote,
 }

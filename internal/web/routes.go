@@ -66,6 +66,18 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /authorizations/{id}/delete", in(s.confirmDeleteAuthorization))
 	mux.HandleFunc("POST /authorizations/{id}/delete", in(s.deleteAuthorization))
 
+	// Sources: brokers and outbox tables herald reads events from.
+	mux.HandleFunc("GET /sources", in(s.listSources))
+	mux.HandleFunc("GET /sources/new", in(s.newSource))
+	mux.HandleFunc("POST /sources", in(s.createSource))
+	mux.HandleFunc("GET /sources/{id}", in(s.showSource))
+	mux.HandleFunc("GET /sources/{id}/edit", in(s.editSource))
+	mux.HandleFunc("POST /sources/{id}", in(s.updateSource))
+	mux.HandleFunc("POST /sources/{id}/pause", in(s.pauseSource))
+	mux.HandleFunc("POST /sources/{id}/resume", in(s.resumeSource))
+	mux.HandleFunc("GET /sources/{id}/delete", in(s.confirmDeleteSource))
+	mux.HandleFunc("POST /sources/{id}/delete", in(s.deleteSource))
+
 	// Settings > API keys.
 	mux.HandleFunc("GET /settings/api-keys", in(s.listAPIKeys))
 	mux.HandleFunc("GET /settings/audit-log", in(s.auditLog))

@@ -70,8 +70,8 @@ type Config struct {
 	LogSuccessBodyBytes int
 }
 
-// Deps are what the UI works with. Service and Users are required; the
-// rest may be nil, and the pages that need them say so instead.
+// Deps are what the UI works with. All are required but Log (nil
+// discards): serve always provides them, so no handler checks for nil.
 type Deps struct {
 	Service *herald.Service
 	Users   herald.UserStore
@@ -81,16 +81,32 @@ type Deps struct {
 	Control herald.DeliveryControl
 	// Previewer renders payload templates for the live preview.
 	Previewer herald.Previewer
-	// Events lists herald's own alerts for the Webhooks tab; may be nil.
+	// Events lists herald's own alerts for the Webhooks tab.
 	Events herald.EventLister
 	// Endpoints reports endpoints' circuit breakers (the delivery
 	// engine), so the Webhooks tab and a webhook's pages can say when
-	// deliveries to its endpoint wait; may be nil.
+	// deliveries to its endpoint wait.
 	Endpoints herald.EndpointMonitor
-	// Secrets rotates signing secrets; if nil, Service is used when it
-	// implements SecretRotator.
+	// Secrets rotates signing secrets.
 	Secrets SecretRotator
 	Log     *slog.Logger
+}
+
+// check names the first dependency missing.
+func (d Deps) check() error {
+	for _, dep := range []struct {
+		name    string
+		missing bool
+	}{
+		{"Service", d.Service == nil}, {"Users", d.Users == nil}, {"Deliveries", d.Deliveries == nil},
+		{"Control", d.Control == nil}, {"Previewer", d.Previewer == nil}, {"Events", d.Events == nil},
+		{"Endpoints", d.Endpoints == nil}, {"Secrets", d.Secrets == nil},
+	} {
+		if dep.missing {
+			return errors.New("web: Deps." + dep.name + " is required")
+		}
+	}
+	return nil
 }
 
 // SecretRotator replaces a webhook's signing secret (the old one stays
@@ -134,8 +150,8 @@ type Server struct {
 
 // New parses the templates and returns the UI.
 func New(cfg Config, deps Deps) (*Server, error) {
-	if deps.Service == nil || deps.Users == nil {
-		return nil, errors.New("web: Service and Users are required")
+	if err := deps.check(); err != nil {
+		return nil, err
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
@@ -164,11 +180,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, svc: deps.Service, store: deps.Service.Store, users: deps.Users, reader: deps.Deliveries,
 		control: deps.Control, preview: deps.Previewer, events: deps.Events, health: deps.Endpoints, rotator: deps.Secrets, log: deps.Log, now: time.Now}
-	if s.rotator == nil {
-		if r, ok := any(deps.Service).(SecretRotator); ok {
-			s.rotator = r
-		}
-	}
 	if cfg.SetupToken != "" {
 		h := sha256.Sum256([]byte(cfg.SetupToken))
 		s.setupHash = h[:]
