@@ -310,7 +310,7 @@ func TestMissingTableIsAnError(t *testing.T) {
 func TestValidTable(t *testing.T) {
 	for name, ok := range map[string]bool{
 		"herald_outbox": true, "app.herald_outbox": true, "_x1": true,
-		"": false, "Outbox": false, "1x": false, "a.b.c": false, `x"; DROP TABLE y; --`: false,
+		"": false, "Outbox": true, "1x": false, "a.b.c": false, `x"; DROP TABLE y; --`: false,
 		"a-b": false, strings.Repeat("x", 64): false, strings.Repeat("x", 63): true, "app.": false,
 	} {
 		if err := ValidTable(name); (err == nil) != ok {

@@ -20,12 +20,13 @@ import (
 // DefaultTable is the outbox table's name when none is given.
 const DefaultTable = "herald_outbox"
 
-var identRe = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
-// ValidTable reports whether name can be an outbox table: a lower-case
-// SQL identifier (letters, digits, underscores; at most 63 characters),
-// optionally qualified by a schema ("app.herald_outbox"). Lower case only,
-// so the name means the same table quoted or not.
+// ValidTable reports whether name can be an outbox table: an SQL
+// identifier (letters, digits, underscores; at most 63 characters),
+// optionally qualified by a schema ("app.herald_outbox") — the rule
+// herald.Service checks when a source is saved. herald always quotes
+// the name, so it is case-sensitive: "Outbox" is not "outbox".
 func ValidTable(name string) error {
 	parts := strings.Split(name, ".")
 	if len(parts) > 2 {
@@ -33,7 +34,7 @@ func ValidTable(name string) error {
 	}
 	for _, p := range parts {
 		if !identRe.MatchString(p) {
-			return fmt.Errorf("table %q: must be a lower-case SQL identifier (a–z, 0–9, _; not starting with a digit; at most 63 characters), optionally schema.table", name)
+			return fmt.Errorf("table %q: must be an SQL identifier (letters, digits, _; not starting with a digit; at most 63 characters), optionally schema.table", name)
 		}
 	}
 	return nil
