@@ -34,7 +34,9 @@ func startSourceHerald(t *testing.T, db string, env []string, spec map[string]an
 	if err != nil {
 		t.Fatalf("apikey: %v %s", err, stderr)
 	}
-	h := &natsHerald{db: db, key: strings.TrimSpace(key), env: env, flags: []string{"--db", db, "--source-poll", "500ms"}}
+	// A short lease, as in the crash tests: the deliveries a killed
+	// process had claimed come back in seconds, not after 3 minutes.
+	h := &natsHerald{db: db, key: strings.TrimSpace(key), env: env, flags: []string{"--db", db, "--source-poll", "500ms", "--attempt-timeout", "1s", "--lease", "3s"}}
 	h.ledger = newLedger(t, 0)
 	h.child = startChild(t, env, h.flags...)
 	setupHook(t, h.child.url, h.key, h.ledger.URL)
