@@ -46,6 +46,8 @@ type benchConfig struct {
 	soakEvery   time.Duration
 	retention   string // --retention of the child ("" = its default)
 	echo        bool   // the receiver echoes what it got (headers and body), like debugging receivers
+	source      string // feed the events through this event source (nats) instead of HTTP
+	natsURL     string
 	// observe, if set, is called with each ingest request's round trip.
 	observe func(took time.Duration)
 }
@@ -74,8 +76,13 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.DurationVar(&c.soakEvery, "soak-every", time.Minute, "soak mode: how often a row is printed")
 	fs.StringVar(&c.retention, "retention", "", "--retention of the herald child (e.g. 2m; \"off\" keeps everything)")
 	fs.BoolVar(&c.echo, "echo-receiver", false, "the receiver answers with what it got (headers and body, ~1-2 KB), behind a basic authorization: what attempts store, redacted")
+	fs.StringVar(&c.source, "source", "", "publish the events to an event source instead of POSTing them: nats (a JetStream stream of its own, deleted after the run)")
+	fs.StringVar(&c.natsURL, "nats-url", "nats://127.0.0.1:4222", "--source nats: the NATS server with JetStream")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
+	}
+	if c.source != "" && (c.soak > 0 || c.backlog) {
+		return usageError{"herald bench: --source goes without --soak and --backlog"}
 	}
 	if c.events <= 0 || c.fanout <= 0 || c.batch <= 0 || c.concurrency <= 0 || c.batch > 1000 {
 		return usageError{"herald bench: --events, --fanout, --concurrency must be positive and --batch 1..1000"}
@@ -214,7 +221,16 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	} else if c.conditions {
 		rateText += ", every webhook with a condition"
 	}
-	fmt.Fprintf(stdout, "herald bench: %s, %d events, fan-out %d, %d per request, %d connections, %s\n", kind, c.events, c.fanout, c.batch, c.concurrency, rateText)
+	var src benchSource
+	if c.source != "" {
+		if src, err = startBenchSource(ctx, c, h.url, apiKey); err != nil {
+			return err
+		}
+		defer func() { h.stop(); src.close() }() // herald first: the stream's deletion is no outage to log
+		fmt.Fprintf(stdout, "herald bench: %s, %d events published to %s (herald's source reads them), fan-out %d, %s\n", kind, c.events, c.source, c.fanout, rateText)
+	} else {
+		fmt.Fprintf(stdout, "herald bench: %s, %d events, fan-out %d, %d per request, %d connections, %s\n", kind, c.events, c.fanout, c.batch, c.concurrency, rateText)
+	}
 	if c.soak > 0 {
 		return runSoak(ctx, c, h, rc, apiKey, db, stdout)
 	}
@@ -222,12 +238,21 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	start := time.Now()
 	rc.begin(start)
 	cpu0, mallocs0 := h.cpuSeconds(), benchMetric(h.url, "go_memstats_mallocs_total")
-	sent, err := drive(ctx, h.url, apiKey, c)
+	var sent int
+	if src != nil {
+		sent, err = src.publish(ctx, c)
+	} else {
+		sent, err = drive(ctx, h.url, apiKey, c)
+	}
 	if err != nil {
 		return err
 	}
 	ingestDur := time.Since(start)
-	fmt.Fprintf(stdout, "ingest:     %d events in %s = %.0f events/s (every one answered 202)\n", sent, ingestDur.Round(time.Millisecond), float64(sent)/ingestDur.Seconds())
+	if src != nil {
+		fmt.Fprintf(stdout, "publish:    %d events in %s = %.0f events/s (every one acknowledged by %s)\n", sent, ingestDur.Round(time.Millisecond), float64(sent)/ingestDur.Seconds(), c.source)
+	} else {
+		fmt.Fprintf(stdout, "ingest:     %d events in %s = %.0f events/s (every one answered 202)\n", sent, ingestDur.Round(time.Millisecond), float64(sent)/ingestDur.Seconds())
+	}
 	if c.backlog {
 		peak := h.peakRSS()
 		h.stop()
