@@ -48,6 +48,8 @@ type benchConfig struct {
 	echo        bool   // the receiver echoes what it got (headers and body), like debugging receivers
 	source      string // feed the events through this event source (nats) instead of HTTP
 	natsURL     string
+	amqpURL     string // --source amqp
+	outboxURL   string // --source outbox: the "platform's" database
 	// observe, if set, is called with each ingest request's round trip.
 	observe func(took time.Duration)
 }
@@ -76,8 +78,10 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.DurationVar(&c.soakEvery, "soak-every", time.Minute, "soak mode: how often a row is printed")
 	fs.StringVar(&c.retention, "retention", "", "--retention of the herald child (e.g. 2m; \"off\" keeps everything)")
 	fs.BoolVar(&c.echo, "echo-receiver", false, "the receiver answers with what it got (headers and body, ~1-2 KB), behind a basic authorization: what attempts store, redacted")
-	fs.StringVar(&c.source, "source", "", "publish the events to an event source instead of POSTing them: nats (a JetStream stream of its own, deleted after the run)")
+	fs.StringVar(&c.source, "source", "", "publish the events to an event source instead of POSTing them: nats (a JetStream stream of its own, deleted after the run), amqp (a RabbitMQ queue) or outbox (rows inserted into a PostgreSQL outbox table)")
 	fs.StringVar(&c.natsURL, "nats-url", "nats://127.0.0.1:4222", "--source nats: the NATS server with JetStream")
+	fs.StringVar(&c.amqpURL, "amqp-url", "amqp://guest:guest@127.0.0.1:5672/", "--source amqp: the RabbitMQ server (a queue of its own, deleted after the run)")
+	fs.StringVar(&c.outboxURL, "outbox-url", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "--source outbox: the PostgreSQL database playing the platform's (an outbox table in a schema of its own, dropped after the run)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -160,3 +161,89 @@ func benchCreateOutbox(ctx context.Context, url, table string) error {
 	_, err = conn.Exec(ctx, ddl)
 	return err
 }
+
+// benchCreateSource creates the source in herald and waits until herald
+// is connected to it.
+func benchCreateSource(ctx context.Context, url, key string, spec map[string]any) error {
+	body, _ := json.Marshal(spec)
+	src, err := benchDo(ctx, url, key, "POST", "/api/v1/sources", body)
+	if err != nil {
+		return err
+	}
+	id, _ := src["id"].(string)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		got, err := benchDo(ctx, url, key, "GET", "/api/v1/sources/"+id, nil)
+		if err == nil && got["state"] == "connected" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("herald did not connect to the %s source within 30 s: %v %v", spec["type"], got, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// benchAMQP is `herald bench --source amqp`: a durable queue of its own
+// (herald-bench-<random>, deleted by close) on --amqp-url.
+type benchAMQP struct {
+	url, queue string
+	drop       func()
+}
+
+func startBenchAMQP(ctx context.Context, c benchConfig, url, key string) (benchSource, error) {
+	b := &benchAMQP{url: c.amqpURL, queue: "herald-bench-" + randomHex(6)}
+	drop, err := benchDeclareQueue(b.url, b.queue)
+	if err != nil {
+		return nil, err
+	}
+	b.drop = drop
+	err = benchCreateSource(ctx, url, key, map[string]any{"name": "bench", "type": "amqp", "url": b.url,
+		"amqp":    map[string]any{"queue": b.queue},
+		"mapping": map[string]any{"type_from": "fixed:member.verified", "data_from": "body", "id_from": "message_id"}})
+	if err != nil {
+		drop()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *benchAMQP) publish(ctx context.Context, c benchConfig) (int, error) {
+	return benchPublishAMQP(ctx, b.url, b.queue, c.events, 4)
+}
+
+func (b *benchAMQP) close() { b.drop() }
+
+// benchOutbox is `herald bench --source outbox`: an outbox table (made
+// from herald outbox schema's DDL) in a schema of its own on --outbox-url.
+type benchOutbox struct {
+	url  string
+	drop func()
+}
+
+func startBenchOutbox(ctx context.Context, c benchConfig, url, key string) (benchSource, error) {
+	platform, drop, err := freshSchema(ctx, c.outboxURL)
+	if err != nil {
+		return nil, fmt.Errorf("outbox database %s: %w", c.outboxURL, err)
+	}
+	b := &benchOutbox{url: platform, drop: drop}
+	if err := benchCreateOutbox(ctx, platform, outbox.DefaultTable); err != nil {
+		drop()
+		return nil, err
+	}
+	err = benchCreateSource(ctx, url, key, map[string]any{"name": "bench", "type": "postgres_outbox", "url": platform,
+		"outbox":  map[string]any{"table": outbox.DefaultTable},
+		"mapping": map[string]any{"type_from": "header:event_type", "data_from": "body", "id_from": "message_id"}})
+	if err != nil {
+		drop()
+		return nil, err
+	}
+	return b, nil
+}
+
+// publish inserts the rows over 4 connections, 50 rows per transaction
+// (so that the inserting, not herald, is rarely the bound).
+func (b *benchOutbox) publish(ctx context.Context, c benchConfig) (int, error) {
+	return benchInsertOutbox(ctx, b.url, outbox.DefaultTable, c.events, 4, 50)
+}
+
+func (b *benchOutbox) close() { b.drop() }

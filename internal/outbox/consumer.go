@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,6 +27,12 @@ type Consumer struct {
 	// Batch is how many rows one transaction takes (default DefaultBatch).
 	// While rows wait, batches follow each other without pause.
 	Batch int
+	// Workers is how many transactions take rows at once (default 4),
+	// each on a connection of its own: while one waits for herald's
+	// commit, the next batch is read, and concurrent batches share
+	// herald's group commit. SKIP LOCKED keeps their rows apart. Order
+	// is by id within a batch only.
+	Workers int
 	// Poll is how often the table is looked at when no notification came
 	// (default 200 ms): the safety net for a table without the trigger,
 	// or a notification lost with a connection.
@@ -45,6 +52,13 @@ func (c *Consumer) batch() int {
 		return c.Batch
 	}
 	return DefaultBatch
+}
+
+func (c *Consumer) workers() int {
+	if c.Workers > 0 {
+		return c.Workers
+	}
+	return 4
 }
 
 func (c *Consumer) poll() time.Duration {
@@ -106,58 +120,117 @@ func (c *Consumer) Run(ctx context.Context, src *herald.Source, sink source.Sink
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = "herald source " + src.Name
 	}
-	work, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return c.failed(ctx, fmt.Errorf("outbox connect: %w", redact(err, src.URL)))
+	connect := func() (*pgx.Conn, error) {
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("outbox connect: %w", redact(err, src.URL))
+		}
+		return conn, nil
 	}
-	defer work.Close(context.Background())
-	listen, err := pgx.ConnectConfig(ctx, cfg)
+	listen, err := connect()
 	if err != nil {
-		return c.failed(ctx, fmt.Errorf("outbox connect: %w", redact(err, src.URL)))
+		return c.failed(ctx, err)
 	}
 	defer listen.Close(context.Background())
 	if _, err := listen.Exec(ctx, "LISTEN "+pgx.Identifier{Channel(table)}.Sanitize()); err != nil {
 		return c.failed(ctx, fmt.Errorf("outbox listen: %w", err))
 	}
-	r := &reader{c: c, table: table, q: quoted(table), conn: work, sink: sink}
+	q := quoted(table)
 	// The table must be there, with the columns herald reads.
-	if _, err := work.Exec(ctx, `SELECT id, event_type, payload, headers, created_at FROM `+r.q+` LIMIT 0`); err != nil {
+	if _, err := listen.Exec(ctx, `SELECT id, event_type, payload, headers, created_at FROM `+q+` LIMIT 0`); err != nil {
 		return c.failed(ctx, fmt.Errorf("outbox table %s: %w (create it with the DDL of: herald outbox schema --table %s)", table, err, table))
 	}
-	sink.Connected()
-	r.reportLag(ctx)
-	nextLag := time.Now().Add(c.lagEvery())
-	for {
-		n, err := r.take(ctx)
+	readers := make([]*reader, c.workers())
+	for i := range readers {
+		conn, err := connect()
 		if err != nil {
 			return c.failed(ctx, err)
 		}
-		if time.Now().After(nextLag) {
+		defer conn.Close(context.Background())
+		readers[i] = &reader{c: c, table: table, q: q, conn: conn, sink: sink, wake: make(chan struct{}, 1)}
+	}
+	sink.Connected()
+
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, len(readers)+1)
+	wakeAll := func(except *reader) {
+		for _, r := range readers {
+			if r != except {
+				select {
+				case r.wake <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // notifications wake every reader
+		defer wg.Done()
+		for {
+			if _, err := listen.WaitForNotification(rctx); err != nil {
+				if rctx.Err() == nil {
+					errc <- fmt.Errorf("outbox listen: %w", err)
+				}
+				return
+			}
+			wakeAll(nil)
+		}
+	}()
+	for i, r := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.loop(rctx, i == 0, func() { wakeAll(r) }); err != nil && rctx.Err() == nil {
+				errc <- err
+			}
+		}()
+	}
+	select {
+	case <-ctx.Done():
+		err = nil
+	case err = <-errc:
+	}
+	cancel()
+	wg.Wait()
+	return c.failed(ctx, err)
+}
+
+// loop takes batches until ctx ends or the connection fails. The first
+// reader polls and reports the lag; the others wait to be woken (by a
+// notification, or by a reader that took a full batch: more rows wait).
+func (r *reader) loop(ctx context.Context, first bool, found func()) error {
+	var poll <-chan time.Time
+	var nextLag time.Time
+	for {
+		if first && !time.Now().Before(nextLag) {
 			r.reportLag(ctx)
-			nextLag = time.Now().Add(c.lagEvery())
+			nextLag = time.Now().Add(r.c.lagEvery())
 		}
-		if n == c.batch() {
-			continue // more rows wait: no pause
-		}
-		if n < 0 { // refused: let the cause pass
+		n, err := r.take(ctx)
+		switch {
+		case err != nil:
+			return err
+		case n < 0: // refused: let the cause pass
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-time.After(c.retryWait()):
+			case <-time.After(r.c.retryWait()):
 			}
 			continue
+		case n == r.c.batch():
+			found() // more rows wait: the others help, and no pause
+			continue
 		}
-		// Wait for a notification or the next poll.
-		wctx, cancel := context.WithTimeout(ctx, c.poll())
-		_, err = listen.WaitForNotification(wctx)
-		cancel()
-		switch {
-		case ctx.Err() != nil:
+		if first {
+			poll = time.After(r.c.poll())
+		}
+		select {
+		case <-ctx.Done():
 			return nil
-		case err != nil && !errors.Is(err, context.DeadlineExceeded) && !listen.PgConn().IsClosed():
-			return fmt.Errorf("outbox listen: %w", err)
-		case err != nil && listen.PgConn().IsClosed():
-			return c.failed(ctx, fmt.Errorf("outbox listen: connection lost: %w", err))
+		case <-r.wake:
+		case <-poll:
 		}
 	}
 }
@@ -179,6 +252,7 @@ type reader struct {
 	sink  source.Sink
 	ids   []int64
 	msgs  []herald.SourceMessage
+	wake  chan struct{}
 }
 
 // take runs one batch's transaction and returns how many rows it took
