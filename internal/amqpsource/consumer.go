@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -40,6 +41,11 @@ type Consumer struct {
 	// LagEvery is how often the queue's message count is asked for and
 	// reported as lag (default 2 s).
 	LagEvery time.Duration
+	// Channels is how many channels consume the queue at once (default
+	// 4), each with the source's prefetch: while one channel's batch
+	// waits for herald's commit, the others' are read, and concurrent
+	// batches share herald's group commit. Order across them is not kept.
+	Channels int
 	// RetryWait is the pause after the sink refused a batch, before the
 	// next one is taken (default 1 s): a database that cannot take the
 	// batch now would refuse its immediate redelivery too.
@@ -62,6 +68,13 @@ func (c *Consumer) lagEvery() time.Duration {
 		return c.LagEvery
 	}
 	return 2 * time.Second
+}
+
+func (c *Consumer) channels() int {
+	if c.Channels > 0 {
+		return c.Channels
+	}
+	return 4
 }
 
 func (c *Consumer) retryWait() time.Duration {
@@ -101,23 +114,33 @@ func (c *Consumer) Run(ctx context.Context, src *herald.Source, sink source.Sink
 	// Closing the connection when ctx ends unblocks every call below.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	ch, err := conn.Channel()
-	if err != nil {
-		return c.closed(ctx, fmt.Errorf("amqp channel: %w", err))
-	}
 	connClosed := conn.NotifyClose(make(chan *amqp.Error, 1))
-	chClosed := ch.NotifyClose(make(chan *amqp.Error, 1))
 	if src.AMQP.Declare {
-		if _, err := ch.QueueDeclare(queue, true, false, false, false, nil); err != nil {
+		ch, err := conn.Channel()
+		if err == nil {
+			_, err = ch.QueueDeclare(queue, true, false, false, false, nil)
+		}
+		if err != nil {
 			return c.closed(ctx, fmt.Errorf("amqp declare queue %q: %w", queue, err))
 		}
+		ch.Close()
 	}
-	if err := ch.Qos(prefetch, 0, false); err != nil {
-		return c.closed(ctx, fmt.Errorf("amqp qos: %w", err))
-	}
-	deliveries, err := ch.Consume(queue, "herald-"+src.ID, false, false, false, false, nil)
-	if err != nil {
-		return c.closed(ctx, fmt.Errorf("amqp consume queue %q: %w", queue, err))
+	readers := make([]*reader, c.channels())
+	for i := range readers {
+		ch, err := conn.Channel()
+		if err != nil {
+			return c.closed(ctx, fmt.Errorf("amqp channel: %w", err))
+		}
+		r := &reader{c: c, src: src, queue: queue, prefetch: prefetch, ch: ch, sink: sink,
+			chClosed: ch.NotifyClose(make(chan *amqp.Error, 1))}
+		if err := ch.Qos(prefetch, 0, false); err != nil {
+			return c.closed(ctx, fmt.Errorf("amqp qos: %w", err))
+		}
+		r.deliveries, err = ch.Consume(queue, fmt.Sprintf("herald-%s-%d", src.ID, i), false, false, false, false, nil)
+		if err != nil {
+			return c.closed(ctx, fmt.Errorf("amqp consume queue %q: %w", queue, err))
+		}
+		readers[i] = r
 	}
 	sink.Connected()
 
@@ -127,28 +150,75 @@ func (c *Consumer) Run(ctx context.Context, src *herald.Source, sink source.Sink
 	lagTick := time.NewTicker(c.lagEvery())
 	defer lagTick.Stop()
 
-	batch := make([]amqp.Delivery, 0, prefetch)
-	msgs := make([]herald.SourceMessage, 0, prefetch)
+	errc := make(chan error, len(readers))
+	var wg sync.WaitGroup
+	for _, r := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errc <- r.consume(ctx)
+		}()
+	}
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			conn.Close()
+			return nil
+		case err := <-errc:
+			// One channel ended: end them all (the runner reconnects).
+			select {
+			case e, ok := <-connClosed:
+				if ok && e != nil {
+					err = fmt.Errorf("amqp connection lost: %w", e)
+				}
+			case <-time.After(100 * time.Millisecond):
+			}
+			conn.Close()
+			if err == nil {
+				err = errors.New("amqp connection lost")
+			}
+			return c.closed(ctx, err)
+		case <-lagTick.C:
+			lag.report(sink)
+		}
+	}
+}
+
+// reader consumes the queue on one channel of the connection.
+type reader struct {
+	c          *Consumer
+	src        *herald.Source
+	queue      string
+	prefetch   int
+	ch         *amqp.Channel
+	chClosed   chan *amqp.Error
+	deliveries <-chan amqp.Delivery
+	sink       source.Sink
+}
+
+// consume gathers batches, hands each to the sink and acknowledges it,
+// until ctx ends (nil) or the channel closes (why).
+func (r *reader) consume(ctx context.Context) error {
+	batch := make([]amqp.Delivery, 0, r.prefetch)
+	msgs := make([]herald.SourceMessage, 0, r.prefetch)
 	for {
 		batch = batch[:0]
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-lagTick.C:
-			lag.report(sink)
-			continue
-		case d, ok := <-deliveries:
+		case d, ok := <-r.deliveries:
 			if !ok {
-				return c.closed(ctx, closeReason(connClosed, chClosed))
+				return r.closeReason()
 			}
 			batch = append(batch, d)
 		}
 		open := true
-		timer := time.NewTimer(c.batchWait())
+		timer := time.NewTimer(r.c.batchWait())
 	gather:
-		for len(batch) < prefetch {
+		for len(batch) < r.prefetch {
 			select {
-			case d, ok := <-deliveries:
+			case d, ok := <-r.deliveries:
 				if !ok {
 					open = false
 					break gather
@@ -161,33 +231,47 @@ func (c *Consumer) Run(ctx context.Context, src *herald.Source, sink source.Sink
 		timer.Stop()
 		msgs = msgs[:0]
 		for i := range batch {
-			msgs = append(msgs, message(queue, &batch[i]))
+			msgs = append(msgs, message(r.queue, &batch[i]))
 		}
 		last := &batch[len(batch)-1]
-		if err := sink.Accept(ctx, msgs); err != nil {
+		if err := r.sink.Accept(ctx, msgs); err != nil {
 			// Nothing of the batch is acknowledged: back to the queue.
 			if nerr := last.Nack(true, true); nerr != nil || !open {
-				return c.closed(ctx, closeReason(connClosed, chClosed))
+				return r.closeReason()
 			}
 			if ctx.Err() != nil {
 				return nil
 			}
-			c.log().Warn("amqp source: batch not accepted; handed back to the queue", "source", src.Name, "messages", len(batch), "error", err)
+			r.c.log().Warn("amqp source: batch not accepted; handed back to the queue", "source", r.src.Name, "messages", len(batch), "error", err)
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-time.After(c.retryWait()):
+			case <-time.After(r.c.retryWait()):
 			}
 			continue
 		}
-		// Every message up to the last one's tag, this batch, is on disk.
+		// Every message of this channel up to the last one's tag — this
+		// batch — is on disk.
 		if err := last.Ack(true); err != nil {
-			return c.closed(ctx, fmt.Errorf("amqp ack: %w", err))
+			return fmt.Errorf("amqp ack: %w", err)
 		}
 		if !open {
-			return c.closed(ctx, closeReason(connClosed, chClosed))
+			return r.closeReason()
 		}
 	}
+}
+
+// closeReason says why the deliveries stopped: the channel's close
+// error, if the library reported one.
+func (r *reader) closeReason() error {
+	select {
+	case e, ok := <-r.chClosed:
+		if ok && e != nil {
+			return fmt.Errorf("amqp channel closed: %w", e)
+		}
+	case <-time.After(100 * time.Millisecond):
+	}
+	return errors.New("amqp connection lost")
 }
 
 func (c *Consumer) log() *slog.Logger {
@@ -204,21 +288,6 @@ func (c *Consumer) closed(ctx context.Context, err error) error {
 		return nil
 	}
 	return err
-}
-
-// closeReason says why the deliveries stopped: the channel's or the
-// connection's close error, if the library reported one.
-func closeReason(conn, ch <-chan *amqp.Error) error {
-	for _, c := range []<-chan *amqp.Error{ch, conn} {
-		select {
-		case e, ok := <-c:
-			if ok && e != nil {
-				return fmt.Errorf("amqp connection lost: %w", e)
-			}
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return errors.New("amqp connection lost")
 }
 
 // message turns a delivery into a herald.SourceMessage.
