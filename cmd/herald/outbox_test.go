@@ -69,4 +69,12 @@ func TestOutboxSchema(t *testing.T) {
 	if err := run(context.Background(), []string{"outbox"}, func(string) string { return "" }, nil, &out, &errOut); exitCode(err) != 2 {
 		t.Fatalf("herald outbox without a subcommand: %v; want a usage error", err)
 	}
+	out.Reset()
+	if err := run(context.Background(), []string{"outbox", "--help"}, func(string) string { return "" }, nil, &out, &errOut); err != nil || !strings.Contains(out.String(), "herald outbox schema") {
+		t.Fatalf("herald outbox --help: %v %q", err, out.String())
+	}
+	errOut.Reset()
+	if err := run(context.Background(), []string{"outbox", "schema", "--help"}, func(string) string { return "" }, nil, &out, &errOut); err != nil || !strings.Contains(errOut.String(), "-table") {
+		t.Fatalf("herald outbox schema --help: %v %q", err, errOut.String())
+	}
 }
