@@ -306,14 +306,17 @@ func message(queue string, d *amqp.Delivery) herald.SourceMessage {
 		m.Headers[k] = headerString(v)
 	}
 	// The message's properties, under names no application header takes.
-	for k, v := range map[string]string{
-		"amqp.type": d.Type, "amqp.content_type": d.ContentType, "amqp.correlation_id": d.CorrelationId,
-		"amqp.app_id": d.AppId, "amqp.exchange": d.Exchange, "amqp.routing_key": d.RoutingKey,
-	} {
+	set := func(k, v string) {
 		if v != "" {
 			m.Headers[k] = v
 		}
 	}
+	set("amqp.type", d.Type)
+	set("amqp.content_type", d.ContentType)
+	set("amqp.correlation_id", d.CorrelationId)
+	set("amqp.app_id", d.AppId)
+	set("amqp.exchange", d.Exchange)
+	set("amqp.routing_key", d.RoutingKey)
 	return m
 }
 
