@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // RabbitURL returns the URL of the shared RabbitMQ (127.0.0.1:5672,
@@ -80,13 +82,15 @@ type Server struct {
 	URL   string
 	start func() (*exec.Cmd, error)
 	stop  func(*exec.Cmd) // nil: SIGTERM to the process group
+	ready func() error    // nil: the port answers
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
 	out *bytes.Buffer
 }
 
-// Start (re)starts the server and waits until its port answers.
+// Start (re)starts the server and waits until it answers (its port, and
+// for PostgreSQL a query).
 func (s *Server) Start() {
 	s.t.Helper()
 	s.mu.Lock()
@@ -103,7 +107,9 @@ func (s *Server) Start() {
 	for time.Now().Before(deadline) {
 		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.Port), time.Second); err == nil {
 			c.Close()
-			return
+			if s.ready == nil || s.ready() == nil {
+				return
+			}
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -264,6 +270,18 @@ func StartPostgres(t testing.TB) *Server {
 	}
 	// SIGINT is PostgreSQL's fast shutdown (what pg_ctl stop -m fast sends).
 	s.stop = func(cmd *exec.Cmd) { cmd.Process.Signal(syscall.SIGINT) }
+	// The port answers before recovery ends ("the database system is
+	// starting up"): ready is a query that succeeds.
+	s.ready = func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, s.URL)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		return conn.Ping(ctx)
+	}
 	t.Cleanup(func() {
 		s.Stop()
 		os.RemoveAll(dir)
