@@ -55,6 +55,8 @@ type benchConfig struct {
 	nodes       string // --nodes 1,2,3: scale-out cost on a PostgreSQL of the bench's own (bench_nodes.go)
 	rounds      int
 	statements  bool
+	amqpURL     string // --source amqp
+	outboxURL   string // --source outbox: the "platform's" database
 	// observe, if set, is called with each ingest request's round trip.
 	observe func(took time.Duration)
 }
@@ -83,8 +85,10 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.DurationVar(&c.soakEvery, "soak-every", time.Minute, "soak mode: how often a row is printed")
 	fs.StringVar(&c.retention, "retention", "", "--retention of the herald child (e.g. 2m; \"off\" keeps everything)")
 	fs.BoolVar(&c.echo, "echo-receiver", false, "the receiver answers with what it got (headers and body, ~1-2 KB), behind a basic authorization: what attempts store, redacted")
-	fs.StringVar(&c.source, "source", "", "publish the events to an event source instead of POSTing them: nats (a JetStream stream of its own, deleted after the run)")
+	fs.StringVar(&c.source, "source", "", "publish the events to an event source instead of POSTing them: nats (a JetStream stream of its own, deleted after the run), amqp (a RabbitMQ queue) or outbox (rows inserted into a PostgreSQL outbox table)")
 	fs.StringVar(&c.natsURL, "nats-url", "nats://127.0.0.1:4222", "--source nats: the NATS server with JetStream")
+	fs.StringVar(&c.amqpURL, "amqp-url", "amqp://guest:guest@127.0.0.1:5672/", "--source amqp: the RabbitMQ server (a queue of its own, deleted after the run)")
+	fs.StringVar(&c.outboxURL, "outbox-url", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "--source outbox: the PostgreSQL database playing the platform's (an outbox table in a schema of its own, dropped after the run)")
 	fs.BoolVar(&c.contend, "contend", false, "start a competing process that keeps one core busy (a shell loop that never sleeps) for the run, to measure the tail under contention")
 	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "save herald's CPU profile (pprof) of the run to this file")
 	fs.StringVar(&c.trace, "trace", "", "save herald's execution trace (runtime/trace, for go tool trace) of the run to this file")

@@ -28,8 +28,12 @@ func startBenchSource(ctx context.Context, c benchConfig, url, key string) (benc
 	switch c.source {
 	case "nats":
 		return startBenchNATS(ctx, c, url, key)
+	case "amqp":
+		return startBenchAMQP(ctx, c, url, key)
+	case "outbox":
+		return startBenchOutbox(ctx, c, url, key)
 	}
-	return nil, usageError{fmt.Sprintf("herald bench: --source %q: use nats", c.source)}
+	return nil, usageError{fmt.Sprintf("herald bench: --source %q: use nats, amqp or outbox", c.source)}
 }
 
 type benchNATS struct {

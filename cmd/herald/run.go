@@ -57,6 +57,8 @@ Usage:
   herald healthcheck [--addr 127.0.0.1:8080 | --url URL]
                            exit 0 if a running herald's /healthz answers 200, else 1
   herald bench   [flags]   measure ingest and delivery on this machine
+  herald outbox schema [--table herald_outbox]
+                           print the DDL of the outbox table a postgres_outbox source reads
   herald version           print the version
 
 Run 'herald COMMAND --help' for a command's flags. Every flag can also be
@@ -100,6 +102,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return helpIsNotAnError(runUserCreate(ctx, rest[1:], getenv, stdin, stdout, stderr))
 	case "bench":
 		return helpIsNotAnError(runBench(ctx, rest, getenv, stdout, stderr))
+	case "outbox":
+		return helpIsNotAnError(runOutbox(ctx, rest, getenv, stdout, stderr))
 	case "send":
 		return helpIsNotAnError(runSend(ctx, rest, getenv, stdin, stdout, stderr))
 	case "healthcheck":
@@ -119,7 +123,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 }
 
 // commands are the first words run knows, for "did you mean".
-var commands = []string{"serve", "migrate", "apikey", "user", "bench", "send", "healthcheck", "version", "help"}
+var commands = []string{"serve", "migrate", "apikey", "user", "bench", "outbox", "send", "healthcheck", "version", "help"}
 
 func isHelp(arg string) bool {
 	return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help"

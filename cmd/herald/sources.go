@@ -5,9 +5,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/heraldhq/herald/internal/amqpsource"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/natssource"
+	"github.com/heraldhq/herald/internal/outbox"
 	"github.com/heraldhq/herald/internal/source"
 	"github.com/heraldhq/herald/internal/sqlstore"
 )
@@ -15,7 +17,9 @@ import (
 // sourceConsumers names the consumer of each source type.
 func sourceConsumers() map[herald.SourceType]source.Consumer {
 	return map[herald.SourceType]source.Consumer{
-		herald.SourceNATS: &natssource.Consumer{},
+		herald.SourceNATS:   &natssource.Consumer{},
+		herald.SourceAMQP:   &amqpsource.Consumer{},
+		herald.SourceOutbox: &outbox.Consumer{},
 	}
 }
 
