@@ -49,6 +49,12 @@ type benchConfig struct {
 	nodes       string // --nodes 1,2,3: scale-out cost on a PostgreSQL of the bench's own (bench_nodes.go)
 	rounds      int
 	statements  bool
+	source      string // feed the events through this event source (nats) instead of HTTP
+	natsURL     string
+	contend     bool   // a competing process keeps one core busy during the run
+	cpuprofile  string // save herald's CPU profile of the run here
+	trace       string // save herald's execution trace of the run here
+	profileFor  time.Duration
 	// observe, if set, is called with each ingest request's round trip.
 	observe func(took time.Duration)
 }
@@ -80,11 +86,26 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&c.nodes, "nodes", "", "scale-out mode: for each count (e.g. 1,2,3) run that many herald serve on one database of a PostgreSQL the bench starts itself, load spread over them; prints herald's and PostgreSQL's CPU per 10k deliveries")
 	fs.BoolVar(&c.statements, "pg-statements", false, "--nodes: load pg_stat_statements into the bench's PostgreSQL and print the busiest statements per delivery")
 	fs.IntVar(&c.rounds, "rounds", 3, "--nodes: rounds of each count, alternated (the summary gives the median and range)")
+	fs.StringVar(&c.source, "source", "", "publish the events to an event source instead of POSTing them: nats (a JetStream stream of its own, deleted after the run)")
+	fs.StringVar(&c.natsURL, "nats-url", "nats://127.0.0.1:4222", "--source nats: the NATS server with JetStream")
+	fs.BoolVar(&c.contend, "contend", false, "start a competing process that keeps one core busy (a shell loop that never sleeps) for the run, to measure the tail under contention")
+	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "save herald's CPU profile (pprof) of the run to this file")
+	fs.StringVar(&c.trace, "trace", "", "save herald's execution trace (runtime/trace, for go tool trace) of the run to this file")
+	fs.DurationVar(&c.profileFor, "profile-seconds", 0, "how long --cpuprofile and --trace record (default: the run's length at --rate, else 5s)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
 	if c.nodes != "" && c.events > 0 && c.fanout > 0 && c.batch > 0 && c.concurrency > 0 {
+		if c.source != "" || c.contend || c.cpuprofile != "" || c.trace != "" {
+			return usageError{"herald bench --nodes goes without --source, --contend, --cpuprofile and --trace"}
+		}
 		return runBenchNodes(ctx, c, stdout, stderr)
+	}
+	if c.source != "" && (c.soak > 0 || c.backlog) {
+		return usageError{"herald bench: --source goes without --soak and --backlog"}
+	}
+	if c.cpuprofile != "" && c.trace != "" {
+		return usageError{"herald bench: --cpuprofile and --trace one at a time (each would disturb the other)"}
 	}
 	if c.events <= 0 || c.fanout <= 0 || c.batch <= 0 || c.concurrency <= 0 || c.batch > 1000 {
 		return usageError{"herald bench: --events, --fanout, --concurrency must be positive and --batch 1..1000"}
@@ -152,6 +173,23 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		serveArgs = append(serveArgs, "--retention", "-1s")
 	default:
 		serveArgs = append(serveArgs, "--retention", c.retention)
+	}
+	var debugAddr string
+	if c.cpuprofile != "" || c.trace != "" {
+		if debugAddr, err = freeAddr(); err != nil {
+			return err
+		}
+		serveArgs = append(serveArgs, "--debug-addr", debugAddr)
+	}
+	var pg *pgBackends
+	if isPostgres(db) {
+		// herald's own backends are told apart by application_name.
+		appName := "herald-bench-" + strconv.Itoa(os.Getpid())
+		serveArgs[1] = withApplicationName(db, appName)
+		if pg, err = newPGBackends(ctx, c.db, appName); err != nil {
+			return err
+		}
+		defer pg.close()
 	}
 	if c.backlog {
 		serveArgs = append(serveArgs, "--no-deliver")
@@ -223,20 +261,53 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	} else if c.conditions {
 		rateText += ", every webhook with a condition"
 	}
-	fmt.Fprintf(stdout, "herald bench: %s, %d events, fan-out %d, %d per request, %d connections, %s\n", kind, c.events, c.fanout, c.batch, c.concurrency, rateText)
+	var src benchSource
+	if c.source != "" {
+		if src, err = startBenchSource(ctx, c, h.url, apiKey); err != nil {
+			return err
+		}
+		defer func() { h.stop(); src.close() }() // herald first: the stream's deletion is no outage to log
+		fmt.Fprintf(stdout, "herald bench: %s, %d events published to %s (herald's source reads them), fan-out %d, %s\n", kind, c.events, c.source, c.fanout, rateText)
+	} else {
+		fmt.Fprintf(stdout, "herald bench: %s, %d events, fan-out %d, %d per request, %d connections, %s\n", kind, c.events, c.fanout, c.batch, c.concurrency, rateText)
+	}
 	if c.soak > 0 {
 		return runSoak(ctx, c, h, rc, apiKey, db, stdout)
 	}
 
+	var busy *contender
+	if c.contend {
+		if busy, err = startContender(); err != nil {
+			return err
+		}
+		defer busy.stop()
+	}
+	probe := startProbe(ctx, c, debugAddr)
 	start := time.Now()
 	rc.begin(start)
 	cpu0, mallocs0 := h.cpuSeconds(), benchMetric(h.url, "go_memstats_mallocs_total")
-	sent, err := drive(ctx, h.url, apiKey, c)
+	if pg != nil {
+		pg.reset(ctx)
+	}
+	busy0 := 0.0
+	if busy != nil {
+		busy0 = busy.cpuSeconds()
+	}
+	var sent int
+	if src != nil {
+		sent, err = src.publish(ctx, c)
+	} else {
+		sent, err = drive(ctx, h.url, apiKey, c)
+	}
 	if err != nil {
 		return err
 	}
 	ingestDur := time.Since(start)
-	fmt.Fprintf(stdout, "ingest:     %d events in %s = %.0f events/s (every one answered 202)\n", sent, ingestDur.Round(time.Millisecond), float64(sent)/ingestDur.Seconds())
+	if src != nil {
+		fmt.Fprintf(stdout, "publish:    %d events in %s = %.0f events/s (every one acknowledged by %s)\n", sent, ingestDur.Round(time.Millisecond), float64(sent)/ingestDur.Seconds(), c.source)
+	} else {
+		fmt.Fprintf(stdout, "ingest:     %d events in %s = %.0f events/s (every one answered 202)\n", sent, ingestDur.Round(time.Millisecond), float64(sent)/ingestDur.Seconds())
+	}
 	if c.backlog {
 		peak := h.peakRSS()
 		h.stop()
@@ -249,6 +320,9 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		start = time.Now()
 		rc.begin(start)
 		cpu0, mallocs0 = h.cpuSeconds(), benchMetric(h.url, "go_memstats_mallocs_total")
+		if pg != nil {
+			pg.reset(ctx)
+		}
 	}
 	if err := rc.wait(ctx); err != nil {
 		return fmt.Errorf("%w (%d of %d deliveries received)", err, rc.received.Load(), c.events*c.fanout)
@@ -268,6 +342,21 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fmt.Fprintf(stdout, "cpu:        %.2f CPU-s per 10k deliveries (herald's user+system), %.0f allocations per delivery, load average %s (1 min, at the end)\n",
 		cpu/float64(n)*10000, mallocs/float64(n), loadAverage())
+	if pg != nil {
+		pgCPU, backends := pg.seconds(ctx)
+		fmt.Fprintf(stdout, "postgres:   %.2f CPU-s per 10k deliveries in the %d server backends that served herald (user+system from /proc; not the WAL writer or checkpointer)\n",
+			pgCPU/float64(n)*10000, backends)
+	}
+	if busy != nil {
+		spent := busy.cpuSeconds() - busy0
+		fmt.Fprintf(stdout, "contend:    a competing process (/bin/sh busy loop, pid %d) kept one core busy: it used %.1f CPU-s in %s (%.0f %% of a core)\n",
+			busy.cmd.Process.Pid, spent, total.Round(time.Millisecond), 100*spent/total.Seconds())
+	}
+	if err := probe.wait(); err != nil {
+		fmt.Fprintf(stdout, "profile:    %v\n", err)
+	} else if probe.file != "" {
+		fmt.Fprintf(stdout, "profile:    %s of herald over %d s saved to %s\n", probe.what, probe.seconds, probe.file)
+	}
 	fmt.Fprintf(stdout, "peak RSS:   %s (the herald process)\n", mb(peak))
 	fmt.Fprintf(stdout, "receipts:   %d, duplicates %d\n", rc.received.Load(), rc.duplicates.Load())
 	if c.slow > 0 {

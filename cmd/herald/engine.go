@@ -17,10 +17,11 @@ import (
 
 // newEngine wires the delivery engine: the SSRF-guarded transport, the
 // queue in the store, and Prometheus metrics served at /metrics.
-func newEngine(cfg serveConfig, svc *herald.Service, store *sqlstore.Store, log *slog.Logger) (*delivery.Engine, http.Handler, error) {
+// The registry is returned too, for the source runner's metrics.
+func newEngine(cfg serveConfig, svc *herald.Service, store *sqlstore.Store, log *slog.Logger) (*delivery.Engine, http.Handler, *prometheus.Registry, error) {
 	allow, err := netguard.ParseAllowList(cfg.allowNetworks)
 	if err != nil {
-		return nil, nil, usageError{"--allow-network: " + err.Error()}
+		return nil, nil, nil, usageError{"--allow-network: " + err.Error()}
 	}
 	guard := netguard.New(allow)
 	reg := prometheus.NewRegistry()
@@ -41,7 +42,7 @@ func newEngine(cfg serveConfig, svc *herald.Service, store *sqlstore.Store, log 
 	if cfg.egressProxy != "" {
 		proxy, err := netguard.ParseProxy(cfg.egressProxy)
 		if err != nil {
-			return nil, nil, usageError{"--egress-proxy: " + err.Error()}
+			return nil, nil, nil, usageError{"--egress-proxy: " + err.Error()}
 		}
 		transport = guard.ProxyTransport(proxy)
 		log.Info("deliveries go through an egress proxy", "proxy", proxy.Host)
@@ -59,5 +60,5 @@ func newEngine(cfg serveConfig, svc *herald.Service, store *sqlstore.Store, log 
 	// cannot be read, and that is when the other metrics (and
 	// herald_database_available) matter most; the default would answer
 	// 500 with nothing.
-	return engine, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}), nil
+	return engine, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}), reg, nil
 }

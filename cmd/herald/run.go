@@ -46,8 +46,12 @@ Usage:
   herald migrate [flags]   apply database migrations and exit
   herald apikey create --name NAME [--workspace default] [--scopes admin]
                            print a new API key, once
+  herald apikey create --instance --name NAME
+                           print a new instance key (manages every workspace), once
   herald user create --email E [--workspace default]
-                           create an admin of the web UI (password on stdin)
+                           create an owner of a workspace (password on stdin)
+  herald user invite --email E --workspace NAME --role owner|admin|viewer
+                           print a one-time invitation link
   herald send --type TYPE --data @event.json [--url URL] [--api-key K]
                            send an event to a running herald (--data @- reads stdin)
   herald healthcheck [--addr 127.0.0.1:8080 | --url URL]
@@ -87,9 +91,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		case len(rest) > 0 && isHelp(rest[0]):
 			fmt.Fprint(stdout, userUsage)
 			return nil
+		case len(rest) > 0 && rest[0] == "invite":
+			return helpIsNotAnError(runUserInvite(ctx, rest[1:], getenv, stdout, stderr))
 		case len(rest) == 0 || rest[0] != "create":
 			fmt.Fprint(stderr, userUsage)
-			return usageError{"herald user: give a subcommand: herald user create --email E (password on stdin)"}
+			return usageError{"herald user: give a subcommand: herald user create --email E (password on stdin), or herald user invite --email E --workspace NAME --role R"}
 		}
 		return helpIsNotAnError(runUserCreate(ctx, rest[1:], getenv, stdin, stdout, stderr))
 	case "bench":
@@ -130,9 +136,11 @@ func helpIsNotAnError(err error) error {
 
 const apikeyUsage = `Usage:
   herald apikey create --name NAME [--workspace default] [--scopes admin]
+  herald apikey create --instance --name NAME
       Print a new API key of the workspace, once (only its hash is stored).
       Scopes: admin (everything), read (GET only), ingest (sending events),
-      comma-separated. Run it in the folder where serve runs, or pass the
+      comma-separated. --instance: a key bound to no workspace, for
+      /api/v1/workspaces (create, delete, members, minting workspace keys). Run it in the folder where serve runs, or pass the
       same --db and --secret-key-file.
 
 Run 'herald apikey create --help' for every flag.
@@ -140,7 +148,12 @@ Run 'herald apikey create --help' for every flag.
 
 const userUsage = `Usage:
   herald user create --email EMAIL [--workspace default]
-      Create an admin of the web UI; the password is read from stdin.
+      Create an owner of the workspace; the password is read from stdin.
+      The first user is also the instance owner (manages every workspace).
+  herald user invite --email EMAIL --workspace NAME --role owner|admin|viewer
+                     [--public-url https://herald.example.com]
+      Print a one-time invitation link (valid 7 days); the person opens it,
+      sets a password (or signs in) and joins the workspace.
 
 Run 'herald user create --help' for every flag.
 `

@@ -32,6 +32,7 @@ type serveConfig struct {
 	noDeliver     bool
 	debugAddr     string
 	timeZone      string
+	sourcePoll    time.Duration
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -60,6 +61,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&cfg.engine.LogBodyBytes, "log-body-bytes", 4096, "most bytes of each request and response body an attempt keeps in the log (a webhook may set its own; 0 keeps none)")
 	fs.IntVar(&cfg.engine.LogSuccessBodyBytes, "log-success-body-bytes", 1024, "most bytes of the bodies a successful attempt keeps (0 keeps none)")
 	fs.DurationVar(&cfg.engine.BodyTimeout, "body-timeout", 5*time.Second, "a response body must end this soon after its headers, or the attempt is a timeout")
+	fs.DurationVar(&cfg.sourcePoll, "source-poll", 2*time.Second, "how often to read the event sources' configuration again (changes made in this process apply at once)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -122,10 +124,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	svc.Canceler = store
 	svc.Audit = store
 	svc.DefaultLocation = loc
-	engine, metrics, err := newEngine(cfg, svc, store, log)
+	engine, metrics, reg, err := newEngine(cfg, svc, store, log)
 	if err != nil {
 		return err
 	}
+	sources := newSourceRunner(cfg, svc, store, engine, reg, log)
 	apiServer, err := api.New(api.Config{MaxBodyBytes: cfg.maxBodyBytes}, svc, preview,
 		api.Delivery{Ingester: engine, Control: engine, Reader: store, Rotate: engine.RotateSecret}, log)
 	if err != nil {
@@ -160,6 +163,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if !cfg.noDeliver {
 		engine.Start()
 	}
+	sources.Start() // after the engine: what it ingests is delivered
 	if cfg.debugAddr != "" {
 		go serveDebug(cfg.debugAddr, log)
 	}
@@ -176,6 +180,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// First stop taking requests, then let attempts in flight finish (or
 	// hand them back) and write every outcome, then close the database.
 	serr := srv.Shutdown(sctx)
+	sources.Stop(sctx) // before the engine: no ingest after it stops
 	engine.Stop(sctx)
 	if serr != nil && !errors.Is(serr, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", serr)

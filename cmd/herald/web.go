@@ -24,8 +24,7 @@ type webUI struct {
 // API uses) and the delivery engine: its controls (test sends, retries,
 // secret rotation), its endpoints' circuit breakers, and — from ec, the
 // engine's configuration — the retention and body caps the pages name as
-// the server's defaults. engine may be nil: the pages that need it say
-// they are unavailable.
+// the server's defaults.
 func newWebUI(ctx context.Context, store *sqlstore.Store, svc *herald.Service, log *slog.Logger,
 	engine *delivery.Engine, ec delivery.Config, preview herald.Previewer) (*webUI, error) {
 	n, err := store.CountUsers(ctx)
@@ -36,10 +35,8 @@ func newWebUI(ctx context.Context, store *sqlstore.Store, svc *herald.Service, l
 	if n == 0 {
 		ui.setupToken = web.NewSetupToken()
 	}
-	deps := web.Deps{Service: svc, Users: store, Deliveries: store, Previewer: preview, Events: store, Log: log}
-	if engine != nil {
-		deps.Control, deps.Secrets, deps.Endpoints = engine, web.RotateFunc(engine.RotateSecret), engine
-	}
+	deps := web.Deps{Service: svc, Users: store, Deliveries: store, Previewer: preview, Events: store, Log: log,
+		Control: engine, Secrets: web.RotateFunc(engine.RotateSecret), Endpoints: engine}
 	cfg := web.Config{SetupToken: ui.setupToken, UserAgent: "herald/" + version,
 		Retention: ec.Retention, LogBodyBytes: ec.LogBodyBytes, LogSuccessBodyBytes: ec.LogSuccessBodyBytes}
 	h, err := web.New(cfg, deps)

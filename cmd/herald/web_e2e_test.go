@@ -113,11 +113,33 @@ func newReceiver(t *testing.T) *receiver {
 		r.reqs = append(r.reqs, recorded{req.Method, req.URL.Path, req.Header.Clone(), string(body)})
 		r.mu.Unlock()
 		w.Header().Set("X-Receiver", "crm")
+		if strings.HasSuffix(req.URL.Path, "/m-fail") { // a member whose deliveries fail
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
 		w.WriteHeader(http.StatusOK)
 		io.WriteString(w, `{"received": true}`)
 	}))
 	t.Cleanup(r.Close)
 	return r
+}
+
+// apiCall makes one REST call with key and fails the test unless it
+// answers want.
+func apiCall(t *testing.T, method, url, key, body string, want int) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != want {
+		t.Fatalf("%s %s: %d %s, want %d", method, url, res.StatusCode, got, want)
+	}
 }
 
 func (r *receiver) requests() []recorded {
@@ -476,8 +498,8 @@ func TestAdminUIInBrowser(t *testing.T) {
 	// webhook form and says what is left to fill.
 	b.open("/authorizations/new")
 	b.do(chromedp.Click(chromedp.CSS(`label[for="f-type-oauth2"]`)))
-	if eval[bool](b, `document.querySelector("#f-header-key").offsetParent !== null`) || !eval[bool](b, `document.querySelector("#f-oauth2-token-url").offsetParent !== null`) ||
-		!eval[bool](b, `document.querySelector("#f-tls-client-certificate-pem").offsetParent !== null`) {
+	if eval[bool](b, `document.querySelector("#f-header-key").offsetParent !== null`) || !eval[bool](b, `document.querySelector("#f-oauth2-token_url").offsetParent !== null`) ||
+		!eval[bool](b, `document.querySelector("#f-tls_client-certificate_pem").offsetParent !== null`) {
 		t.Fatal("type switch to OAuth 2.0 did not show its fields (and the client certificate) only")
 	}
 	b.checkA11y("authorization form (OAuth 2.0)")
@@ -690,6 +712,50 @@ func TestAdminUIInBrowser(t *testing.T) {
 	b.set("#q-outcome", "failure")
 	b.submit(`form.filters button[type=submit]`)
 	b.see("No attempt matches these filters")
+	// A delivery that fails for good (one retry, a second apart): Replay
+	// is offered, asks first, and queues it again.
+	webhookID := webhookURL[strings.LastIndex(webhookURL, "/")+1:]
+	apiCall(t, "PATCH", srv.url+"/api/v1/webhooks/"+webhookID, key, `{"retry_schedule": ["0s", "1s"]}`, http.StatusOK)
+	apiCall(t, "POST", srv.url+"/api/v1/events", key,
+		`{"type": "member.verified", "data": {"member": {"id": "m-fail", "email": "fay@example.com", "tier": "gold"}}}`, http.StatusAccepted)
+	failedSeen := func() int {
+		n := 0
+		for _, r := range recv.requests() {
+			if r.Path == "/hooks/m-fail" {
+				n++
+			}
+		}
+		return n
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for failedSeen() < 2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := failedSeen(); n != 2 {
+		t.Fatalf("the failing delivery was attempted %d times, want 2 (first try and one retry)", n)
+	}
+	// The outcome is written just after the receiver answers.
+	for deadline = time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		b.open(webhookURL + "/logs")
+		if eval[bool](b, `document.querySelector("form.replay") !== null`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Replay not offered for a delivery that failed for good")
+		}
+	}
+	b.submit(`form.replay button[type=submit]`)
+	b.see("Replay the failed deliveries of", "1 failed delivery created between")
+	b.checkA11y("replay confirmation")
+	b.submit(`form[action$="/replay"] button[type=submit]`)
+	b.see("1 failed delivery between", "queued again.")
+	deadline = time.Now().Add(10 * time.Second)
+	for failedSeen() < 3 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := failedSeen(); n < 3 {
+		t.Fatalf("replay did not attempt the failed delivery again (%d attempts)", n)
+	}
 
 	lap("before step 8")
 	// 8. Duplicate, unpublish, delete with confirmation.

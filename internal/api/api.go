@@ -16,6 +16,9 @@ import (
 type Config struct {
 	// MaxBodyBytes bounds every request body (default 1 MiB).
 	MaxBodyBytes int64
+	// PublicURL is where links herald hands out (invitations) point; if
+	// empty, the scheme and Host of the request.
+	PublicURL string
 }
 
 // Server serves the REST API.

@@ -26,8 +26,9 @@ func apiKeyFrom(ctx context.Context) *herald.APIKey {
 func workspaceOf(r *http.Request) string { return apiKeyFrom(r.Context()).WorkspaceID }
 
 // authenticate requires "Authorization: Bearer <key>" naming a live key
-// whose scopes allow the request. The key is never logged.
-func (s *Server) authenticate(need herald.Scope, next http.HandlerFunc) http.HandlerFunc {
+// whose principal may perform the route's action (herald.Principal.Can,
+// the one permission check the UI uses too). The key is never logged.
+func (s *Server) authenticate(need herald.Action, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		token = strings.TrimSpace(token)
@@ -46,8 +47,8 @@ func (s *Server) authenticate(need herald.Scope, next http.HandlerFunc) http.Han
 			s.writeError(w, r, fmt.Errorf("look up api key: %w", err))
 			return
 		}
-		if !key.Allows(need) {
-			s.writeError(w, r, herald.Errorf(herald.EForbidden, "this API key lacks the %q scope", need))
+		if err := herald.KeyPrincipal(key).Authorize(need); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 		ctx := herald.WithActor(context.WithValue(r.Context(), keyCtx, key), "API key “"+key.Name+"”")

@@ -285,7 +285,31 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"MatchRequest", matchRequest{}, false},
 		{"MatchEvent", reflect.New(reflect.TypeOf(matchRequest{}.Event).Elem()).Elem().Interface(), false},
 		{"MatchResult", herald.MatchResult{}, true},
+		{"SourceInput", sourceBody{}, false},
+		{"SourcePatch", sourceBody{}, false},
+		{"Source", sourceView{}, true},
+		{"SourceList", listResponse[sourceView]{}, true},
+		{"NATSSourceConfig", herald.NATSSource{}, false},
+		{"AMQPSourceConfig", herald.AMQPSource{}, false},
+		{"OutboxSourceConfig", herald.OutboxSource{}, false},
+		{"SourceMapping", herald.SourceMapping{}, false},
+		{"RejectedMessage", rejectView{}, true},
+		{"RejectedList", listResponse[rejectView]{}, true},
 		{"Problem", problem{}, true},
+		{"Workspace", herald.Workspace{}, true},
+		{"WorkspaceList", listResponse[*herald.Workspace]{}, true},
+		{"WorkspacePatch", struct {
+			workspacePatchBody
+			Name any `json:"name"`
+		}{}, false},
+		{"WorkspaceUpdate", workspacePatchBody{}, false},
+		{"MemberPatch", memberPatchBody{}, false},
+		{"Member", herald.Member{}, true},
+		{"MemberList", listResponse[*herald.Member]{}, true},
+		{"MemberInput", struct {
+			Email string      `json:"email"`
+			Role  herald.Role `json:"role"`
+		}{}, false},
 		{"FieldError", herald.FieldError{}, true},
 		// Events and deliveries. POST /events decodes eventBody; clients
 		// encode herald.EventInput: both must match EventInput.

@@ -2,13 +2,11 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
@@ -17,8 +15,9 @@ import (
 // API serves; the OpenAPI test checks the document against it.
 type route struct {
 	method, path string // path relative to /api/v1
-	scope        herald.Scope
-	handler      func(*Server, http.ResponseWriter, *http.Request)
+	// action is what the route does; herald.Principal.Can decides who may.
+	action  herald.Action
+	handler func(*Server, http.ResponseWriter, *http.Request)
 }
 
 // Routes lists every /api/v1 operation as "METHOD /path".
@@ -31,54 +30,76 @@ func Routes() []string {
 }
 
 var apiRoutes = []route{
-	{"GET", "/authorizations", herald.ScopeRead, (*Server).listAuthorizations},
-	{"POST", "/authorizations", herald.ScopeAdmin, (*Server).createAuthorization},
-	{"GET", "/authorizations/{id}", herald.ScopeRead, (*Server).getAuthorization},
-	{"PATCH", "/authorizations/{id}", herald.ScopeAdmin, (*Server).updateAuthorization},
-	{"DELETE", "/authorizations/{id}", herald.ScopeAdmin, (*Server).deleteAuthorization},
+	{"GET", "/authorizations", herald.ActRead, (*Server).listAuthorizations},
+	{"POST", "/authorizations", herald.ActConfigure, (*Server).createAuthorization},
+	{"GET", "/authorizations/{id}", herald.ActRead, (*Server).getAuthorization},
+	{"PATCH", "/authorizations/{id}", herald.ActConfigure, (*Server).updateAuthorization},
+	{"DELETE", "/authorizations/{id}", herald.ActConfigure, (*Server).deleteAuthorization},
 
-	{"GET", "/webhooks", herald.ScopeRead, (*Server).listWebhooks},
-	{"POST", "/webhooks", herald.ScopeAdmin, (*Server).createWebhook},
-	{"GET", "/webhooks/{id}", herald.ScopeRead, (*Server).getWebhook},
-	{"PATCH", "/webhooks/{id}", herald.ScopeAdmin, (*Server).updateWebhook},
-	{"DELETE", "/webhooks/{id}", herald.ScopeAdmin, (*Server).deleteWebhook},
-	{"POST", "/webhooks/{id}/publish", herald.ScopeAdmin, (*Server).publishWebhook},
-	{"POST", "/webhooks/{id}/unpublish", herald.ScopeAdmin, (*Server).unpublishWebhook},
-	{"POST", "/webhooks/{id}/duplicate", herald.ScopeAdmin, (*Server).duplicateWebhook},
-	{"GET", "/webhooks/{id}/secret", herald.ScopeAdmin, (*Server).webhookSecret},
-	{"POST", "/webhooks/{id}/match", herald.ScopeRead, (*Server).matchWebhook},
+	{"GET", "/webhooks", herald.ActRead, (*Server).listWebhooks},
+	{"POST", "/webhooks", herald.ActConfigure, (*Server).createWebhook},
+	{"GET", "/webhooks/{id}", herald.ActRead, (*Server).getWebhook},
+	{"PATCH", "/webhooks/{id}", herald.ActConfigure, (*Server).updateWebhook},
+	{"DELETE", "/webhooks/{id}", herald.ActConfigure, (*Server).deleteWebhook},
+	{"POST", "/webhooks/{id}/publish", herald.ActConfigure, (*Server).publishWebhook},
+	{"POST", "/webhooks/{id}/unpublish", herald.ActConfigure, (*Server).unpublishWebhook},
+	{"POST", "/webhooks/{id}/duplicate", herald.ActConfigure, (*Server).duplicateWebhook},
+	{"GET", "/webhooks/{id}/secret", herald.ActReadSecret, (*Server).webhookSecret},
+	{"POST", "/webhooks/{id}/match", herald.ActRead, (*Server).matchWebhook},
 
-	{"GET", "/event-types", herald.ScopeRead, (*Server).listEventTypes},
-	{"POST", "/event-types", herald.ScopeAdmin, (*Server).createEventType},
-	{"GET", "/event-types/{key}", herald.ScopeRead, (*Server).getEventType},
-	{"GET", "/presets", herald.ScopeRead, (*Server).listPresets},
-	{"GET", "/presets/{key}", herald.ScopeRead, (*Server).getPreset},
+	{"GET", "/event-types", herald.ActRead, (*Server).listEventTypes},
+	{"POST", "/event-types", herald.ActConfigure, (*Server).createEventType},
+	{"GET", "/event-types/{key}", herald.ActRead, (*Server).getEventType},
+	{"GET", "/presets", herald.ActRead, (*Server).listPresets},
+	{"GET", "/presets/{key}", herald.ActRead, (*Server).getPreset},
 
-	{"POST", "/webhooks/{id}/test", herald.ScopeAdmin, (*Server).testWebhook},
-	{"POST", "/webhooks/{id}/rotate-secret", herald.ScopeAdmin, (*Server).rotateSecret},
-	{"GET", "/webhooks/{id}/attempts", herald.ScopeRead, (*Server).listAttempts},
-	{"GET", "/webhooks/{id}/deliveries", herald.ScopeRead, (*Server).listDeliveries},
-	{"POST", "/webhooks/{id}/replay", herald.ScopeAdmin, (*Server).replayWebhook},
-	{"GET", "/attempts/{id}", herald.ScopeRead, (*Server).getAttempt},
-	{"POST", "/deliveries/{id}/retry", herald.ScopeAdmin, (*Server).retryDelivery},
+	{"POST", "/webhooks/{id}/test", herald.ActConfigure, (*Server).testWebhook},
+	{"POST", "/webhooks/{id}/rotate-secret", herald.ActConfigure, (*Server).rotateSecret},
+	{"GET", "/webhooks/{id}/attempts", herald.ActRead, (*Server).listAttempts},
+	{"GET", "/webhooks/{id}/deliveries", herald.ActRead, (*Server).listDeliveries},
+	{"POST", "/webhooks/{id}/replay", herald.ActConfigure, (*Server).replayWebhook},
+	{"GET", "/attempts/{id}", herald.ActRead, (*Server).getAttempt},
+	{"POST", "/deliveries/{id}/retry", herald.ActConfigure, (*Server).retryDelivery},
 
-	{"POST", "/events", herald.ScopeIngest, (*Server).ingestEvent},
-	{"POST", "/events/batch", herald.ScopeIngest, (*Server).ingestBatch},
-	{"GET", "/events/{id}", herald.ScopeRead, (*Server).getEvent},
-	{"POST", "/events/{id}/resend", herald.ScopeAdmin, (*Server).resendEvent},
+	{"POST", "/events", herald.ActIngest, (*Server).ingestEvent},
+	{"POST", "/events/batch", herald.ActIngest, (*Server).ingestBatch},
+	{"GET", "/events/{id}", herald.ActRead, (*Server).getEvent},
+	{"POST", "/events/{id}/resend", herald.ActConfigure, (*Server).resendEvent},
 
-	{"POST", "/templates/render", herald.ScopeRead, (*Server).renderTemplate},
+	{"POST", "/templates/render", herald.ActRead, (*Server).renderTemplate},
 
-	{"GET", "/audit-log", herald.ScopeRead, (*Server).listAudit},
-	{"GET", "/workspace", herald.ScopeRead, (*Server).getWorkspace},
-	{"PATCH", "/workspace", herald.ScopeAdmin, (*Server).updateWorkspace},
+	{"GET", "/sources", herald.ActRead, (*Server).listSources},
+	{"POST", "/sources", herald.ActConfigure, (*Server).createSource},
+	{"GET", "/sources/{id}", herald.ActRead, (*Server).getSource},
+	{"PATCH", "/sources/{id}", herald.ActConfigure, (*Server).updateSource},
+	{"DELETE", "/sources/{id}", herald.ActConfigure, (*Server).deleteSource},
+	{"POST", "/sources/{id}/pause", herald.ActConfigure, (*Server).pauseSource},
+	{"POST", "/sources/{id}/resume", herald.ActConfigure, (*Server).resumeSource},
+	{"GET", "/sources/{id}/rejected", herald.ActRead, (*Server).listRejected},
+
+	{"GET", "/audit-log", herald.ActRead, (*Server).listAudit},
+	{"GET", "/workspace", herald.ActRead, (*Server).getWorkspace},
+	{"PATCH", "/workspace", herald.ActManageWorkspace, (*Server).updateWorkspace},
+
+	// The instance API (instance keys): workspaces, their keys and members.
+	{"GET", "/workspaces", herald.ActManageInstance, (*Server).listWorkspaces},
+	{"POST", "/workspaces", herald.ActManageInstance, (*Server).createWorkspace},
+	{"GET", "/workspaces/{id}", herald.ActManageInstance, (*Server).getWorkspaceByID},
+	{"PATCH", "/workspaces/{id}", herald.ActManageInstance, (*Server).updateWorkspaceByID},
+	{"DELETE", "/workspaces/{id}", herald.ActManageInstance, (*Server).deleteWorkspace},
+	{"POST", "/workspaces/{id}/api-keys", herald.ActManageInstance, (*Server).createWorkspaceKey},
+	{"GET", "/workspaces/{id}/members", herald.ActManageInstance, (*Server).listMembers},
+	{"POST", "/workspaces/{id}/members", herald.ActManageInstance, (*Server).inviteMember},
+	{"GET", "/workspaces/{id}/members/{member}", herald.ActManageInstance, (*Server).getMember},
+	{"PATCH", "/workspaces/{id}/members/{member}", herald.ActManageInstance, (*Server).updateMember},
+	{"DELETE", "/workspaces/{id}/members/{member}", herald.ActManageInstance, (*Server).removeMember},
 }
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	allowed := map[string][]string{}
 	for _, rt := range apiRoutes {
-		mux.HandleFunc(rt.method+" /api/v1"+rt.path, s.authenticate(rt.scope, s.bind(rt.handler)))
+		mux.HandleFunc(rt.method+" /api/v1"+rt.path, s.authenticate(rt.action, s.bind(rt.handler)))
 		allowed[rt.path] = append(allowed[rt.path], rt.method)
 	}
 	// Any other method on a known path: 405 as problem+json, with Allow.
@@ -176,53 +197,20 @@ func (s *Server) getWorkspace(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ws)
 }
 
-// updateWorkspace changes the workspace's settings: its time zone and
-// its retention.
+// updateWorkspace changes the workspace's settings: its time zone, its
+// retention and its portal's allowed origins.
 func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		TimeZone *string `json:"time_zone"`
-		// absent: unchanged; null: the server's default
-		RetentionSeconds json.RawMessage `json:"retention_seconds"`
-		// read-only fields a client may send back from GET
-		ID        any `json:"id"`
-		Name      any `json:"name"`
-		CreatedAt any `json:"created_at"`
-	}
+	var body workspacePatchBody
 	if err := s.decode(r, &body); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	var retention *time.Duration
-	if len(body.RetentionSeconds) > 0 && string(body.RetentionSeconds) != "null" {
-		var secs int64
-		if err := json.Unmarshal(body.RetentionSeconds, &secs); err != nil {
-			s.writeError(w, r, fieldError(herald.EInvalid, "retention_seconds", "must be a whole number of seconds, or null for the server's default"))
-			return
-		}
-		d := time.Duration(secs) * time.Second
-		if secs > int64(herald.MaxRetention/time.Second) {
-			d = herald.MaxRetention + time.Second // refused below, with the bounds
-		}
-		retention = &d
-	}
-	if err := herald.ValidateRetention(retention); err != nil {
-		s.writeError(w, r, err) // before anything changes
+	p, err := body.patch(false)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
-	ctx, ws := r.Context(), workspaceOf(r)
-	if body.TimeZone != nil {
-		if _, err := s.svc.SetTimeZone(ctx, ws, *body.TimeZone); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-	}
-	if len(body.RetentionSeconds) > 0 {
-		if _, err := s.svc.SetRetention(ctx, ws, retention); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-	}
-	got, err := s.store.WorkspaceByID(ctx, ws)
+	got, err := s.svc.UpdateWorkspace(r.Context(), workspaceOf(r), p)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -10,9 +10,20 @@ import (
 )
 
 func (e *Engine) claimLoop(ctx context.Context) {
+	timer := time.NewTimer(e.cfg.PollInterval)
+	defer timer.Stop()
 	for ctx.Err() == nil {
+		e.slotBound.Store(false)
+		e.claimIdle.Store(false)
 		free := e.cfg.MaxInFlight - int(e.inflight.Load())
 		want := min(free, e.cfg.ClaimBatch)
+		if want <= 0 {
+			// Every slot is taken: a finishing worker wakes the loop.
+			e.slotBound.Store(true)
+			if free := e.cfg.MaxInFlight - int(e.inflight.Load()); free > 0 {
+				continue // a worker finished before the flag was up
+			}
+		}
 		if want > 0 {
 			e.postponeSaturated(ctx)
 			// The lease runs from before the claim is sent, on this
@@ -35,15 +46,18 @@ func (e *Engine) claimLoop(ctx context.Context) {
 				continue // there may be more due
 			}
 		}
-		timer := time.NewTimer(e.cfg.PollInterval)
+		if want > 0 {
+			// The last claim found nothing more due: ingests may claim
+			// their own deliveries until the loop runs again.
+			e.claimIdle.Store(true)
+		}
+		timer.Reset(e.cfg.PollInterval)
 		select {
 		case <-ctx.Done():
-			timer.Stop()
 			return
 		case <-e.wake:
 		case <-timer.C:
 		}
-		timer.Stop()
 	}
 }
 
@@ -116,7 +130,13 @@ type job struct {
 // claim is loaded alone, so one broken row holds back only its own
 // deliveries: they wait a minute, with the reason on the delivery.
 func (e *Engine) dispatch(claims []*herald.Claim, leaseEnd time.Time) {
-	events, hooks, auths, err := e.load(claims)
+	e.dispatchLoaded(claims, nil, leaseEnd)
+}
+
+// dispatchLoaded is dispatch with the events already known (nil: load
+// them too).
+func (e *Engine) dispatchLoaded(claims []*herald.Claim, known map[string]*herald.Event, leaseEnd time.Time) {
+	events, hooks, auths, err := e.load(claims, known)
 	if err != nil {
 		if len(claims) == 1 {
 			e.log.Error("load claimed delivery; it waits a minute", "delivery", claims[0].ID, "err", err)
@@ -133,7 +153,7 @@ func (e *Engine) dispatch(claims []*herald.Claim, leaseEnd time.Time) {
 	e.start(claims, events, hooks, auths, leaseEnd)
 }
 
-func (e *Engine) load(claims []*herald.Claim) (map[string]*herald.Event, map[string]*herald.Webhook, map[string]*herald.Authorization, error) {
+func (e *Engine) load(claims []*herald.Claim, known map[string]*herald.Event) (map[string]*herald.Event, map[string]*herald.Webhook, map[string]*herald.Authorization, error) {
 	ctx := e.ctx
 	evIDs, hookIDs := make([]string, 0, len(claims)), make([]string, 0, 4)
 	seenEv, seenHook := map[string]bool{}, map[string]bool{}
@@ -147,9 +167,12 @@ func (e *Engine) load(claims []*herald.Claim) (map[string]*herald.Event, map[str
 			hookIDs = append(hookIDs, c.WebhookID)
 		}
 	}
-	events, err := e.queue.EventsByID(ctx, evIDs)
-	if err != nil {
-		return nil, nil, nil, err
+	events := known
+	if events == nil {
+		var err error
+		if events, err = e.queue.EventsByID(ctx, evIDs); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	hooks, err := e.queue.WebhooksByID(ctx, hookIDs)
 	if err != nil {
@@ -215,12 +238,19 @@ func (e *Engine) worker(j *job) {
 
 const workerIdle = 10 * time.Second
 
-// finished frees a worker slot and wakes the claim loop when a good
-// share of slots is free again (not after every single completion, which
-// would turn into one claim query per delivery).
+// finished frees a worker slot. It wakes the claim loop only when the
+// loop waits for slots (every one was taken), and then once a good share
+// of them is free again: not after every single completion, which would
+// be one claim query per delivery. A claim loop that waits because the
+// queue had nothing more due needs no wake-up from a finishing worker —
+// at a steady rate that used to be an empty claim transaction per
+// delivery.
 func (e *Engine) finished() {
 	n := e.inflight.Add(-1)
 	e.workers.Done()
+	if !e.slotBound.Load() {
+		return
+	}
 	free := e.cfg.MaxInFlight - int(n)
 	if free >= max(1, min(e.cfg.ClaimBatch, e.cfg.MaxInFlight)/4) || n == 0 {
 		e.Wake()

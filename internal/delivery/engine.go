@@ -137,6 +137,16 @@ type Engine struct {
 	outcomes chan *herald.OutcomeRecord
 	jobs     chan *job // to idle workers
 	inflight atomic.Int64
+	// slotBound is set while the claim loop waits because every worker
+	// slot is taken (see finished).
+	slotBound atomic.Bool
+	// claimIdle is set while the claim loop waits after a claim that
+	// found nothing more due (see ingestLease).
+	claimIdle atomic.Bool
+	// ingestMu guards claimsStopped: once Stop sets it, no ingest
+	// dispatches deliveries it claimed (see dispatchIngested).
+	ingestMu      sync.RWMutex
+	claimsStopped bool
 
 	// ctx is the engine's base context: every goroutine the engine
 	// starts runs on it or on a context derived from it. Stop cancels it
@@ -240,6 +250,9 @@ func (e *Engine) Stop(ctx context.Context) {
 		return
 	}
 	e.stopClaims()
+	e.ingestMu.Lock()
+	e.claimsStopped = true
+	e.ingestMu.Unlock()
 	e.loops.Wait()
 	e.waitOrCancel(ctx, &e.workers)
 	e.bgMu.Lock()

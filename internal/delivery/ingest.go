@@ -90,12 +90,16 @@ func (e *Engine) ingest(ctx context.Context, workspaceID string, inputs []herald
 		return nil, err
 	}
 	router := &ingestRouter{conds: &e.conds, loc: e.svc.Location(ctx, workspaceID)}
+	lease := e.ingestLease(len(reqs))
 	for _, r := range reqs {
-		r.Router = router
+		r.Router, r.ClaimLease = router, lease
 	}
+	// A lease taken at ingest starts no earlier than now (see claimLoop).
+	leaseEnd := time.Now().Add(lease)
 	if err := e.queue.Ingest(ctx, reqs); err != nil {
 		return nil, fmt.Errorf("store events: %w", err)
 	}
+	allClaimed := e.dispatchIngested(reqs, leaseEnd)
 	e.countRouting(reqs)
 	out := make([]herald.IngestResult, len(reqs))
 	fresh := 0
@@ -106,8 +110,85 @@ func (e *Engine) ingest(ctx context.Context, workspaceID string, inputs []herald
 		}
 	}
 	e.metrics.EventsIngested.Add(float64(fresh))
-	e.Wake()
+	if !allClaimed {
+		e.Wake()
+	}
 	return out, nil
+}
+
+// maxIngestClaim bounds the events of one ingest call whose deliveries
+// are claimed in the ingest transaction: single events and small
+// batches, the shape of a steady trickle. Larger batches go through the
+// claim loop, which takes them 256 at a time.
+const maxIngestClaim = 16
+
+// ingestLease decides whether an ingest claims its own deliveries (see
+// herald.IngestRequest.ClaimLease): only while the claim loop is idle —
+// its last claim found nothing more due, so nothing older waits in the
+// queue and fairness is kept — and a good share of worker slots is free.
+// Events arriving one by one then cost one write transaction and no
+// wake-up of the claim loop instead of two transactions and a hand-off:
+// the claim would have followed within microseconds anyway, under the
+// same lease.
+func (e *Engine) ingestLease(events int) time.Duration {
+	if events > maxIngestClaim || !e.started.Load() || !e.claimIdle.Load() || int(e.inflight.Load()) > e.cfg.MaxInFlight/4 {
+		return 0
+	}
+	e.ingestMu.RLock()
+	defer e.ingestMu.RUnlock()
+	if e.claimsStopped {
+		return 0
+	}
+	return e.cfg.Lease
+}
+
+// dispatchIngested hands the deliveries an ingest claimed to workers,
+// with the events already in memory (no query for them). It reports
+// whether the ingest left nothing for the claim loop.
+func (e *Engine) dispatchIngested(reqs []*herald.IngestRequest, leaseEnd time.Time) bool {
+	all := true
+	var claims []*herald.Claim
+	var events map[string]*herald.Event
+	for _, r := range reqs {
+		if r.ClaimLease <= 0 || len(r.Claims) < r.Result.Deliveries {
+			all = false
+		}
+		if len(r.Claims) == 0 {
+			continue
+		}
+		if events == nil {
+			events = map[string]*herald.Event{}
+		}
+		ev := r.Event
+		if ev.Data == nil {
+			if err := herald.DecodeJSON(ev.RawData, &ev.Data); err != nil {
+				all = false
+				continue // the claim loop's path loads it after the lease
+			}
+		}
+		events[ev.ID] = ev
+		claims = append(claims, r.Claims...)
+	}
+	if len(claims) == 0 {
+		return all
+	}
+	e.ingestMu.RLock()
+	defer e.ingestMu.RUnlock()
+	if e.claimsStopped {
+		// Stop began between the decision and the commit: give the
+		// deliveries back, due now, for the next process or start.
+		recs := make([]*herald.OutcomeRecord, len(claims))
+		now := e.clock.Now()
+		for i, c := range claims {
+			recs[i] = deferral(c, nil, now)
+		}
+		if err := e.queue.RecordOutcomes(context.Background(), recs); err != nil {
+			e.log.Warn("hand back deliveries claimed at ingest during shutdown; they go out after their lease", "err", err, "count", len(recs))
+		}
+		return false
+	}
+	e.dispatchLoaded(claims, events, leaseEnd)
+	return all
 }
 
 // knownTypes lists the workspace's event types, sorted.

@@ -49,7 +49,7 @@ func TestAttemptHandsBackAClaimWhoseLeaseRanOut(t *testing.T) {
 	if err != nil || len(claims) != 1 {
 		t.Fatalf("claim: %v, %d claims", err, len(claims))
 	}
-	events, hooks, auths, err := eng.load(claims)
+	events, hooks, auths, err := eng.load(claims, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

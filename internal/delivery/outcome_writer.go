@@ -21,13 +21,19 @@ func (e *Engine) emit(rec *herald.OutcomeRecord) { e.outcomes <- rec }
 func (e *Engine) writeLoop() {
 	defer close(e.writerDone)
 	batch := make([]*herald.OutcomeRecord, 0, 512)
+	var lastWrite time.Time
+	gather := time.NewTimer(0)
+	<-gather.C
+	defer gather.Stop()
 	for rec := range e.outcomes {
 		batch = append(batch[:0], rec)
+		closed := false
 	fill:
 		for len(batch) < cap(batch) {
 			select {
 			case r, ok := <-e.outcomes:
 				if !ok {
+					closed = true
 					break fill
 				}
 				batch = append(batch, r)
@@ -35,6 +41,37 @@ func (e *Engine) writeLoop() {
 				break fill
 			}
 		}
+		// Events that arrive one by one finish one by one: rather than a
+		// transaction per outcome, write at most one batch per
+		// outcomeGather while busy — the first outcome after a quiet spell
+		// is written at once. Receipt latency is not affected (the
+		// receiver already has the delivery); an ordered webhook's next
+		// delivery, or one handed back due now, is not kept waiting.
+		if wait := outcomeGather - time.Since(lastWrite); wait > 0 && !closed && !e.stopping.Load() && !mayBeDue(batch, e.clock.Now()) {
+			gather.Reset(wait)
+		collect:
+			for len(batch) < cap(batch) {
+				select {
+				case r, ok := <-e.outcomes:
+					if !ok {
+						break collect
+					}
+					batch = append(batch, r)
+					if r.Ordered || (r.Status == herald.DeliveryPending && !r.NextAttemptAt.After(e.clock.Now())) {
+						break collect
+					}
+				case <-gather.C:
+					break collect
+				}
+			}
+			if !gather.Stop() {
+				select {
+				case <-gather.C:
+				default:
+				}
+			}
+		}
+		lastWrite = time.Now()
 		for try, wait := 1, 100*time.Millisecond; ; try, wait = try+1, min(2*wait, 10*time.Second) {
 			err := e.queue.RecordOutcomes(context.Background(), batch)
 			if err == nil {
@@ -50,6 +87,26 @@ func (e *Engine) writeLoop() {
 			e.logStoreError("record delivery outcomes; retrying", err, "count", len(batch))
 			sleep(e.ctx, wait)
 		}
-		e.Wake()
+		if mayBeDue(batch, e.clock.Now()) {
+			e.Wake()
+		}
 	}
+}
+
+// outcomeGather is the least time between two outcome transactions
+// while outcomes keep coming (see writeLoop).
+const outcomeGather = 5 * time.Millisecond
+
+// mayBeDue reports whether recording these outcomes may have made work
+// due now: an ordered webhook's next held delivery was released, or a
+// delivery was handed back due now. A success or a retry later needs no
+// claim (the poll finds retries); waking for every batch cost an empty
+// claim transaction per delivery at a steady rate.
+func mayBeDue(batch []*herald.OutcomeRecord, now time.Time) bool {
+	for _, r := range batch {
+		if r.Ordered || (r.Status == herald.DeliveryPending && !r.NextAttemptAt.After(now)) {
+			return true
+		}
+	}
+	return false
 }

@@ -19,7 +19,13 @@ type IngestRequest struct {
 	// evaluates none (a webhook with a condition then gets a failed
 	// delivery saying so).
 	Router Router
-	Result IngestResult
+	// ClaimLease, if positive, leases the event's new due deliveries to
+	// the caller in the ingest transaction itself (as ClaimDeliveries
+	// would right after it); they come back in Claims. Held (ordered) and
+	// failed deliveries are not claimed.
+	ClaimLease time.Duration
+	Claims     []*Claim
+	Result     IngestResult
 }
 
 // IngestResult is the answer to one ingested event (the 202 body).

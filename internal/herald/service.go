@@ -36,6 +36,10 @@ type Service struct {
 	}
 	// Audit, if set, records every configuration change (who, what, when).
 	Audit AuditLog
+	// SourcesChanged, if set, is called after a source is created,
+	// changed, paused, resumed or deleted (the source runner reloads at
+	// once instead of at its next poll).
+	SourcesChanged func()
 	// DefaultLocation is the time zone of workspaces that set none (UTC if nil).
 	DefaultLocation *time.Location
 	Now             func() time.Time

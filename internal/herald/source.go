@@ -30,6 +30,9 @@ type Source struct {
 	Paused      bool          `json:"paused"`
 	CreatedAt   time.Time     `json:"created_at"`
 	UpdatedAt   time.Time     `json:"updated_at"`
+	// Status is what the runners last reported (state, counts, lag); the
+	// store fills it on reads, configuration writes leave it alone.
+	Status SourceStatus `json:"-"`
 }
 
 // NATSSource binds a JetStream stream through a durable pull consumer

@@ -18,7 +18,9 @@ type User struct {
 	WorkspaceID  string
 	Email        string // lower-case; unique across the installation
 	PasswordHash string
-	CreatedAt    time.Time
+	// InstanceOwner manages every workspace (the first user is one).
+	InstanceOwner bool
+	CreatedAt     time.Time
 }
 
 // Session is a signed-in browser. The cookie carries a random token; the

@@ -22,8 +22,11 @@ type Workspace struct {
 	TimeZone string `json:"time_zone"`
 	// RetentionSeconds is how long the workspace keeps attempts and
 	// finished events; nil means the server's --retention.
-	RetentionSeconds *int64    `json:"retention_seconds"`
-	CreatedAt        time.Time `json:"created_at"`
+	RetentionSeconds *int64 `json:"retention_seconds"`
+	// PortalAllowedOrigins are the origins (scheme://host[:port]) whose
+	// pages may frame the workspace's portal (frame-ancestors).
+	PortalAllowedOrigins []string  `json:"portal_allowed_origins"`
+	CreatedAt            time.Time `json:"created_at"`
 }
 
 // Bounds of a workspace's own retention.
@@ -39,13 +42,17 @@ const (
 	ScopeAdmin  Scope = "admin"  // everything in the workspace
 	ScopeRead   Scope = "read"   // GET requests only
 	ScopeIngest Scope = "ingest" // send events only
+	// ScopeInstance is bound to no workspace: it manages workspaces and
+	// mints their keys (herald apikey create --instance). It is never
+	// combined with the others.
+	ScopeInstance Scope = "instance"
 )
 
 // APIKey authenticates REST calls inside one workspace. Only a hash of the
 // key is stored; the key itself is shown once, at creation.
 type APIKey struct {
 	ID          string
-	WorkspaceID string
+	WorkspaceID string // "" for an instance key
 	Name        string
 	Prefix      string // first characters of the key, to tell keys apart in lists
 	Hash        []byte // SHA-256 of the whole key

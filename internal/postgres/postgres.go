@@ -38,7 +38,7 @@ func Dialect() sqlstore.Dialect {
 	if err != nil {
 		panic(err)
 	}
-	return sqlstore.Dialect{Name: "postgres", DollarPlaceholders: true, Migrations: sub, MapError: mapError, SkipLocked: " FOR UPDATE SKIP LOCKED", ForUpdate: " FOR UPDATE", RelaxTx: "SET LOCAL synchronous_commit = off", NotifyWork: "NOTIFY " + workChannel,
+	return sqlstore.Dialect{Name: "postgres", DollarPlaceholders: true, Migrations: sub, MapError: mapError, SkipLocked: " FOR UPDATE SKIP LOCKED", ForUpdate: " FOR UPDATE", RelaxTx: "SET LOCAL synchronous_commit = off", NotifyWork: "NOTIFY " + workChannel, Committers: 4,
 		MigrationLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockKey),
 		SizeQuery: `SELECT CAST(COALESCE(SUM(pg_total_relation_size(c.oid)), 0) AS BIGINT), CAST(0 AS BIGINT) FROM pg_class c
 			JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r'`,
@@ -218,6 +218,18 @@ func Open(ctx context.Context, url string, cipher herald.Cipher, opts ...sqlstor
 	d.NotifyWork = "SELECT pg_notify('" + workChannel + "', '" + payload + "')"
 	d.ListenWork = listener(cfg, o.Log, self)
 	s := sqlstore.New(db, db, d, cipher, opts...)
+	// Claims and outcomes: sessions that commit without waiting for the
+	// WAL flush (a lost claim or outcome repeats a delivery after its
+	// lease, never loses one; see docs/ARCHITECTURE.md).
+	relaxed := cfg.Copy()
+	if relaxed.RuntimeParams == nil {
+		relaxed.RuntimeParams = map[string]string{}
+	}
+	relaxed.RuntimeParams["synchronous_commit"] = "off"
+	rdb := stdlib.OpenDB(*relaxed)
+	rdb.SetMaxOpenConns(4)
+	rdb.SetMaxIdleConns(4)
+	s.SetRelaxedPool(rdb)
 	if err := s.Prepare(ctx); err != nil {
 		s.Close()
 		return nil, err

@@ -17,6 +17,10 @@ func TestUsersConformance(t *testing.T) {
 	storetest.RunUsers(t, func(t testing.TB) storetest.UsersStore { return storetest.OpenPostgres(t) })
 }
 
+func TestSourcesConformance(t *testing.T) {
+	storetest.RunSources(t, func(t testing.TB) storetest.SourcesStore { return storetest.OpenPostgres(t) })
+}
+
 func TestQueueConformance(t *testing.T) {
 	storetest.RunQueue(t, func(t testing.TB) storetest.QueueStore { return storetest.OpenPostgres(t) },
 		func(t testing.TB) (storetest.QueueStore, storetest.QueueStore) {
@@ -88,4 +92,8 @@ func TestStoreVacuumsWhenAutovacuumIsOff(t *testing.T) {
 	if !off && lastVacuum() {
 		t.Fatal("autovacuum is on, yet the store vacuumed")
 	}
+}
+
+func TestTenantsConformance(t *testing.T) {
+	storetest.RunTenants(t, func(t testing.TB) storetest.TenantsStore { return storetest.OpenPostgres(t) })
 }

@@ -22,7 +22,9 @@ type Consumer interface {
 	Run(ctx context.Context, src *herald.Source, sink Sink) error
 }
 
-// Sink is where a consumer hands what it read.
+// Sink is where a consumer hands what it read. Its methods may be called
+// from several goroutines at once (a consumer may accept a batch while it
+// reads the next).
 type Sink interface {
 	// Accept maps each message to an event and commits the events (with
 	// their deliveries) and the rejected messages (with their reason) to

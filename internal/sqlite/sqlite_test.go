@@ -18,3 +18,11 @@ func TestUsersConformance(t *testing.T) {
 func TestQueueConformance(t *testing.T) {
 	storetest.RunQueue(t, func(t testing.TB) storetest.QueueStore { return storetest.OpenSQLite(t) }, nil)
 }
+
+func TestSourcesConformance(t *testing.T) {
+	storetest.RunSources(t, func(t testing.TB) storetest.SourcesStore { return storetest.OpenSQLite(t) })
+}
+
+func TestTenantsConformance(t *testing.T) {
+	storetest.RunTenants(t, func(t testing.TB) storetest.TenantsStore { return storetest.OpenSQLite(t) })
+}

@@ -30,9 +30,14 @@ type Dialect struct {
 	// RelaxTx, if set, runs first inside a relaxed transaction
 	// (PostgreSQL: SET LOCAL synchronous_commit = off).
 	RelaxTx string
-	// NotifyWork, if set, runs in every ingest transaction to tell other
-	// processes that deliveries are due (PostgreSQL: NOTIFY).
+	// NotifyWork, if set, runs after ingest commits (coalesced, on its
+	// own connection) to tell other processes that deliveries are due
+	// (PostgreSQL: NOTIFY).
 	NotifyWork string
+	// Committers is how many ingest group commits may run at once (0 or
+	// 1: one; SQLite has one writer). More pipelines the groups where a
+	// commit mostly waits for the server's WAL flush (PostgreSQL).
+	Committers int
 	// ListenWork, if set, calls wake whenever another process's ingest
 	// committed, until ctx ends (PostgreSQL: LISTEN on its own connection).
 	ListenWork func(ctx context.Context, wake func()) error

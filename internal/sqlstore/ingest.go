@@ -7,42 +7,50 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
 
-// Ingest groups concurrent calls into one transaction (group commit): the
-// first caller's batch starts a commit, and every batch that arrives while
-// it runs is committed together next. Each caller returns only after the
-// commit that holds its events, so "nil" still means "on disk", at the
-// cost of one fsync per group instead of one per request.
+// Ingest groups concurrent calls into one transaction (group commit).
+// There is no committer goroutine: a caller that finds fewer than
+// Dialect.Committers commits running becomes a leader and commits what
+// is pending — its own batch and every batch that arrived meanwhile — in
+// one transaction; the others wait for the leader's answer. At a low
+// rate each caller thus commits its own event on its own goroutine (no
+// hand-off to a committer and back, two scheduler wake-ups fewer per
+// event), and under load concurrent requests share commits. Each caller
+// returns only after the commit that holds its events, so "nil" still
+// means "on disk". With more than one committer (PostgreSQL, where a
+// commit waits for the server's WAL flush and several flush together),
+// groups are pipelined: the next group is built and sent while the
+// previous one is being flushed.
 func (s *Store) Ingest(ctx context.Context, reqs []*herald.IngestRequest) error {
 	if len(reqs) == 0 {
 		return nil
 	}
-	s.ingestOnce.Do(s.startCommitter)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	b := &ingestBatch{reqs: reqs, done: make(chan error, 1)}
-	select {
-	case s.ingestQ <- b:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.closing:
+	c := &s.committer
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
 		return errors.New("store is closing")
+	}
+	c.pending = append(c.pending, b)
+	if c.leaders < max(1, s.dialect.Committers) {
+		c.leaders++
+		c.running.Add(1)
+		s.lead(b) // unlocks c.mu
+	} else {
+		c.mu.Unlock()
 	}
 	// Once queued, the batch is committed or refused as a whole; wait for
 	// the answer even if ctx ends, so no caller reports "not stored" for an
 	// event that is on disk.
-	select {
-	case err := <-b.done:
-		return err
-	case <-s.committerDone:
-		select {
-		case err := <-b.done:
-			return err
-		default:
-			return errors.New("store closed before the events were committed")
-		}
-	}
+	return <-b.done
 }
 
 type ingestBatch struct {
@@ -53,41 +61,39 @@ type ingestBatch struct {
 // maxGroupEvents bounds one group commit.
 const maxGroupEvents = 2000
 
-func (s *Store) startCommitter() {
-	s.ingestQ = make(chan *ingestBatch, 1024)
-	s.committerDone = make(chan struct{})
-	go func() {
-		defer close(s.committerDone)
-		for {
-			var first *ingestBatch
-			select {
-			case first = <-s.ingestQ:
-			case <-s.closing:
-				// Commit what is already queued, then stop.
-				for {
-					select {
-					case b := <-s.ingestQ:
-						s.commitGroup([]*ingestBatch{b})
-					default:
-						return
-					}
-				}
-			}
-			group := []*ingestBatch{first}
-			n := len(first.reqs)
-		drain:
-			for n < maxGroupEvents {
-				select {
-				case b := <-s.ingestQ:
-					group = append(group, b)
-					n += len(b.reqs)
-				default:
-					break drain
-				}
-			}
-			s.commitGroup(group)
+// lead commits pending groups, with c.mu held on entry (it returns with
+// it released). Once the caller's own batch is committed, a leader that
+// still finds work pending hands it to a goroutine instead of making its
+// caller wait for other callers' commits.
+func (s *Store) lead(own *ingestBatch) {
+	c := &s.committer
+	for {
+		if len(c.pending) == 0 {
+			c.leaders--
+			c.mu.Unlock()
+			c.running.Done()
+			return
 		}
-	}()
+		n, i := 0, 0
+		for i < len(c.pending) && (i == 0 || n+len(c.pending[i].reqs) <= maxGroupEvents) {
+			n += len(c.pending[i].reqs)
+			i++
+		}
+		group := append([]*ingestBatch(nil), c.pending[:i]...)
+		c.pending = append(c.pending[:0], c.pending[i:]...)
+		mine := false
+		for _, b := range group {
+			mine = mine || b == own
+		}
+		c.mu.Unlock()
+		s.commitGroup(group)
+		c.mu.Lock()
+		if mine && own != nil && len(c.pending) > 0 {
+			go func() { c.mu.Lock(); s.lead(nil) }()
+			c.mu.Unlock()
+			return
+		}
+	}
 }
 
 // commitGroup commits all batches in one transaction; if that fails, it
@@ -140,7 +146,8 @@ func (s *Store) ingestTx(ctx context.Context, reqs []*herald.IngestRequest) erro
 	}
 	defer tx.Close()
 	events := s.newRowBuffer(tx, qInsertEvent, 9)
-	deliveries := s.newRowBuffer(tx, qInsertDelivery, 12)
+	deliveries := s.newRowBuffer(tx, qInsertDelivery, 13)
+	var claimToken string // one lease token for what this transaction claims
 	deliveries.parent = events
 	var failedAttempts []*herald.Attempt
 
@@ -151,7 +158,7 @@ func (s *Store) ingestTx(ctx context.Context, reqs []*herald.IngestRequest) erro
 	// database or earlier in this transaction): new ones are held.
 	busy := map[string]bool{}
 	for _, r := range reqs {
-		r.Result = herald.IngestResult{}
+		r.Result, r.Claims = herald.IngestResult{}, nil
 		ev := r.Event
 		if ev.IdempotencyKey != "" {
 			k := wsType{ev.WorkspaceID, ev.IdempotencyKey}
@@ -230,7 +237,7 @@ func (s *Store) ingestTx(ctx context.Context, reqs []*herald.IngestRequest) erro
 				id := herald.NewID()
 				msg := "condition: " + t.evalErr.Error()
 				if err := deliveries.add(ctx, id, ev.WorkspaceID, ev.ID, ev.Type, h.ID, string(herald.DeliveryFailed),
-					"the condition could not be evaluated", 1, truncate(msg, 1000), nil, now, now); err != nil {
+					"the condition could not be evaluated", 1, truncate(msg, 1000), nil, now, now, nil); err != nil {
 					return fmt.Errorf("insert deliveries: %w", err)
 				}
 				failedAttempts = append(failedAttempts, &herald.Attempt{ID: herald.NewID(), WorkspaceID: ev.WorkspaceID, DeliveryID: id,
@@ -253,16 +260,25 @@ func (s *Store) ingestTx(ctx context.Context, reqs []*herald.IngestRequest) erro
 					busy[h.ID] = true
 				}
 			}
-			if err := deliveries.add(ctx, herald.NewID(), ev.WorkspaceID, ev.ID, ev.Type, h.ID, string(herald.DeliveryPending), "", 0, "", due, now, now); err != nil {
+			id := herald.NewID()
+			var token sql.NullString
+			if r.ClaimLease > 0 && due == now {
+				// Leased to the caller at once, as a claim right after
+				// this commit would (see herald.IngestRequest.ClaimLease).
+				if claimToken == "" {
+					claimToken = newToken()
+				}
+				token = sql.NullString{String: claimToken, Valid: true}
+				due = micros(ev.ReceivedAt.Add(r.ClaimLease))
+				r.Claims = append(r.Claims, &herald.Claim{Token: claimToken, Delivery: herald.Delivery{ID: id, WorkspaceID: ev.WorkspaceID,
+					EventID: ev.ID, EventType: ev.Type, WebhookID: h.ID, Status: herald.DeliveryPending, NextAttemptAt: ptrTime(fromMicros(due)),
+					CreatedAt: fromMicros(now), UpdatedAt: fromMicros(now)}})
+			}
+			if err := deliveries.add(ctx, id, ev.WorkspaceID, ev.ID, ev.Type, h.ID, string(herald.DeliveryPending), "", 0, "", due, now, now, token); err != nil {
 				return fmt.Errorf("insert deliveries: %w", err)
 			}
 		}
 		r.Result.EventID, r.Result.Deliveries = ev.ID, len(targets)
-	}
-	if s.dialect.NotifyWork != "" {
-		if _, err := tx.ExecContext(ctx, s.dialect.NotifyWork); err != nil {
-			return fmt.Errorf("notify: %w", s.mapErr(err))
-		}
 	}
 	// Events first: deliveries refer to them.
 	if err := events.flush(ctx); err != nil {
@@ -280,8 +296,11 @@ func (s *Store) ingestTx(ctx context.Context, reqs []*herald.IngestRequest) erro
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit ingest: %w", s.mapErr(err))
 	}
+	s.notifyWork()
 	return nil
 }
+
+func ptrTime(t time.Time) *time.Time { return &t }
 
 // checkIdempotency returns the first answer for a key seen within the
 // window; an older use of the key is forgotten so the key can be reused.
@@ -345,13 +364,66 @@ func (s *Store) hasPending(ctx context.Context, tx *txConn, webhookID string) (b
 	return n > 0, s.mapErr(err)
 }
 
-// closer state for the committer; see Close.
+// committer is the group commit's state (see Ingest and Close).
 type committer struct {
-	ingestOnce    sync.Once
-	ingestQ       chan *ingestBatch
-	closing       chan struct{}
-	committerDone chan struct{}
-	closeOnce     sync.Once
+	mu      sync.Mutex
+	pending []*ingestBatch
+	leaders int            // commits running now
+	closed  bool           // Close was called: no new batches
+	running sync.WaitGroup // leaders, for Close
+	// notify: at most one NOTIFY in flight, another one owed if set.
+	notifyMu      sync.Mutex
+	notifyRunning bool
+	notifyOwed    bool
+	notifying     sync.WaitGroup
+}
+
+// closeIngest refuses new batches and waits for the commits of those
+// already queued.
+func (c *committer) closeIngest() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.running.Wait()
+	c.notifying.Wait()
+}
+
+// notifyWork tells other processes that deliveries are due (PostgreSQL
+// NOTIFY). It runs after the ingest commit, on its own connection, and
+// coalesces: while one NOTIFY is in flight, later commits owe just one
+// more. (A NOTIFY inside the ingest transaction would take the server's
+// global notification lock from the commit until its WAL flush ends,
+// so concurrent ingest transactions could not flush together.)
+func (s *Store) notifyWork() {
+	if s.dialect.NotifyWork == "" {
+		return
+	}
+	c := &s.committer
+	c.notifyMu.Lock()
+	if c.notifyRunning {
+		c.notifyOwed = true
+		c.notifyMu.Unlock()
+		return
+	}
+	c.notifyRunning = true
+	c.notifying.Add(1)
+	c.notifyMu.Unlock()
+	go func() {
+		defer c.notifying.Done()
+		for {
+			if _, err := s.write.ExecContext(context.Background(), s.dialect.NotifyWork); err != nil {
+				s.log().Debug("notify other processes of new work", "err", err)
+			}
+			c.notifyMu.Lock()
+			if !c.notifyOwed {
+				c.notifyRunning = false
+				c.notifyMu.Unlock()
+				return
+			}
+			c.notifyOwed = false
+			c.notifyMu.Unlock()
+		}
+	}()
 }
 
 // lockWebhook holds the webhook's row until tx ends (PostgreSQL; SQLite

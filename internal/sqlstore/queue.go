@@ -48,6 +48,23 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 	token := newToken()
 	query := s.claimQuery()
 	args := []any{micros(now.Add(lease)), token, micros(now), micros(now), limit}
+	if s.relaxed != nil {
+		// One statement on a session that commits relaxed: no BEGIN,
+		// SET LOCAL or COMMIT round trips around it.
+		st, err := s.prepared(ctx, s.relaxed, query)
+		if err != nil {
+			return nil, fmt.Errorf("claim deliveries: %w", err)
+		}
+		rows, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return nil, fmt.Errorf("claim deliveries: %w", s.mapErr(err))
+		}
+		claims, err := scanClaims(rows, token)
+		if err != nil {
+			return nil, fmt.Errorf("claim deliveries: %w", s.mapErr(err))
+		}
+		return claims, nil
+	}
 	tx, err := s.begin(ctx, Relaxed)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
@@ -61,23 +78,28 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", s.mapErr(err))
 	}
-	var claims []*herald.Claim
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("claim deliveries: %w", s.mapErr(err))
-		}
-		claims = append(claims, &herald.Claim{Delivery: *d, Token: token})
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	claims, err := scanClaims(rows, token)
+	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", s.mapErr(err))
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit claim: %w", s.mapErr(err))
 	}
 	return claims, nil
+}
+
+// scanClaims reads the claimed rows and closes them.
+func scanClaims(rows *sql.Rows, token string) ([]*herald.Claim, error) {
+	defer rows.Close()
+	var claims []*herald.Claim
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, err
+		}
+		claims = append(claims, &herald.Claim{Delivery: *d, Token: token})
+	}
+	return claims, rows.Err()
 }
 
 // PostponeDue moves due, unclaimed deliveries of the webhooks to until.
@@ -184,12 +206,15 @@ func (s *Store) RecordOutcomes(ctx context.Context, recs []*herald.OutcomeRecord
 	for _, k := range successOrder {
 		ids := successes[k]
 		for len(ids) > 0 {
-			chunk := ids[:min(len(ids), 500)]
+			chunk := ids[:min(len(ids), maxInList)]
 			ids = ids[len(chunk):]
-			marks, args := inList(chunk)
+			marks, args := inBucket(chunk)
 			args = append([]any{k.status, at, k.token}, args...)
-			if _, err := tx.ExecContext(ctx, s.q(`UPDATE deliveries SET status = 'succeeded', status_reason = '', attempts = attempts + 1, next_attempt_at = NULL,
-				claim_token = NULL, last_status = ?, last_error = '', updated_at = ? WHERE claim_token = ? AND id IN (`+marks+`)`), args...); err != nil {
+			st, err := s.txStmt(ctx, tx, qRecordSuccesses+marks+`)`)
+			if err != nil {
+				return fmt.Errorf("record successes: %w", err)
+			}
+			if _, err := st.ExecContext(ctx, args...); err != nil {
 				return fmt.Errorf("record successes: %w", s.mapErr(err))
 			}
 		}
@@ -251,28 +276,83 @@ func inList(ids []string) (string, []any) {
 // EventsByID loads events by id.
 func (s *Store) EventsByID(ctx context.Context, ids []string) (map[string]*herald.Event, error) {
 	out := make(map[string]*herald.Event, len(ids))
-	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), 500)]
-		ids = ids[len(chunk):]
-		marks, args := inList(chunk)
-		rows, err := s.read.QueryContext(ctx, s.q(`SELECT id, workspace_id, type, occurred_at, received_at, data, idempotency_key, is_test FROM events WHERE id IN (`+marks+`)`), args...)
+	err := s.queryIDs(ctx, `SELECT id, workspace_id, type, occurred_at, received_at, data, idempotency_key, is_test FROM events WHERE id IN (`, ids, func(rows *sql.Rows) error {
+		ev, err := scanEvent(rows)
 		if err != nil {
-			return nil, fmt.Errorf("load events: %w", s.mapErr(err))
+			return err
+		}
+		out[ev.ID] = ev
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load events: %w", err)
+	}
+	return out, nil
+}
+
+// maxInList bounds the ids of one IN list (larger sets go in chunks).
+const maxInList = 512
+
+// inBucket is inList padded to the next power of two by repeating the
+// last id, so that an IN list comes in a few shapes (1, 2, 4, … 512
+// marks) that are each prepared once instead of parsed on every call.
+// A repeated id matches its row once.
+func inBucket(ids []string) (string, []any) {
+	n := 1
+	for n < len(ids) {
+		n *= 2
+	}
+	args := make([]any, n)
+	for i := range args {
+		args[i] = ids[min(i, len(ids)-1)]
+	}
+	return inMarks(n), args
+}
+
+// inMarks is "?, ?, …" n times (cached for the bucket sizes).
+func inMarks(n int) string {
+	if n < len(marksCache) {
+		return marksCache[n]
+	}
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+var marksCache = func() []string {
+	out := make([]string, maxInList+1)
+	for n := 1; n <= maxInList; n *= 2 {
+		out[n] = strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+	}
+	return out
+}()
+
+// queryIDs runs head + "?, …)" on the read pool for ids, in chunks of
+// at most maxInList, with a statement prepared once per bucket size, and
+// calls each for every row.
+func (s *Store) queryIDs(ctx context.Context, head string, ids []string, each func(*sql.Rows) error) error {
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), maxInList)]
+		ids = ids[len(chunk):]
+		marks, args := inBucket(chunk)
+		st, err := s.prepared(ctx, s.read, head+marks+`)`)
+		if err != nil {
+			return err
+		}
+		rows, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return s.mapErr(err)
 		}
 		for rows.Next() {
-			ev, err := scanEvent(rows)
-			if err != nil {
+			if err := each(rows); err != nil {
 				rows.Close()
-				return nil, err
+				return s.mapErr(err)
 			}
-			out[ev.ID] = ev
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, s.mapErr(err)
+			return s.mapErr(err)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func scanEvent(row interface{ Scan(...any) error }) (*herald.Event, error) {
@@ -293,46 +373,36 @@ func scanEvent(row interface{ Scan(...any) error }) (*herald.Event, error) {
 
 // WebhooksByID loads webhooks by id, across workspaces.
 func (s *Store) WebhooksByID(ctx context.Context, ids []string) (map[string]*herald.Webhook, error) {
-	marks, args := inList(ids)
-	out := map[string]*herald.Webhook{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	rows, err := s.read.QueryContext(ctx, s.q(`SELECT `+webhookColumns+` FROM webhooks WHERE id IN (`+marks+`)`), args...)
-	if err != nil {
-		return nil, fmt.Errorf("load webhooks: %w", s.mapErr(err))
-	}
-	defer rows.Close()
-	for rows.Next() {
+	out := make(map[string]*herald.Webhook, len(ids))
+	err := s.queryIDs(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id IN (`, ids, func(rows *sql.Rows) error {
 		w, err := s.scanWebhook(rows)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		out[w.ID] = w
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load webhooks: %w", err)
 	}
-	return out, s.mapErr(rows.Err())
+	return out, nil
 }
 
 // AuthorizationsByID loads authorizations by id, across workspaces.
 func (s *Store) AuthorizationsByID(ctx context.Context, ids []string) (map[string]*herald.Authorization, error) {
-	marks, args := inList(ids)
-	out := map[string]*herald.Authorization{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	rows, err := s.read.QueryContext(ctx, s.q(`SELECT `+authorizationColumns+` FROM authorizations WHERE id IN (`+marks+`)`), args...)
-	if err != nil {
-		return nil, fmt.Errorf("load authorizations: %w", s.mapErr(err))
-	}
-	defer rows.Close()
-	for rows.Next() {
+	out := make(map[string]*herald.Authorization, len(ids))
+	err := s.queryIDs(ctx, `SELECT `+authorizationColumns+` FROM authorizations WHERE id IN (`, ids, func(rows *sql.Rows) error {
 		a, err := s.scanAuthorization(rows)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		out[a.ID] = a
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load authorizations: %w", err)
 	}
-	return out, s.mapErr(rows.Err())
+	return out, nil
 }
 
 // CancelPending cancels the pending deliveries of a webhook that no

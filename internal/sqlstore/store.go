@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,14 +18,19 @@ import (
 // read, which is the same pool except on SQLite, where one connection
 // writes and a pool reads (single writer, many readers under WAL).
 type Store struct {
-	write   *sql.DB
-	read    *sql.DB
+	write *sql.DB
+	read  *sql.DB
+	// relaxed, if set (PostgreSQL), is a pool whose sessions commit with
+	// synchronous_commit off: claims and outcomes run there, a claim as
+	// one statement with no transaction around it (see SetRelaxedPool).
+	relaxed *sql.DB
 	dialect Dialect
 	cipher  herald.Cipher
 	rb      rebinder
 	stmts   sync.Map // stmtKey → *sql.Stmt
 	avail   availability
 	committer
+	closeOnce sync.Once
 	// vacuum bookkeeping (PostgreSQL with autovacuum off)
 	vacuumMu    sync.Mutex
 	lastVacuum  time.Time
@@ -36,7 +42,6 @@ func New(write, read *sql.DB, d Dialect, cipher herald.Cipher, opts ...Option) *
 	o := NewOptions(opts...)
 	s := &Store{write: write, read: read, dialect: d, cipher: cipher, rb: rebinder{dollar: d.DollarPlaceholders}}
 	s.avail.log = o.Log
-	s.closing = make(chan struct{})
 	return s
 }
 
@@ -55,22 +60,26 @@ func (s *Store) ListenForWork(ctx context.Context, wake func()) error {
 	return s.dialect.ListenWork(ctx, wake)
 }
 
+// SetRelaxedPool names a pool for claims and outcomes whose sessions
+// already commit without waiting for the disk (PostgreSQL: opened with
+// synchronous_commit=off), so they need no "SET LOCAL" and a claim needs
+// no BEGIN/COMMIT: one round trip instead of four. Call it before
+// Prepare; Close closes the pool.
+func (s *Store) SetRelaxedPool(db *sql.DB) { s.relaxed = db }
+
 // DB returns the write pool, for the dialect packages' own queries.
 func (s *Store) DB() *sql.DB { return s.write }
 
 // Close commits what ingest has queued, then closes both pools.
 func (s *Store) Close() error {
 	defer s.stmts.Range(func(k, v any) bool { v.(*sql.Stmt).Close(); return true })
-	s.closeOnce.Do(func() {
-		close(s.closing)
-		s.ingestOnce.Do(func() {}) // no committer may start after this
-		if s.committerDone != nil {
-			<-s.committerDone
-		}
-	})
+	s.closeOnce.Do(s.closeIngest)
 	err := s.write.Close()
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
+	}
+	if s.relaxed != nil {
+		err = errors.Join(err, s.relaxed.Close())
 	}
 	return err
 }
@@ -172,10 +181,14 @@ func (s *Store) workspaceWhere(ctx context.Context, column, value string) (*hera
 	var w herald.Workspace
 	var created int64
 	var retention sql.NullInt64
-	err := s.read.QueryRowContext(ctx, s.q(`SELECT id, name, time_zone, retention_seconds, created_at FROM workspaces WHERE `+column+` = ?`), value).
-		Scan(&w.ID, &w.Name, &w.TimeZone, &retention, &created)
+	var origins string
+	err := s.read.QueryRowContext(ctx, s.q(`SELECT id, name, time_zone, retention_seconds, portal_allowed_origins, created_at FROM workspaces WHERE `+column+` = ?`), value).
+		Scan(&w.ID, &w.Name, &w.TimeZone, &retention, &origins, &created)
 	if err != nil {
 		return nil, s.mapErr(err)
+	}
+	if err := json.Unmarshal([]byte(origins), &w.PortalAllowedOrigins); err != nil || w.PortalAllowedOrigins == nil {
+		w.PortalAllowedOrigins = []string{}
 	}
 	if retention.Valid {
 		w.RetentionSeconds = &retention.Int64
@@ -197,7 +210,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *herald.APIKey) error {
 		scopes[i] = string(sc)
 	}
 	_, err := s.write.ExecContext(ctx, s.q(`INSERT INTO api_keys (id, workspace_id, name, prefix, hash, scopes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-		k.ID, k.WorkspaceID, k.Name, k.Prefix, k.Hash, strings.Join(scopes, ","), micros(k.CreatedAt))
+		k.ID, nullString(k.WorkspaceID), k.Name, k.Prefix, k.Hash, strings.Join(scopes, ","), micros(k.CreatedAt))
 	return s.mapErr(err)
 }
 
@@ -206,14 +219,16 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*herald.APIKey, 
 	var k herald.APIKey
 	var scopes string
 	var created int64
+	var ws sql.NullString
 	st, err := s.prepared(ctx, s.read, `SELECT id, workspace_id, name, prefix, hash, scopes, created_at FROM api_keys WHERE hash = ? AND revoked_at IS NULL`)
 	if err != nil {
 		return nil, err
 	}
-	err = st.QueryRowContext(ctx, hash).Scan(&k.ID, &k.WorkspaceID, &k.Name, &k.Prefix, &k.Hash, &scopes, &created)
+	err = st.QueryRowContext(ctx, hash).Scan(&k.ID, &ws, &k.Name, &k.Prefix, &k.Hash, &scopes, &created)
 	if err != nil {
 		return nil, s.mapErr(err)
 	}
+	k.WorkspaceID = ws.String
 	for _, sc := range strings.Split(scopes, ",") {
 		k.Scopes = append(k.Scopes, herald.Scope(sc))
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // Durability says how a transaction's commit must reach the disk.
@@ -25,6 +26,7 @@ const (
 type txConn struct {
 	*sql.Tx
 	conn    *sql.Conn
+	db      *sql.DB // the pool conn came from (its prepared statements fit)
 	s       *Store
 	durable bool
 	outage  int64 // the outage this transaction began in, 0 if none
@@ -53,7 +55,11 @@ func (t *txConn) Close() {
 // synchronous_commit for the transaction alone.
 func (s *Store) begin(ctx context.Context, d Durability) (*txConn, error) {
 	outage := s.avail.during()
-	conn, err := s.write.Conn(ctx)
+	pool := s.write
+	if d == Relaxed && s.relaxed != nil {
+		pool = s.relaxed // its sessions commit with synchronous_commit off
+	}
+	conn, err := pool.Conn(ctx)
 	if err != nil {
 		return nil, s.mapErr(err)
 	}
@@ -68,14 +74,14 @@ func (s *Store) begin(ctx context.Context, d Durability) (*txConn, error) {
 		conn.Close()
 		return nil, s.mapErr(err)
 	}
-	if d == Relaxed && s.dialect.RelaxTx != "" {
+	if d == Relaxed && s.dialect.RelaxTx != "" && pool != s.relaxed {
 		if _, err := tx.ExecContext(ctx, s.dialect.RelaxTx); err != nil {
 			tx.Rollback()
 			conn.Close()
 			return nil, fmt.Errorf("relax commit: %w", s.mapErr(err))
 		}
 	}
-	return &txConn{Tx: tx, conn: conn, s: s, durable: d == Durable, outage: outage}, nil
+	return &txConn{Tx: tx, conn: conn, db: pool, s: s, durable: d == Durable, outage: outage}, nil
 }
 
 // prepared returns a statement prepared once on db for query (rebound),
@@ -100,7 +106,7 @@ func (s *Store) prepared(ctx context.Context, db *sql.DB, query string) (*sql.St
 // when the store opened (hotWrites) are reused: preparing on the write
 // pool now would wait for the connection this transaction holds.
 func (s *Store) txStmt(ctx context.Context, tx *txConn, query string) (*sql.Stmt, error) {
-	if st, ok := s.stmts.Load(stmtKey{s.write, query}); ok {
+	if st, ok := s.stmts.Load(stmtKey{tx.db, query}); ok {
 		return tx.StmtContext(ctx, st.(*sql.Stmt)), nil
 	}
 	st, err := tx.PrepareContext(ctx, s.q(query))
@@ -113,13 +119,17 @@ func (s *Store) txStmt(ctx context.Context, tx *txConn, query string) (*sql.Stmt
 // The statements of the hot write paths (ingest, claim, outcomes).
 const (
 	qInsertEvent    = `INSERT INTO events (id, workspace_id, type, occurred_at, received_at, data, idempotency_key, deliveries, is_test) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qInsertDelivery = `INSERT INTO deliveries (id, workspace_id, event_id, event_type, webhook_id, status, status_reason, attempts, last_error, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertDelivery = `INSERT INTO deliveries (id, workspace_id, event_id, event_type, webhook_id, status, status_reason, attempts, last_error, next_attempt_at, created_at, updated_at, claim_token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// qPublishedHooks loads a workspace's published webhooks once per
 	// ingest transaction; their lists of types and patterns are matched
 	// in Go (see herald.EventsCover).
 	qPublishedHooks = `SELECT id, ordered, revision, events, route_condition FROM webhooks WHERE workspace_id = ? AND status = 'published' ORDER BY id`
 	qRecordOutcome  = `UPDATE deliveries SET status = ?, status_reason = ?, attempts = attempts + ?, next_attempt_at = ?, claim_token = NULL, last_status = ?, last_error = ?, updated_at = ? WHERE id = ? AND claim_token = ?`
-	qInsertAttempt  = `INSERT INTO attempts (id, workspace_id, delivery_id, webhook_id, event_id, number, started_at, duration_us, outcome, error_class, error, request_method, request_url, request_headers, request_body, response_status, response_headers, response_body, request_body_size, response_body_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// qRecordSuccesses + "?, …)" marks a claim's plain successes (one
+	// statement per bucket size of the IN list, see inBucket).
+	qRecordSuccesses = `UPDATE deliveries SET status = 'succeeded', status_reason = '', attempts = attempts + 1, next_attempt_at = NULL,
+				claim_token = NULL, last_status = ?, last_error = '', updated_at = ? WHERE claim_token = ? AND id IN (`
+	qInsertAttempt = `INSERT INTO attempts (id, workspace_id, delivery_id, webhook_id, event_id, number, started_at, duration_us, outcome, error_class, error, request_method, request_url, request_headers, request_body, response_status, response_headers, response_body, request_body_size, response_body_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 func (s *Store) claimQuery() string {
@@ -131,12 +141,26 @@ func (s *Store) claimQuery() string {
 // multiRows is how many rows one multi-row INSERT carries.
 const multiRows = 64
 
-// multiInsert repeats the VALUES group of a one-row INSERT n times.
+// multiInsert repeats the VALUES group of a one-row INSERT n times (the
+// text is built once per statement and size).
 func multiInsert(one string, n int) string {
+	key := multiKey{one, n}
+	if q, ok := multiTexts.Load(key); ok {
+		return q.(string)
+	}
 	i := strings.Index(one, "VALUES ")
 	group := one[i+len("VALUES "):]
-	return one[:i+len("VALUES ")] + strings.TrimSuffix(strings.Repeat(group+", ", n), ", ")
+	q := one[:i+len("VALUES ")] + strings.TrimSuffix(strings.Repeat(group+", ", n), ", ")
+	multiTexts.Store(key, q)
+	return q
 }
+
+type multiKey struct {
+	one string
+	n   int
+}
+
+var multiTexts sync.Map // multiKey → string
 
 // rowBuffer batches the rows of one table into multi-row INSERTs: one
 // statement per 64 rows instead of one per row.
@@ -175,6 +199,10 @@ func (b *rowBuffer) add(ctx context.Context, vals ...any) error {
 	return b.s.mapErr(err)
 }
 
+// flush inserts the rows still buffered (fewer than multiRows) in as
+// few statements as the binary digits of their count: 13 rows go as 8,
+// 4 and 1, each a statement prepared once (see Prepare) — one round trip
+// each on PostgreSQL instead of one per row.
 func (b *rowBuffer) flush(ctx context.Context) error {
 	if b.rows == 0 {
 		return nil
@@ -184,14 +212,23 @@ func (b *rowBuffer) flush(ctx context.Context) error {
 			return err
 		}
 	}
-	st, err := b.s.txStmt(ctx, b.tx, b.one)
-	if err != nil {
-		return err
-	}
-	for i := 0; i < b.rows; i++ {
-		if _, err := st.ExecContext(ctx, b.args[i*b.cols:(i+1)*b.cols]...); err != nil {
+	at := 0
+	for size := multiRows / 2; size >= 1; size /= 2 {
+		if b.rows-at < size {
+			continue
+		}
+		q := b.one
+		if size > 1 {
+			q = multiInsert(b.one, size)
+		}
+		st, err := b.s.txStmt(ctx, b.tx, q)
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(ctx, b.args[at*b.cols:(at+size)*b.cols]...); err != nil {
 			return b.s.mapErr(err)
 		}
+		at += size
 	}
 	b.args, b.rows = b.args[:0], 0
 	return nil
@@ -200,10 +237,23 @@ func (b *rowBuffer) flush(ctx context.Context) error {
 // Prepare readies the hot write statements; call it once the schema is
 // migrated and before the store is used.
 func (s *Store) Prepare(ctx context.Context) error {
-	for _, q := range []string{qInsertEvent, qInsertDelivery, multiInsert(qInsertEvent, multiRows), multiInsert(qInsertDelivery, multiRows),
-		qPublishedHooks, qRecordOutcome, qInsertAttempt, s.claimQuery()} {
-		if _, err := s.prepared(ctx, s.write, q); err != nil {
-			return fmt.Errorf("prepare %q: %w", q[:min(len(q), 40)], err)
+	hot := []string{qInsertEvent, qInsertDelivery, multiInsert(qInsertEvent, multiRows), multiInsert(qInsertDelivery, multiRows),
+		qPublishedHooks, qRecordOutcome, qInsertAttempt, s.claimQuery()}
+	for n := 2; n < multiRows; n *= 2 {
+		hot = append(hot, multiInsert(qInsertEvent, n), multiInsert(qInsertDelivery, n))
+	}
+	for n := 1; n <= maxInList; n *= 2 {
+		hot = append(hot, qRecordSuccesses+inMarks(n)+`)`)
+	}
+	pools := []*sql.DB{s.write}
+	if s.relaxed != nil {
+		pools = append(pools, s.relaxed)
+	}
+	for _, db := range pools {
+		for _, q := range hot {
+			if _, err := s.prepared(ctx, db, q); err != nil {
+				return fmt.Errorf("prepare %q: %w", q[:min(len(q), 40)], err)
+			}
 		}
 	}
 	return nil

@@ -13,8 +13,8 @@ var _ herald.UserStore = (*Store)(nil)
 
 // CreateUser stores a new admin user; EConflict when the email is taken.
 func (s *Store) CreateUser(ctx context.Context, u *herald.User) error {
-	_, err := s.write.ExecContext(ctx, s.q(`INSERT INTO users (id, workspace_id, email, password_hash, created_at) VALUES (?, ?, ?, ?, ?)`),
-		u.ID, u.WorkspaceID, herald.NormalizeEmail(u.Email), u.PasswordHash, micros(u.CreatedAt))
+	_, err := s.write.ExecContext(ctx, s.q(`INSERT INTO users (id, workspace_id, email, password_hash, instance_owner, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
+		u.ID, u.WorkspaceID, herald.NormalizeEmail(u.Email), u.PasswordHash, u.InstanceOwner, micros(u.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("create user: %w", s.mapErr(err))
 	}
@@ -25,8 +25,8 @@ func (s *Store) CreateUser(ctx context.Context, u *herald.User) error {
 func (s *Store) UserByEmail(ctx context.Context, email string) (*herald.User, error) {
 	var u herald.User
 	var created int64
-	err := s.read.QueryRowContext(ctx, s.q(`SELECT id, workspace_id, email, password_hash, created_at FROM users WHERE email = ?`), herald.NormalizeEmail(email)).
-		Scan(&u.ID, &u.WorkspaceID, &u.Email, &u.PasswordHash, &created)
+	err := s.read.QueryRowContext(ctx, s.q(`SELECT id, workspace_id, email, password_hash, instance_owner, created_at FROM users WHERE email = ?`), herald.NormalizeEmail(email)).
+		Scan(&u.ID, &u.WorkspaceID, &u.Email, &u.PasswordHash, &u.InstanceOwner, &created)
 	if err != nil {
 		return nil, s.mapErr(err)
 	}

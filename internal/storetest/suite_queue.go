@@ -29,6 +29,7 @@ func RunQueue(t *testing.T, open func(t testing.TB) QueueStore, openTwo func(t t
 		{"IngestConcurrentGroupCommit", testIngestConcurrent},
 		{"IngestFanOutTen", testIngestFanOutTen},
 		{"ClaimLeaseAndTakeOver", testClaimLease},
+		{"IngestClaimsItsOwnDeliveries", testIngestClaims},
 		{"OutcomesAndAttempts", testOutcomes},
 		{"StatsCountSuccessesNotLogged", testStatsUnloggedSuccesses},
 		{"OrderedWebhookHoldsLaterDeliveries", testOrdered},
@@ -246,6 +247,58 @@ func testClaimLease(t *testing.T, s QueueStore) {
 	attempts, _, _ := s.ListAttempts(ctx, ws, first[0].WebhookID, herald.AttemptFilter{})
 	if len(attempts) != 2 {
 		t.Fatalf("%d attempts logged, want both calls", len(attempts))
+	}
+}
+
+// An ingest with ClaimLease leases its due deliveries in the same
+// transaction: they come back as claims, no claim takes them until the
+// lease ends, the claim token records their outcome, and an ordered
+// webhook's held delivery is not claimed.
+func testIngestClaims(t *testing.T, s QueueStore) {
+	ws := workspace(t, s, "default")
+	a := publishedWebhook(t, s, ws, "member.verified", false)
+	publishedWebhook(t, s, ws, "member.verified", false)
+	ordered := publishedWebhook(t, s, ws, "member.verified", true)
+	at := now()
+	lease := time.Minute
+	reqs := []*herald.IngestRequest{{Event: newEvent(ws, "member.verified", "", at), ClaimLease: lease},
+		{Event: newEvent(ws, "member.verified", "", at), ClaimLease: lease}}
+	if err := s.Ingest(ctx, reqs); err != nil {
+		t.Fatal(err)
+	}
+	// Event 1: three deliveries claimed. Event 2: two claimed; its
+	// delivery to the ordered webhook is held behind event 1's.
+	if len(reqs[0].Claims) != 3 || len(reqs[1].Claims) != 2 || reqs[0].Result.Deliveries != 3 || reqs[1].Result.Deliveries != 3 {
+		t.Fatalf("claims %d and %d, deliveries %d and %d", len(reqs[0].Claims), len(reqs[1].Claims), reqs[0].Result.Deliveries, reqs[1].Result.Deliveries)
+	}
+	for _, c := range reqs[1].Claims {
+		if c.WebhookID == ordered.ID {
+			t.Fatal("the held delivery of an ordered webhook was claimed at ingest")
+		}
+	}
+	if n := len(claimAll(t, s, at.Add(lease-time.Second))); n != 0 {
+		t.Fatalf("a claim took %d deliveries leased at ingest", n)
+	}
+	var mine *herald.Claim
+	for _, c := range reqs[0].Claims {
+		if c.WebhookID == a.ID {
+			mine = c
+		}
+		if c.EventID != reqs[0].Event.ID || c.Status != herald.DeliveryPending || c.Token == "" || c.NextAttemptAt == nil || !c.NextAttemptAt.Equal(at.Add(lease)) {
+			t.Fatalf("claim %+v", c)
+		}
+	}
+	rec := &herald.OutcomeRecord{DeliveryID: mine.ID, WebhookID: a.ID, Token: mine.Token, Status: herald.DeliverySucceeded, Counted: true, LastStatus: 200, At: at}
+	if err := s.RecordOutcomes(ctx, []*herald.OutcomeRecord{rec}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s.Delivery(ctx, ws, mine.ID); err != nil || d.Status != herald.DeliverySucceeded || d.Attempts != 1 {
+		t.Fatalf("outcome under the ingest's claim token: %+v, %v", d, err)
+	}
+	// After the lease the others are due again (a process that died
+	// after ingest loses nothing).
+	if n := len(claimAll(t, s, at.Add(lease))); n != 4 {
+		t.Fatalf("%d due after the lease, want 4", n)
 	}
 }
 

@@ -24,6 +24,9 @@ func (s *Server) apiKeysPage(r *http.Request, d *apiKeysData) error {
 	d.Keys = keys
 	if d.Scopes == nil {
 		d.Scopes = map[string]bool{"admin": true}
+		if !principal(r).CanGrant([]herald.Scope{herald.ScopeAdmin}, "") {
+			d.Scopes = map[string]bool{"read": true}
+		}
 	}
 	return nil
 }
@@ -61,6 +64,9 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(scopes) == 0 {
 		errs["scopes"] = "choose at least one scope"
+	} else if !principal(r).CanGrant(scopes, "") {
+		// An admin key acts as the workspace's owner: no more than one's own role.
+		errs["scopes"] = "your role (admin) cannot create an admin key, which acts as the workspace's owner; choose read or ingest, or ask an owner"
 	}
 	if len(errs) > 0 {
 		if err := s.apiKeysPage(r, d); err != nil {

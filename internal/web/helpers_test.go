@@ -41,15 +41,15 @@ type env struct {
 	reader  *fakeReader
 	control *fakeControl
 	rotator *fakeRotator
+	ui      *web.Server
 }
 
 type options struct {
-	noPreview, noDeliveries bool
-	storeReader             bool // the store reads deliveries (no fake reader)
-	store                   func(testing.TB) storetest.UsersStore
-	cfg                     web.Config // SetupToken and BcryptCost are set by setup
-	retention               time.Duration
-	endpoints               herald.EndpointMonitor
+	storeReader bool // the store reads deliveries (no fake reader)
+	store       func(testing.TB) storetest.UsersStore
+	cfg         web.Config // SetupToken and BcryptCost are set by setup
+	retention   time.Duration
+	endpoints   herald.EndpointMonitor
 }
 
 func sqliteStore(t testing.TB) storetest.UsersStore   { return storetest.OpenSQLite(t) }
@@ -75,21 +75,14 @@ func setup(t *testing.T, opts ...options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, store: st, svc: herald.NewService(st, nil), ws: ws.ID, rotator: &fakeRotator{store: st}}
-	deps := web.Deps{Service: e.svc, Users: st, Secrets: e.rotator}
-	if ev, ok := st.(herald.EventLister); ok {
-		deps.Events = ev
+	e := &env{t: t, store: st, svc: herald.NewService(st, nil), ws: ws.ID}
+	deps := testDeps(st, e.svc)
+	e.reader, e.control, e.rotator = deps.Deliveries.(*fakeReader), deps.Control.(*fakeControl), deps.Secrets.(*fakeRotator)
+	if o.endpoints != nil {
+		deps.Endpoints = o.endpoints
 	}
-	if !o.noPreview {
-		deps.Previewer = fakePreviewer{}
-	}
-	deps.Endpoints = o.endpoints
 	if o.storeReader {
 		deps.Deliveries = st.(herald.DeliveryReader)
-	} else if !o.noDeliveries {
-		e.reader = &fakeReader{}
-		e.control = &fakeControl{reader: e.reader}
-		deps.Deliveries, deps.Control = e.reader, e.control
 	}
 	cfg := o.cfg
 	cfg.SetupToken, cfg.BcryptCost = setupToken, bcrypt.MinCost
@@ -100,6 +93,7 @@ func setup(t *testing.T, opts ...options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.ui = ui
 	e.srv = httptest.NewServer(ui)
 	t.Cleanup(e.srv.Close)
 	jar, _ := cookiejar.New(nil)
@@ -406,6 +400,15 @@ func (c *fakeControl) ReplayFailed(ctx context.Context, ws, webhookID string, si
 	defer c.mu.Unlock()
 	c.replays = append(c.replays, [2]time.Time{since, until})
 	return 3, nil
+}
+
+// testDeps are the UI's dependencies over a real store: fakes of the
+// delivery engine's parts (reader, controls, breakers, rotation) and of
+// the previewer, which their own packages test against the real thing.
+func testDeps(st storetest.UsersStore, svc *herald.Service) web.Deps {
+	reader := &fakeReader{}
+	return web.Deps{Service: svc, Users: st, Deliveries: reader, Control: &fakeControl{reader: reader},
+		Previewer: fakePreviewer{}, Events: st.(herald.EventLister), Endpoints: &fakeMonitor{}, Secrets: &fakeRotator{store: st}}
 }
 
 // fakeMonitor is an EndpointMonitor that reports the circuits it was

@@ -22,8 +22,6 @@ const timeInput = "2006-01-02T15:04"
 
 type logsPage struct {
 	*webhookPage
-	Available  bool // a DeliveryReader is wired in
-	CanControl bool
 	// Replayable: failed deliveries in the range, so Replay is offered.
 	Replayable bool
 	Attempts   []*herald.Attempt
@@ -50,12 +48,8 @@ func (s *Server) showLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wp.Tab = "logs"
-	p := &logsPage{webhookPage: wp, Available: s.reader != nil, CanControl: s.control != nil}
+	p := &logsPage{webhookPage: wp}
 	v := &view{Title: wh.Name + " — Logs", Section: "webhooks", D: p}
-	if s.reader == nil {
-		s.render(w, r, http.StatusOK, "logs", v)
-		return
-	}
 	q := r.URL.Query()
 	f := herald.AttemptFilter{Limit: 50}
 	errs := map[string]string{}
@@ -121,7 +115,7 @@ func (s *Server) showLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Chart, p.Successes, p.Failures = chartSVG(stats, since)
-	if p.CanControl && len(errs) == 0 {
+	if len(errs) == 0 {
 		rs, ru, err := s.replayRange(q.Get)
 		if err == nil {
 			n, more, err := s.countReplayable(r, wh.ID, rs, ru)
@@ -192,15 +186,14 @@ func chartSVG(stats []herald.AttemptStats, since time.Time) (template.HTML, int,
 
 type attemptPage struct {
 	*webhookPage
-	A          *herald.Attempt
-	Delivery   *herald.Delivery
-	CanControl bool
+	A        *herald.Attempt
+	Delivery *herald.Delivery
 }
 
 // CanRetry says whether Retry makes sense: a delivery that succeeded is
 // sent again with Resend (a new delivery), not retried.
 func (p *attemptPage) CanRetry() bool {
-	return p.CanControl && p.A.DeliveryID != "" && (p.Delivery == nil || p.Delivery.Status != herald.DeliverySucceeded)
+	return p.A.DeliveryID != "" && (p.Delivery == nil || p.Delivery.Status != herald.DeliverySucceeded)
 }
 
 // eventsByID is the store's batch read of events (the stores have it);
@@ -301,10 +294,6 @@ func (s *Server) showEvent(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if s.reader == nil {
-		s.fail(w, r, herald.ErrNotFound)
-		return
-	}
 	id, err := pathID(r, "event")
 	if err != nil {
 		s.fail(w, r, err)
@@ -339,10 +328,6 @@ func (s *Server) showAttempt(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if s.reader == nil {
-		s.fail(w, r, herald.ErrNotFound)
-		return
-	}
 	id, err := pathID(r, "attempt")
 	if err != nil {
 		s.fail(w, r, err)
@@ -362,7 +347,7 @@ func (s *Server) showAttempt(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wp.Tab = "logs"
-	p := &attemptPage{webhookPage: wp, A: a, CanControl: s.control != nil}
+	p := &attemptPage{webhookPage: wp, A: a}
 	if a.DeliveryID != "" {
 		d, err := s.reader.Delivery(r.Context(), workspace(r), a.DeliveryID)
 		if err != nil && herald.ErrorCodeOf(err) != herald.ENotFound {
@@ -474,10 +459,6 @@ func (s *Server) confirmReplay(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if s.control == nil || s.reader == nil {
-		s.fail(w, r, herald.Errorf(herald.EConflict, "Retries need the delivery engine, which is not running in this process."))
-		return
-	}
 	q := r.URL.Query()
 	since, until, err := s.replayRange(q.Get)
 	if err != nil {
@@ -523,10 +504,6 @@ func (s *Server) replayFailed(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deliveryAction(w http.ResponseWriter, r *http.Request, act func(ws, webhookID string) (string, error)) {
-	if s.control == nil || s.reader == nil {
-		s.fail(w, r, herald.Errorf(herald.EConflict, "Retries need the delivery engine, which is not running in this process."))
-		return
-	}
 	s.lifecycleTo(w, r, "/logs", act)
 }
 

@@ -180,27 +180,6 @@ func TestLogs(t *testing.T) {
 	contains(t, body, "Log Only Errors is on")
 }
 
-func TestLogsWithoutDeliveryEngine(t *testing.T) {
-	t.Parallel()
-	e := signedIn(t, options{noDeliveries: true})
-	wh := e.webhook("CRM")
-	res, body := e.get("/webhooks/" + wh.ID + "/logs")
-	e.status(res, http.StatusOK)
-	contains(t, body, "Logs are not available")
-	_, body = e.get("/webhooks/" + wh.ID)
-	contains(t, body, "Test sends need the delivery engine")
-	lacks(t, body, `action="/webhooks/`+wh.ID+`/test"`)
-	res, body = e.post("/webhooks/"+wh.ID+"/test", url.Values{})
-	e.status(res, http.StatusOK)
-	contains(t, body, "Test sends need the delivery engine")
-	res, _ = e.post("/webhooks/"+wh.ID+"/deliveries/"+herald.NewID()+"/retry", url.Values{})
-	e.status(res, http.StatusConflict) // the engine is not running: the same status the API gives
-	res, _ = e.post("/webhooks/"+wh.ID+"/replay", url.Values{})
-	e.status(res, http.StatusConflict) // the engine is not running: the same status the API gives
-	res, _ = e.get("/webhooks/" + wh.ID + "/logs/" + herald.NewID())
-	e.status(res, http.StatusNotFound)
-}
-
 func TestSendTest(t *testing.T) {
 	t.Parallel()
 	e := signedIn(t)

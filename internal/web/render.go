@@ -31,6 +31,33 @@ type view struct {
 	// FormError is a message about the whole form, shown above it.
 	FormError string
 	D         any
+	// M is the signed-in member: role, instance owner, workspaces.
+	M *memberCtx
+}
+
+// Can reports whether the signed-in member may perform action (a
+// herald.Action name): pages hide what the member may not do, and the
+// routes refuse it (allow).
+func (v *view) Can(action string) bool {
+	return v.M != nil && v.M.principal.Can(herald.Action(action))
+}
+
+// oneInputLists are the lists the forms edit in one comma-separated
+// input: an error about an item (retry_schedule[2]) belongs to that input.
+var oneInputLists = []string{"retry_schedule", "success_statuses"}
+
+// oneInputList reports whether field is an item of one of oneInputLists,
+// which, and its index.
+func oneInputList(field string) (base string, n int, ok bool) {
+	for _, base := range oneInputLists {
+		if rest, found := strings.CutPrefix(field, base+"["); found {
+			if i := strings.Index(rest, "]"); i > 0 && i == len(rest)-1 {
+				n, err := strconv.Atoi(rest[:i])
+				return base, n, err == nil
+			}
+		}
+	}
+	return "", 0, false
 }
 
 // fieldErrors turns err into per-field messages and a form-level message.
@@ -43,10 +70,9 @@ func fieldErrors(err error) (map[string]string, string, bool) {
 	m := map[string]string{}
 	for _, f := range e.Fields {
 		msg := f.Message
-		if strings.HasPrefix(f.Field, "retry_schedule[") { // one input holds the whole schedule
-			n, _ := strconv.Atoi(f.Field[len("retry_schedule["):strings.Index(f.Field, "]")])
+		if base, n, ok := oneInputList(f.Field); ok && base == "retry_schedule" { // one message for the whole schedule
 			msg = "entry " + strconv.Itoa(n+1) + " " + msg
-			f.Field = "retry_schedule"
+			f.Field = base
 		}
 		if f.Line > 0 {
 			msg = fmt.Sprintf("line %d, column %d: %s", f.Line, f.Column, msg)
@@ -74,6 +100,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	if rc := requestFrom(r); rc != nil {
 		v.Session = rc.session
 		v.CSRF = rc.csrf
+		v.M = rc.member
 	}
 	if v.Flash == "" {
 		v.Flash, v.FlashErr = takeFlash(w, r)
@@ -129,7 +156,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var buf bytes.Buffer
 	v := &view{Title: title, D: msg}
 	if rc := requestFrom(r); rc != nil {
-		v.Session, v.CSRF = rc.session, rc.csrf
+		v.Session, v.CSRF, v.M = rc.session, rc.csrf, rc.member
 	}
 	if t == nil || t.ExecuteTemplate(&buf, "layout", v) != nil {
 		http.Error(w, msg, status)
@@ -252,6 +279,14 @@ type fieldErr struct {
 
 var funcs = template.FuncMap{
 	"id": inputID,
+	// anchor is where the error summary's link for field leads: the
+	// field's input (the one input of a comma-separated list).
+	"anchor": func(field string) string {
+		if base, _, ok := oneInputList(field); ok {
+			return inputID(base)
+		}
+		return inputID(field)
+	},
 	// ferr returns the error of field for the "ferr" partial.
 	"ferr": func(errs map[string]string, field string) fieldErr {
 		if errs[field] == "" {
@@ -312,6 +347,7 @@ var funcs = template.FuncMap{
 	"string":    func(v any) string { return fmt.Sprint(v) },
 	"varpaths":  varPaths,
 	"num":       thousands,
+	"num64":     func(n int64) string { return thousands(int(n)) },
 	"bodynote":  bodyNote,
 	"circuit":   circuitNote,
 }

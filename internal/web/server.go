@@ -68,10 +68,13 @@ type Config struct {
 	// 1 KiB; negative: none kept), as delivery.Config reads them.
 	LogBodyBytes        int
 	LogSuccessBodyBytes int
+	// PublicURL is where invitation links point; if empty, the scheme
+	// and Host of the request.
+	PublicURL string
 }
 
-// Deps are what the UI works with. Service and Users are required; the
-// rest may be nil, and the pages that need them say so instead.
+// Deps are what the UI works with. All are required but Log (nil
+// discards): serve always provides them, so no handler checks for nil.
 type Deps struct {
 	Service *herald.Service
 	Users   herald.UserStore
@@ -81,16 +84,32 @@ type Deps struct {
 	Control herald.DeliveryControl
 	// Previewer renders payload templates for the live preview.
 	Previewer herald.Previewer
-	// Events lists herald's own alerts for the Webhooks tab; may be nil.
+	// Events lists herald's own alerts for the Webhooks tab.
 	Events herald.EventLister
 	// Endpoints reports endpoints' circuit breakers (the delivery
 	// engine), so the Webhooks tab and a webhook's pages can say when
-	// deliveries to its endpoint wait; may be nil.
+	// deliveries to its endpoint wait.
 	Endpoints herald.EndpointMonitor
-	// Secrets rotates signing secrets; if nil, Service is used when it
-	// implements SecretRotator.
+	// Secrets rotates signing secrets.
 	Secrets SecretRotator
 	Log     *slog.Logger
+}
+
+// check names the first dependency missing.
+func (d Deps) check() error {
+	for _, dep := range []struct {
+		name    string
+		missing bool
+	}{
+		{"Service", d.Service == nil}, {"Users", d.Users == nil}, {"Deliveries", d.Deliveries == nil},
+		{"Control", d.Control == nil}, {"Previewer", d.Previewer == nil}, {"Events", d.Events == nil},
+		{"Endpoints", d.Endpoints == nil}, {"Secrets", d.Secrets == nil},
+	} {
+		if dep.missing {
+			return errors.New("web: Deps." + dep.name + " is required")
+		}
+	}
+	return nil
 }
 
 // SecretRotator replaces a webhook's signing secret (the old one stays
@@ -130,12 +149,22 @@ type Server struct {
 	setupHash []byte // SHA-256 of the setup token; nil once used or when none
 
 	throttle signInThrottle
+
+	// uiRoutes lists every signed-in route with the action it needs
+	// (for the tests that go over all of them).
+	uiRoutes []uiRoute
+}
+
+// uiRoute is one signed-in route of the UI and what it needs.
+type uiRoute struct {
+	Pattern string
+	Action  herald.Action
 }
 
 // New parses the templates and returns the UI.
 func New(cfg Config, deps Deps) (*Server, error) {
-	if deps.Service == nil || deps.Users == nil {
-		return nil, errors.New("web: Service and Users are required")
+	if err := deps.check(); err != nil {
+		return nil, err
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
@@ -164,11 +193,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, svc: deps.Service, store: deps.Service.Store, users: deps.Users, reader: deps.Deliveries,
 		control: deps.Control, preview: deps.Previewer, events: deps.Events, health: deps.Endpoints, rotator: deps.Secrets, log: deps.Log, now: time.Now}
-	if s.rotator == nil {
-		if r, ok := any(deps.Service).(SecretRotator); ok {
-			s.rotator = r
-		}
-	}
 	if cfg.SetupToken != "" {
 		h := sha256.Sum256([]byte(cfg.SetupToken))
 		s.setupHash = h[:]
@@ -249,9 +273,32 @@ func HashPassword(password string, cost int) (string, error) {
 }
 
 // CreateUser validates email and password, hashes the password and stores
-// a new user in workspaceID. An email already in use is an EInvalid error
-// on the "email" field, so forms can show it next to the field.
+// a new user who owns workspaceID (a membership with role owner). The
+// first user of the installation is its instance owner. An email already
+// in use is an EInvalid error on the "email" field, so forms can show it
+// next to the field.
 func CreateUser(ctx context.Context, users herald.UserStore, workspaceID, email, password string, cost int) (*herald.User, error) {
+	n, err := users.CountUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := newUser(ctx, users, workspaceID, email, password, cost, n == 0)
+	if err != nil {
+		return nil, err
+	}
+	if t, ok := users.(herald.TenantStore); ok {
+		at := u.CreatedAt
+		m := &herald.Member{ID: herald.NewID(), WorkspaceID: workspaceID, UserID: u.ID, Email: u.Email, Role: herald.RoleOwner,
+			Status: herald.MemberActive, CreatedAt: at, AcceptedAt: &at}
+		if err := t.CreateMember(ctx, m); err != nil {
+			return nil, fmt.Errorf("make %s owner: %w", u.Email, err)
+		}
+	}
+	return u, nil
+}
+
+// newUser validates, hashes and stores a user (no membership).
+func newUser(ctx context.Context, users herald.UserStore, workspaceID, email, password string, cost int, instanceOwner bool) (*herald.User, error) {
 	email = herald.NormalizeEmail(email)
 	if err := herald.ValidateNewUser(email, password); err != nil {
 		return nil, err
@@ -260,7 +307,7 @@ func CreateUser(ctx context.Context, users herald.UserStore, workspaceID, email,
 	if err != nil {
 		return nil, err
 	}
-	u := &herald.User{ID: herald.NewID(), WorkspaceID: workspaceID, Email: email, PasswordHash: hash,
+	u := &herald.User{ID: herald.NewID(), WorkspaceID: workspaceID, Email: email, PasswordHash: hash, InstanceOwner: instanceOwner,
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	if err := users.CreateUser(ctx, u); err != nil {
 		if herald.ErrorCodeOf(err) == herald.EConflict {

@@ -30,6 +30,7 @@ const (
 type requestCtx struct {
 	session *herald.Session // nil before sign-in
 	csrf    string          // the token every form of this page carries
+	member  *memberCtx      // the signed-in user's role and workspaces
 }
 
 type ctxKey struct{}
@@ -164,6 +165,10 @@ func (s *Server) signedIn(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		requestFrom(r).session = sess
+		if err := s.resolveMember(r, sess); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		next(w, r.WithContext(herald.WithActor(r.Context(), sess.Email)))
 	}
 }

@@ -101,7 +101,7 @@ func TestFirstAdminSetup(t *testing.T) {
 func TestSetupWithoutToken(t *testing.T) {
 	t.Parallel()
 	st := storetest.OpenSQLite(t)
-	ui, err := web.New(web.Config{}, web.Deps{Service: herald.NewService(st, nil), Users: st})
+	ui, err := web.New(web.Config{}, testDeps(st, herald.NewService(st, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +278,7 @@ func TestSecureCookiesOverTLS(t *testing.T) {
 	st := storetest.OpenSQLite(t)
 	ws, _ := st.EnsureWorkspace(context.Background(), herald.DefaultWorkspace)
 	web.CreateUser(context.Background(), st, ws.ID, adminEmail, adminPassword, bcrypt.MinCost)
-	ui, err := web.New(web.Config{BcryptCost: bcrypt.MinCost}, web.Deps{Service: herald.NewService(st, nil), Users: st})
+	ui, err := web.New(web.Config{BcryptCost: bcrypt.MinCost}, testDeps(st, herald.NewService(st, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,11 +34,8 @@ type webhookListData struct {
 
 // circuit reports the circuit breaker of an endpoint URL's endpoint when
 // it holds deliveries back (open or half-open); nil when it is closed or
-// no monitor is wired in.
+// when the endpoint is unknown.
 func (s *Server) circuit(endpointURL string) *herald.EndpointHealth {
-	if s.health == nil {
-		return nil
-	}
 	h := s.health.EndpointHealth(herald.EndpointKey(endpointURL))
 	if h.State != herald.CircuitOpen && h.State != herald.CircuitHalfOpen {
 		return nil
@@ -60,9 +57,6 @@ const alertWindow = 7 * 24 * time.Hour
 
 // recentAlerts reads herald's alerts of the last week, newest first.
 func (s *Server) recentAlerts(r *http.Request, ws string, names map[string]string) ([]alertView, error) {
-	if s.events == nil {
-		return nil, nil
-	}
 	evs, err := s.events.ListEvents(r.Context(), ws, herald.EventFilter{TypePrefix: "herald.", Since: s.now().Add(-alertWindow), Limit: 5})
 	if err != nil {
 		return nil, err
@@ -167,7 +161,6 @@ type webhookForm struct {
 	Authorizations []*herald.Authorization
 	Methods        []string
 	PayloadTypes   []herald.PayloadType
-	CanPreview     bool
 	Preview        *previewData
 	Bodies         bodyCaps
 	// LogBodyBytes is log_body_bytes as typed (a refused "1.5" comes
@@ -280,7 +273,7 @@ func (s *Server) formData(r *http.Request, id string, revision int, spec herald.
 		return nil, err
 	}
 	f := &webhookForm{ID: id, Revision: revision, Spec: spec, EventTypes: types, Authorizations: auths,
-		Methods: herald.Methods, PayloadTypes: herald.PayloadTypes, CanPreview: s.preview != nil, Bodies: s.bodyCaps()}
+		Methods: herald.Methods, PayloadTypes: herald.PayloadTypes, Bodies: s.bodyCaps()}
 	for _, t := range types {
 		if herald.EventsCover(spec.Events, t.Key) || t.Key == spec.Event {
 			f.Event = t // the first type the list covers: its sample is previewed
@@ -466,8 +459,6 @@ type webhookPage struct {
 	EventName string
 	Auth      *herald.Authorization
 	Secret    string // set when revealed
-	CanRotate bool
-	CanTest   bool
 	Test      *herald.Attempt
 	TestError string
 	Bodies    bodyCaps
@@ -490,7 +481,7 @@ func (s *Server) loadWebhook(w http.ResponseWriter, r *http.Request) (*herald.We
 
 func (s *Server) webhookPageData(r *http.Request, wh *herald.Webhook) (*webhookPage, error) {
 	ws := workspace(r)
-	p := &webhookPage{W: wh, Tab: "details", EventName: strings.Join(wh.Events, ", "), CanRotate: s.rotator != nil, CanTest: s.control != nil, Bodies: s.bodyCaps(),
+	p := &webhookPage{W: wh, Tab: "details", EventName: strings.Join(wh.Events, ", "), Bodies: s.bodyCaps(),
 		Circuit: s.circuit(wh.EndpointURL)}
 	if t, err := s.svc.EventType(r.Context(), ws, wh.Event); err == nil {
 		p.EventName = t.DisplayName
@@ -516,9 +507,13 @@ func (s *Server) showWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.URL.Query().Get("reveal") == "secret" {
+		if err := principal(r).Authorize(herald.ActReadSecret); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		p.Secret = wh.SigningSecret
 	}
-	if id := r.URL.Query().Get("test"); s.reader != nil && herald.ValidID(id) {
+	if id := r.URL.Query().Get("test"); herald.ValidID(id) {
 		if a, err := s.reader.Attempt(r.Context(), workspace(r), id); err == nil && a.WebhookID == wh.ID {
 			p.Test = a
 		}
@@ -628,10 +623,6 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) {
-	if s.rotator == nil {
-		s.fail(w, r, herald.Errorf(herald.EConflict, "Signing secrets cannot be rotated in this build."))
-		return
-	}
 	s.lifecycle(w, r, func(ws, id string) (string, error) {
 		if _, err := s.rotator.RotateSigningSecret(r.Context(), ws, id); err != nil {
 			return "", err
@@ -654,25 +645,19 @@ func (s *Server) sendTest(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if s.control == nil {
-		p.TestError = "Test sends need the delivery engine, which is not running in this process."
-	} else {
-		a, err := s.control.SendTest(r.Context(), workspace(r), wh.ID)
-		switch {
-		case err == nil:
-			if s.reader != nil {
-				if _, err := s.reader.Attempt(r.Context(), workspace(r), a.ID); err == nil {
-					redirect(w, r, "/webhooks/"+wh.ID+"?test="+a.ID+"#test-result")
-					return
-				}
-			}
-			p.Test = a
-		case herald.ErrorCodeOf(err) == herald.EInternal:
-			s.fail(w, r, err)
+	a, err := s.control.SendTest(r.Context(), workspace(r), wh.ID)
+	switch {
+	case err == nil:
+		if _, err := s.reader.Attempt(r.Context(), workspace(r), a.ID); err == nil {
+			redirect(w, r, "/webhooks/"+wh.ID+"?test="+a.ID+"#test-result")
 			return
-		default:
-			p.TestError = err.Error()
 		}
+		p.Test = a
+	case herald.ErrorCodeOf(err) == herald.EInternal:
+		s.fail(w, r, err)
+		return
+	default:
+		p.TestError = err.Error()
 	}
 	s.render(w, r, http.StatusOK, "webhook", &view{Title: wh.Name, Section: "webhooks", D: p})
 }

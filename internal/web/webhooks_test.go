@@ -388,13 +388,6 @@ func TestPreview(t *testing.T) {
 	contains(t, body, "ana.novak@example.com", `action="/webhooks/`+wh.ID+`"`)
 }
 
-func TestNoPreviewer(t *testing.T) {
-	t.Parallel()
-	e := signedIn(t, options{noPreview: true})
-	_, body := e.get("/webhooks/new")
-	lacks(t, body, `value="preview"`, "data-preview")
-}
-
 // herald's own alerts (D9) show on the Webhooks tab.
 func TestAlertsOnWebhooksTab(t *testing.T) {
 	t.Parallel()

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -18,7 +19,9 @@ type workspaceData struct {
 	Retention        retentionForm
 	DefaultRetention string
 	Custom           []*herald.EventType
-	New              eventTypeForm
+	// Origins are the portal's allowed origins, one a line.
+	Origins string
+	New     eventTypeForm
 	// Failed names the form whose errors the page shows (zone, retention,
 	// event_type), so the message above a form is the one sent.
 	Failed string
@@ -47,7 +50,8 @@ func (s *Server) workspaceData(r *http.Request) (*workspaceData, error) {
 		return nil, err
 	}
 	d := &workspaceData{Name: ws.Name, TimeZone: ws.TimeZone, Default: s.defaultZone(),
-		Retention: retentionFormOf(ws.RetentionSeconds), DefaultRetention: keptFor(s.cfg.Retention)}
+		Retention: retentionFormOf(ws.RetentionSeconds), DefaultRetention: keptFor(s.cfg.Retention),
+		Origins: strings.Join(ws.PortalAllowedOrigins, "\n")}
 	types, err := s.svc.EventTypes(r.Context(), workspace(r))
 	if err != nil {
 		return nil, err
@@ -150,4 +154,37 @@ func (s *Server) defaultZone() string {
 		return "UTC"
 	}
 	return s.svc.DefaultLocation.String()
+}
+
+// savePortalOrigins sets the origins whose pages may frame the
+// workspace's portal, one a line; an entry that is not an origin is
+// named by its line.
+func (s *Server) savePortalOrigins(w http.ResponseWriter, r *http.Request) {
+	typed := r.PostForm.Get("portal_allowed_origins")
+	origins := []string{}
+	for _, l := range strings.Split(typed, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			origins = append(origins, l)
+		}
+	}
+	_, err := s.svc.UpdateWorkspace(r.Context(), workspace(r), herald.WorkspacePatch{PortalAllowedOrigins: &origins})
+	if err != nil {
+		if e, ok := err.(*herald.Error); ok {
+			for i, f := range e.Fields {
+				if n, ok := strings.CutPrefix(f.Field, "portal_allowed_origins["); ok {
+					var line int
+					fmt.Sscanf(n, "%d", &line)
+					e.Fields[i] = herald.FieldError{Field: "portal_allowed_origins", Message: fmt.Sprintf("entry %d: %s", line+1, f.Message)}
+				}
+			}
+		}
+		s.workspaceFailed(w, r, "origins", err, func(d *workspaceData) { d.Origins = typed })
+		return
+	}
+	msg := "Portal origins saved: no page may frame this workspace's portal."
+	if len(origins) > 0 {
+		msg = "Portal origins saved: " + strings.Join(origins, ", ") + "."
+	}
+	setFlash(w, r, msg, false)
+	redirect(w, r, "/settings/workspace")
 }

@@ -5,6 +5,22 @@
   'use strict';
   document.querySelectorAll('[data-js-only]').forEach(function (el) { el.hidden = false; });
 
+  // Copy buttons (an invitation link): copy the target input's value.
+  document.querySelectorAll('[data-copy]').forEach(function (btn) {
+    btn.addEventListener('click', function () {
+      var input = document.querySelector(btn.getAttribute('data-copy'));
+      if (!input) return;
+      input.select();
+      var done = function () { btn.textContent = 'Copied'; };
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand('copy'); done(); });
+      } else {
+        document.execCommand('copy');
+        done();
+      }
+    });
+  });
+
   var form = document.getElementById('webhook-form');
   if (!form) return;
 
