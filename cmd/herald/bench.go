@@ -46,15 +46,15 @@ type benchConfig struct {
 	soakEvery   time.Duration
 	retention   string // --retention of the child ("" = its default)
 	echo        bool   // the receiver echoes what it got (headers and body), like debugging receivers
-	nodes       string // --nodes 1,2,3: scale-out cost on a PostgreSQL of the bench's own (bench_nodes.go)
-	rounds      int
-	statements  bool
 	source      string // feed the events through this event source (nats) instead of HTTP
 	natsURL     string
 	contend     bool   // a competing process keeps one core busy during the run
 	cpuprofile  string // save herald's CPU profile of the run here
 	trace       string // save herald's execution trace of the run here
 	profileFor  time.Duration
+	nodes       string // --nodes 1,2,3: scale-out cost on a PostgreSQL of the bench's own (bench_nodes.go)
+	rounds      int
+	statements  bool
 	// observe, if set, is called with each ingest request's round trip.
 	observe func(took time.Duration)
 }
@@ -83,29 +83,26 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.DurationVar(&c.soakEvery, "soak-every", time.Minute, "soak mode: how often a row is printed")
 	fs.StringVar(&c.retention, "retention", "", "--retention of the herald child (e.g. 2m; \"off\" keeps everything)")
 	fs.BoolVar(&c.echo, "echo-receiver", false, "the receiver answers with what it got (headers and body, ~1-2 KB), behind a basic authorization: what attempts store, redacted")
-	fs.StringVar(&c.nodes, "nodes", "", "scale-out mode: for each count (e.g. 1,2,3) run that many herald serve on one database of a PostgreSQL the bench starts itself, load spread over them; prints herald's and PostgreSQL's CPU per 10k deliveries")
-	fs.BoolVar(&c.statements, "pg-statements", false, "--nodes: load pg_stat_statements into the bench's PostgreSQL and print the busiest statements per delivery")
-	fs.IntVar(&c.rounds, "rounds", 3, "--nodes: rounds of each count, alternated (the summary gives the median and range)")
 	fs.StringVar(&c.source, "source", "", "publish the events to an event source instead of POSTing them: nats (a JetStream stream of its own, deleted after the run)")
 	fs.StringVar(&c.natsURL, "nats-url", "nats://127.0.0.1:4222", "--source nats: the NATS server with JetStream")
 	fs.BoolVar(&c.contend, "contend", false, "start a competing process that keeps one core busy (a shell loop that never sleeps) for the run, to measure the tail under contention")
 	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "save herald's CPU profile (pprof) of the run to this file")
 	fs.StringVar(&c.trace, "trace", "", "save herald's execution trace (runtime/trace, for go tool trace) of the run to this file")
 	fs.DurationVar(&c.profileFor, "profile-seconds", 0, "how long --cpuprofile and --trace record (default: the run's length at --rate, else 5s)")
+	fs.StringVar(&c.nodes, "nodes", "", "scale-out mode: for each count (e.g. 1,2,3) run that many herald serve on one database of a PostgreSQL the bench starts itself, load spread over them; prints herald's and PostgreSQL's CPU per 10k deliveries")
+	fs.BoolVar(&c.statements, "pg-statements", false, "--nodes: load pg_stat_statements into the bench's PostgreSQL and print the busiest statements per delivery")
+	fs.IntVar(&c.rounds, "rounds", 3, "--nodes: rounds of each count, alternated (the summary gives the median and range)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
-	}
-	if c.nodes != "" && c.events > 0 && c.fanout > 0 && c.batch > 0 && c.concurrency > 0 {
-		if c.source != "" || c.contend || c.cpuprofile != "" || c.trace != "" {
-			return usageError{"herald bench --nodes goes without --source, --contend, --cpuprofile and --trace"}
-		}
-		return runBenchNodes(ctx, c, stdout, stderr)
 	}
 	if c.source != "" && (c.soak > 0 || c.backlog) {
 		return usageError{"herald bench: --source goes without --soak and --backlog"}
 	}
 	if c.cpuprofile != "" && c.trace != "" {
 		return usageError{"herald bench: --cpuprofile and --trace one at a time (each would disturb the other)"}
+	}
+	if c.nodes != "" && c.events > 0 && c.fanout > 0 && c.batch > 0 && c.concurrency > 0 {
+		return runBenchNodes(ctx, c, stdout, stderr)
 	}
 	if c.events <= 0 || c.fanout <= 0 || c.batch <= 0 || c.concurrency <= 0 || c.batch > 1000 {
 		return usageError{"herald bench: --events, --fanout, --concurrency must be positive and --batch 1..1000"}

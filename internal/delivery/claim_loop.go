@@ -146,7 +146,7 @@ func (e *Engine) dispatchLoaded(claims []*herald.Claim, known map[string]*herald
 			return
 		}
 		for _, c := range claims {
-			e.dispatch([]*herald.Claim{c}, leaseEnd)
+			e.dispatchLoaded([]*herald.Claim{c}, known, leaseEnd)
 		}
 		return
 	}

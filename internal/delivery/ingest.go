@@ -94,7 +94,8 @@ func (e *Engine) ingest(ctx context.Context, workspaceID string, inputs []herald
 	for _, r := range reqs {
 		r.Router, r.ClaimLease = router, lease
 	}
-	// A lease taken at ingest starts no earlier than now (see claimLoop).
+	// As for the claim loop's claims, the lease runs from before the
+	// statement that takes it, on this process's clock.
 	leaseEnd := time.Now().Add(lease)
 	if err := e.queue.Ingest(ctx, reqs); err != nil {
 		return nil, fmt.Errorf("store events: %w", err)
