@@ -55,6 +55,13 @@ func TestScaleOutAcrossHosts(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(pgBinDir(), "initdb")); err != nil {
 		skip("the scale-out test starts its own PostgreSQL and needs its programs in " + pgBinDir() + " (HERALD_PG_BIN)")
 	}
+	// Root without CAP_NET_ADMIN (an unprivileged container) cannot
+	// make links or namespaces: say so, rather than fail half-way.
+	probe := fmt.Sprintf("hq%d", os.Getpid()%100000)
+	if out, err := exec.Command("ip", "link", "add", probe, "type", "bridge").CombinedOutput(); err != nil {
+		skip(fmt.Sprintf("this root cannot create network links (ip link add: %v: %s)", err, strings.TrimSpace(string(out))))
+	}
+	exec.Command("ip", "link", "del", probe).Run()
 	const (
 		lease   = 3 * time.Second
 		timeout = time.Second // --attempt-timeout
