@@ -123,16 +123,22 @@ func (e *Engine) ingest(ctx context.Context, workspaceID string, inputs []herald
 // claim loop, which takes them 256 at a time.
 const maxIngestClaim = 16
 
+// ingestClaimInFlight: an ingest claims its own deliveries only while
+// fewer deliveries than this are in flight — a trickle. Under load the
+// claim loop's batches (one claim and two queries for up to 256
+// deliveries) cost less per delivery than a dispatch per small group.
+const ingestClaimInFlight = 32
+
 // ingestLease decides whether an ingest claims its own deliveries (see
 // herald.IngestRequest.ClaimLease): only while the claim loop is idle —
 // its last claim found nothing more due, so nothing older waits in the
-// queue and fairness is kept — and a good share of worker slots is free.
+// queue and fairness is kept — and few deliveries are in flight.
 // Events arriving one by one then cost one write transaction and no
 // wake-up of the claim loop instead of two transactions and a hand-off:
 // the claim would have followed within microseconds anyway, under the
 // same lease.
 func (e *Engine) ingestLease(events int) time.Duration {
-	if events > maxIngestClaim || !e.started.Load() || !e.claimIdle.Load() || int(e.inflight.Load()) > e.cfg.MaxInFlight/4 {
+	if events > maxIngestClaim || !e.started.Load() || !e.claimIdle.Load() || int(e.inflight.Load()) >= ingestClaimInFlight {
 		return 0
 	}
 	e.ingestMu.RLock()
