@@ -94,8 +94,12 @@ func (e *Engine) writeLoop() {
 }
 
 // outcomeGather is the least time between two outcome transactions
-// while outcomes keep coming (see writeLoop).
-const outcomeGather = 5 * time.Millisecond
+// while outcomes keep coming (see writeLoop). At a steady 200 events/s a
+// transaction per outcome was a fifth of herald's CPU; 20 ms gathers
+// four of them there and twenty at 1,000/s. What waits is only the log's
+// view of a finished delivery (and, after a crash, at most 20 ms more of
+// deliveries sent again under at-least-once).
+const outcomeGather = 20 * time.Millisecond
 
 // mayBeDue reports whether recording these outcomes may have made work
 // due now: an ordered webhook's next held delivery was released, or a

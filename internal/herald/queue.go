@@ -98,7 +98,10 @@ type Queue interface {
 	// attempt but does not change the delivery.
 	RecordOutcomes(ctx context.Context, recs []*OutcomeRecord) error
 	// EventsByID, WebhooksByID and AuthorizationsByID load what a batch
-	// of claims needs, across workspaces.
+	// of claims needs, across workspaces. WebhooksByID may answer from a
+	// cache (a write through the store empties it; another process's
+	// write is seen within a second): the webhooks it returns are shared
+	// and must not be modified.
 	EventsByID(ctx context.Context, ids []string) (map[string]*Event, error)
 	WebhooksByID(ctx context.Context, ids []string) (map[string]*Webhook, error)
 	AuthorizationsByID(ctx context.Context, ids []string) (map[string]*Authorization, error)

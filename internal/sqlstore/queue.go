@@ -219,18 +219,29 @@ func (s *Store) RecordOutcomes(ctx context.Context, recs []*herald.OutcomeRecord
 			}
 		}
 	}
+	healthChanged := false
 	for _, id := range healthOrder {
-		var err error
+		q, args := qWebhookFailing, []any{micros(recs[0].At), id}
 		if health[id] {
-			_, err = tx.ExecContext(ctx, s.q(`UPDATE webhooks SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`), id)
-		} else {
-			_, err = tx.ExecContext(ctx, s.q(`UPDATE webhooks SET failing_since = ? WHERE id = ? AND failing_since IS NULL`), micros(recs[0].At), id)
+			q, args = qWebhookHealthy, []any{id}
 		}
+		st, err := s.txStmt(ctx, tx, q)
+		if err != nil {
+			return fmt.Errorf("webhook health: %w", err)
+		}
+		res, err := st.ExecContext(ctx, args...)
 		if err != nil {
 			return fmt.Errorf("webhook health: %w", s.mapErr(err))
 		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			healthChanged = true
+		}
 	}
-	if err := tx.Commit(); err != nil {
+	err = tx.Commit()
+	if healthChanged {
+		s.hooks.forget() // failing_since moved: auto-disable and alerts read it
+	}
+	if err != nil {
 		return fmt.Errorf("commit outcomes: %w", s.mapErr(err))
 	}
 	return nil
@@ -374,12 +385,26 @@ func scanEvent(row interface{ Scan(...any) error }) (*herald.Event, error) {
 // WebhooksByID loads webhooks by id, across workspaces.
 func (s *Store) WebhooksByID(ctx context.Context, ids []string) (map[string]*herald.Webhook, error) {
 	out := make(map[string]*herald.Webhook, len(ids))
-	err := s.queryIDs(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id IN (`, ids, func(rows *sql.Rows) error {
+	now := time.Now()
+	var missing []string
+	for _, id := range ids {
+		if w, ok := s.hooks.get(id, now); ok {
+			out[id] = w
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	gen := s.hooks.generation()
+	err := s.queryIDs(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id IN (`, missing, func(rows *sql.Rows) error {
 		w, err := s.scanWebhook(rows)
 		if err != nil {
 			return err
 		}
 		out[w.ID] = w
+		s.hooks.put(w.ID, w, gen, now)
 		return nil
 	})
 	if err != nil {
@@ -493,6 +518,7 @@ func (s *Store) SetSigningSecrets(ctx context.Context, workspaceID, id, current,
 	}
 	res, err := s.write.ExecContext(ctx, s.q(`UPDATE webhooks SET signing_secret = ?, previous_signing_secret = ?, previous_secret_expires_at = ? WHERE workspace_id = ? AND id = ?`),
 		cur, prev, micros(expires), workspaceID, id)
+	s.hooks.forget()
 	return s.expectOne(res, err)
 }
 

@@ -27,7 +27,10 @@ type Store struct {
 	dialect Dialect
 	cipher  herald.Cipher
 	rb      rebinder
-	stmts   sync.Map // stmtKey → *sql.Stmt
+	stmts   sync.Map                  // stmtKey → *sql.Stmt
+	syncOf  sync.Map                  // driver connection → its synchronous pragma (true: durable), see setSync
+	keys    ttlCache[herald.APIKey]   // by hash, see cache.go
+	hooks   ttlCache[*herald.Webhook] // by id, see cache.go
 	avail   availability
 	committer
 	closeOnce sync.Once
@@ -216,6 +219,20 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *herald.APIKey) error {
 
 // APIKeyByHash returns the unrevoked key with this hash, or ENotFound.
 func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*herald.APIKey, error) {
+	now := time.Now()
+	if k, ok := s.keys.get(string(hash), now); ok {
+		return &k, nil
+	}
+	gen := s.keys.generation()
+	k, err := s.apiKeyByHash(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	s.keys.put(string(hash), *k, gen, now)
+	return k, nil
+}
+
+func (s *Store) apiKeyByHash(ctx context.Context, hash []byte) (*herald.APIKey, error) {
 	var k herald.APIKey
 	var scopes string
 	var created int64

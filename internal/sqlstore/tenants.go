@@ -123,7 +123,10 @@ func (s *Store) DeleteWorkspace(ctx context.Context, id string) error {
 			return fmt.Errorf("delete workspace: %w", s.mapErr(err))
 		}
 	}
-	return s.mapErr(tx.Commit())
+	err = s.mapErr(tx.Commit())
+	s.keys.forget()
+	s.hooks.forget()
+	return err
 }
 
 func countPlaceholders(q string) int {

@@ -64,7 +64,7 @@ func (s *Store) begin(ctx context.Context, d Durability) (*txConn, error) {
 		return nil, s.mapErr(err)
 	}
 	if s.dialect.SyncPragma != nil {
-		if _, err := conn.ExecContext(ctx, s.dialect.SyncPragma(d == Durable)); err != nil {
+		if err := s.setSync(ctx, conn, d == Durable); err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("set durability: %w", s.mapErr(err))
 		}
@@ -82,6 +82,26 @@ func (s *Store) begin(ctx context.Context, d Durability) (*txConn, error) {
 		}
 	}
 	return &txConn{Tx: tx, conn: conn, db: pool, s: s, durable: d == Durable, outage: outage}, nil
+}
+
+// setSync sets the synchronous pragma of conn unless it already has that
+// value: a burst of ingests (or of outcome batches) sets it once, not per
+// transaction. The setting is remembered per driver connection, so a
+// connection the pool opens anew (after an error) is set again.
+func (s *Store) setSync(ctx context.Context, conn *sql.Conn, durable bool) error {
+	var dc any
+	if err := conn.Raw(func(c any) error { dc = c; return nil }); err != nil {
+		return err
+	}
+	if was, ok := s.syncOf.Load(dc); ok && was.(bool) == durable {
+		return nil
+	}
+	if _, err := conn.ExecContext(ctx, s.dialect.SyncPragma(durable)); err != nil {
+		s.syncOf.Delete(dc)
+		return err
+	}
+	s.syncOf.Store(dc, durable)
+	return nil
 }
 
 // prepared returns a statement prepared once on db for query (rebound),
@@ -129,7 +149,11 @@ const (
 	// statement per bucket size of the IN list, see inBucket).
 	qRecordSuccesses = `UPDATE deliveries SET status = 'succeeded', status_reason = '', attempts = attempts + 1, next_attempt_at = NULL,
 				claim_token = NULL, last_status = ?, last_error = '', updated_at = ? WHERE claim_token = ? AND id IN (`
-	qInsertAttempt = `INSERT INTO attempts (id, workspace_id, delivery_id, webhook_id, event_id, number, started_at, duration_us, outcome, error_class, error, request_method, request_url, request_headers, request_body, response_status, response_headers, response_body, request_body_size, response_body_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// qWebhookHealthy and qWebhookFailing keep a webhook's failing_since
+	// (written only when it changes), once per webhook per outcome batch.
+	qWebhookHealthy = `UPDATE webhooks SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`
+	qWebhookFailing = `UPDATE webhooks SET failing_since = ? WHERE id = ? AND failing_since IS NULL`
+	qInsertAttempt  = `INSERT INTO attempts (id, workspace_id, delivery_id, webhook_id, event_id, number, started_at, duration_us, outcome, error_class, error, request_method, request_url, request_headers, request_body, response_status, response_headers, response_body, request_body_size, response_body_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 func (s *Store) claimQuery() string {
@@ -238,7 +262,7 @@ func (b *rowBuffer) flush(ctx context.Context) error {
 // migrated and before the store is used.
 func (s *Store) Prepare(ctx context.Context) error {
 	hot := []string{qInsertEvent, qInsertDelivery, multiInsert(qInsertEvent, multiRows), multiInsert(qInsertDelivery, multiRows),
-		qPublishedHooks, qRecordOutcome, qInsertAttempt, s.claimQuery()}
+		qPublishedHooks, qRecordOutcome, qInsertAttempt, qWebhookHealthy, qWebhookFailing, s.claimQuery()}
 	for n := 2; n < multiRows; n *= 2 {
 		hot = append(hot, multiInsert(qInsertEvent, n), multiInsert(qInsertDelivery, n))
 	}

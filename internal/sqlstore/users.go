@@ -187,6 +187,7 @@ func (s *Store) ListAPIKeys(ctx context.Context, workspaceID string) ([]*herald.
 func (s *Store) RevokeAPIKey(ctx context.Context, workspaceID, id string, at time.Time) error {
 	res, err := s.write.ExecContext(ctx, s.q(`UPDATE api_keys SET revoked_at = ? WHERE workspace_id = ? AND id = ? AND revoked_at IS NULL`),
 		micros(at), workspaceID, id)
+	s.keys.forget()
 	if err := s.expectOne(res, err); err == nil || herald.ErrorCodeOf(err) != herald.ENotFound {
 		return err
 	}

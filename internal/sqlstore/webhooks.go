@@ -190,6 +190,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
 		w.Ordered, w.TimeoutSeconds, strings.Join(w.RetrySchedule, ","), prevSecret, nullMicros(w.PreviousSecretExpiresAt), nullInt(w.LogBodyBytes),
 		events, w.Condition, w.SuccessStatuses.String(), w.SuccessCondition,
 		w.WorkspaceID, w.ID, w.Revision-1)
+	s.hooks.forget()
 	if err := s.expectOne(res, err); err != nil {
 		if herald.ErrorCodeOf(err) == herald.ENotFound {
 			if _, gerr := s.Webhook(ctx, w.WorkspaceID, w.ID); gerr == nil {
@@ -205,6 +206,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
 func (s *Store) SetWebhookStatus(ctx context.Context, workspaceID, id string, status herald.WebhookStatus, reason string) (*herald.Webhook, error) {
 	res, err := s.write.ExecContext(ctx, s.q(`UPDATE webhooks SET status = ?, status_reason = ? WHERE workspace_id = ? AND id = ?`),
 		string(status), reason, workspaceID, id)
+	s.hooks.forget()
 	if err := s.expectOne(res, err); err != nil {
 		return nil, fmt.Errorf("set status of webhook %s: %w", id, err)
 	}
@@ -214,6 +216,7 @@ func (s *Store) SetWebhookStatus(ctx context.Context, workspaceID, id string, st
 // DeleteWebhook deletes a webhook.
 func (s *Store) DeleteWebhook(ctx context.Context, workspaceID, id string) error {
 	res, err := s.write.ExecContext(ctx, s.q(`DELETE FROM webhooks WHERE workspace_id = ? AND id = ?`), workspaceID, id)
+	s.hooks.forget()
 	if err := s.expectOne(res, err); err != nil {
 		return fmt.Errorf("delete webhook %s: %w", id, err)
 	}

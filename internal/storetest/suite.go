@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t testing.TB) herald.Store) {
 		{"WebhookFiltersAndPages", testWebhookFiltersAndPages},
 		{"WorkspaceIsolation", testWorkspaceIsolation},
 		{"EventTypes", testEventTypes},
+		{"ReadCachesFollowWrites", testReadCachesFollowWrites},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
