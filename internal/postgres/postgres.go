@@ -44,7 +44,11 @@ func Dialect() sqlstore.Dialect {
 			JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r'`,
 		// The queue's updates and retention's deletes leave dead rows;
 		// where the server's autovacuum is off, the store vacuums these.
-		Vacuum:    []string{"VACUUM deliveries", "VACUUM attempts", "VACUUM events"},
+		// ANALYZE too: without statistics, a plan a connection cached
+		// while a table was nearly empty (a sequential scan, say, in the
+		// foreign-key check of every delivery insert) would stay after the
+		// table has grown; new statistics make the server plan again.
+		Vacuum:    []string{"VACUUM (ANALYZE) deliveries", "VACUUM (ANALYZE) attempts", "VACUUM (ANALYZE) events"},
 		VacuumOff: "SELECT current_setting('autovacuum') = 'off'"}
 }
 

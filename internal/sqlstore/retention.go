@@ -239,7 +239,7 @@ func (s *Store) vacuum(ctx context.Context) error {
 	}
 	if !s.vacuumNoted {
 		s.vacuumNoted = true
-		s.log().Warn("the database server's autovacuum is off: herald vacuums its own tables every 30 s")
+		s.log().Warn("the database server's autovacuum is off: herald vacuums and analyzes its own tables every 30 s")
 	}
 	for _, q := range s.dialect.Vacuum {
 		if _, err := s.write.ExecContext(ctx, q); err != nil {
