@@ -119,6 +119,8 @@ type Engine struct {
 	store  herald.Store
 	queue  herald.Queue
 	client *http.Client
+	// redactors keeps the redactor of each set of secrets (redact.go).
+	redactors redactorCache
 	// baseTransport is Deps.Transport when it is an *http.Transport: the
 	// clients that present a client certificate clone it.
 	baseTransport *http.Transport

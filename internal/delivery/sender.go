@@ -117,7 +117,7 @@ func (e *Engine) buildRequest(ctx context.Context, r *payload.Request, c *herald
 	if w.PreviousSigningSecret != "" && w.PreviousSecretExpiresAt != nil && now.Before(*w.PreviousSecretExpiresAt) {
 		keys = append(keys, w.PreviousSigningSecret)
 	}
-	red := newRedactor(secretValues...)
+	red := e.redactors.get(secretValues)
 	sig, err := secrets.SignatureHeader(c.ID, ts, r.Body, keys...)
 	if err != nil {
 		return nil, nil, red, fmt.Errorf("sign request: %w", err)
