@@ -67,17 +67,26 @@ func (e *Engine) buildRequest(ctx context.Context, r *payload.Request, c *herald
 	if err != nil {
 		return nil, nil, newRedactor(secretValues...), fmt.Errorf("build request: %w", err)
 	}
-	var logged []herald.Header
+	logged := make([]herald.Header, 0, 8)
+	var nameArr [8]string
+	names := nameArr[:0] // the canonical name of each logged header
 	set := func(name, value, shown string) {
-		req.Header.Set(name, value)
+		// Canonicalising allocates for a name not already canonical:
+		// herald's own are looked up.
+		key, ok := signatureHeaderKeys[name]
+		if !ok {
+			key = http.CanonicalHeaderKey(name)
+		}
+		req.Header[key] = []string{value}
 		// A custom header may replace one herald set (Content-Type, say):
 		// the log shows what was sent, once.
-		for i := range logged {
-			if http.CanonicalHeaderKey(logged[i].Name) == http.CanonicalHeaderKey(name) {
+		for i, k := range names {
+			if k == key {
 				logged[i] = herald.Header{Name: name, Value: shown}
 				return
 			}
 		}
+		names = append(names, key)
 		logged = append(logged, herald.Header{Name: name, Value: shown})
 	}
 	if r.ContentType != "" {
@@ -123,10 +132,19 @@ func (e *Engine) buildRequest(ctx context.Context, r *payload.Request, c *herald
 		return nil, nil, red, fmt.Errorf("sign request: %w", err)
 	}
 	set("webhook-id", c.ID, c.ID)
-	set("webhook-timestamp", strconv.FormatInt(ts, 10), strconv.FormatInt(ts, 10))
+	stamp := strconv.FormatInt(ts, 10)
+	set("webhook-timestamp", stamp, stamp)
 	set("webhook-signature", sig, sig)
 	red.headers(logged)
 	return req, logged, red, nil
+}
+
+// signatureHeaderKeys are the canonical forms of the Standard Webhooks
+// header names, which herald logs as the specification writes them.
+var signatureHeaderKeys = map[string]string{
+	"webhook-id":        "Webhook-Id",
+	"webhook-timestamp": "Webhook-Timestamp",
+	"webhook-signature": "Webhook-Signature",
 }
 
 // logCap is the most bytes of the request and response bodies an
@@ -160,9 +178,9 @@ func (e *Engine) attemptTimeout(w *herald.Webhook) time.Duration {
 func (e *Engine) send(ctx context.Context, r *payload.Request, c *herald.Claim, w *herald.Webhook, auth *herald.Authorization) *sent {
 	start := e.clock.Now()
 	timeout := e.attemptTimeout(w)
-	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
-	defer cancelTimeout()
-	ctx, cancel := context.WithCancel(ctx)
+	// cancel ends the attempt at its timeout, or earlier when the body is
+	// late (below); ctx.Err() tells the two apart.
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	a := &herald.Attempt{ID: herald.NewID(), WorkspaceID: c.WorkspaceID, DeliveryID: c.ID, WebhookID: c.WebhookID, EventID: c.EventID,
 		Number: c.Attempts + 1, StartedAt: start.UTC(), RequestMethod: r.Method}
