@@ -68,8 +68,7 @@ func (e *Engine) buildRequest(ctx context.Context, r *payload.Request, c *herald
 		return nil, nil, newRedactor(secretValues...), fmt.Errorf("build request: %w", err)
 	}
 	logged := make([]herald.Header, 0, 8)
-	var nameArr [8]string
-	names := nameArr[:0] // the canonical name of each logged header
+	names := make([]string, 0, 8) // the canonical name of each logged header
 	set := func(name, value, shown string) {
 		// Canonicalising allocates for a name not already canonical:
 		// herald's own are looked up.
