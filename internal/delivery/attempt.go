@@ -33,26 +33,30 @@ func final(c *herald.Claim, hook *herald.Webhook, status herald.DeliveryStatus, 
 }
 
 // attempt decides and, when it may, makes one attempt of a delivery. A
-// test send (test=true) is never retried and always logged.
-func (e *Engine) attempt(j *job, test bool) *herald.OutcomeRecord {
+// test send (test=true) is never retried and always logged; it waits for
+// a busy endpoint's slot itself. A worker's job that has to wait for one
+// is parked instead (rec nil: the job is still in hand, and the release
+// that frees a slot hands it to a worker). next is a parked job the
+// attempt's own release handed its slot to: the caller runs it (resume).
+func (e *Engine) attempt(j *job, test bool) (rec *herald.OutcomeRecord, next *waiter) {
 	c, w := j.claim, j.hook
 	now := e.clock.Now()
 	switch {
 	case j.event == nil:
-		return final(c, w, herald.DeliveryCanceled, "the event no longer exists", now)
+		return final(c, w, herald.DeliveryCanceled, "the event no longer exists", now), nil
 	case w == nil:
-		return final(c, w, herald.DeliveryCanceled, "webhook deleted", now)
+		return final(c, w, herald.DeliveryCanceled, "webhook deleted", now), nil
 	case w.Status != herald.Published && !test && !j.event.Test:
-		return final(c, w, herald.DeliveryCanceled, "webhook unpublished", now)
+		return final(c, w, herald.DeliveryCanceled, "webhook unpublished", now), nil
 	case !test && e.beingDisabled(w.ID):
 		// Unpublished a moment ago (410 Gone, or failing too long) by a
 		// goroutine that may not have committed yet: this claim loaded
 		// the webhook before.
-		return final(c, w, herald.DeliveryCanceled, "webhook unpublished", now)
+		return final(c, w, herald.DeliveryCanceled, "webhook unpublished", now), nil
 	case !test && w.FailingSince != nil && e.cfg.DisableAfter > 0 && now.Sub(*w.FailingSince) >= e.cfg.DisableAfter:
 		reason := fmt.Sprintf("disabled automatically: every delivery failed since %s (more than %s)", w.FailingSince.UTC().Format(time.RFC3339), e.cfg.DisableAfter)
 		e.disable(w, reason)
-		return final(c, w, herald.DeliveryCanceled, reason, now)
+		return final(c, w, herald.DeliveryCanceled, reason, now), nil
 	}
 	compiled, err := e.cache.Get(w, e.svc.Location(context.Background(), w.WorkspaceID))
 	var req *payload.Request
@@ -62,42 +66,74 @@ func (e *Engine) attempt(j *job, test bool) *herald.OutcomeRecord {
 	if err != nil {
 		// A template that cannot render this event will not render it
 		// on a retry either: fail for good and say why.
-		return e.unsendable(j, herald.ErrClassTemplate, err.Error(), now, test)
+		return e.unsendable(j, herald.ErrClassTemplate, err.Error(), now, test), nil
 	}
 	if w.AuthorizationEnabled {
 		if j.auth == nil {
-			return e.unsendable(j, herald.ErrClassBlocked, "the webhook's authorization no longer exists", now, test)
+			return e.unsendable(j, herald.ErrClassBlocked, "the webhook's authorization no longer exists", now, test), nil
 		}
 		if !j.auth.InScope(req.URL) {
-			return e.unsendable(j, herald.ErrClassBlocked, fmt.Sprintf("the rendered URL %s lies outside the authorization's endpoint %s; credentials are not sent there", req.URL, j.auth.Endpoint), now, test)
+			return e.unsendable(j, herald.ErrClassBlocked, fmt.Sprintf("the rendered URL %s lies outside the authorization's endpoint %s; credentials are not sent there", req.URL, j.auth.Endpoint), now, test), nil
 		}
 	}
 	key := endpointKey(req.URL)
 	e.hookEndpoint.Store(w.ID, key)
-	adm := e.eps.acquire(key, now, c.Attempts > 0, e.ctx.Done())
+	var adm admission
+	if test {
+		adm = e.eps.acquire(key, now, c.Attempts > 0, e.ctx.Done())
+	} else {
+		var parked bool
+		if adm, parked = e.eps.admit(key, now, c.Attempts > 0, &waiter{j: j, req: req}); parked {
+			return nil, nil
+		}
+	}
 	if !adm.ok {
 		e.metrics.Deliveries.WithLabelValues("deferred").Inc()
 		rec := deferral(c, w, adm.deferUntil)
 		rec.LastError = adm.reason
-		return rec
+		return rec, nil
 	}
+	return e.sendAdmitted(j, req, key, adm.probe, test)
+}
+
+// resume runs a parked job that a release handed a slot to.
+func (e *Engine) resume(w *waiter) (*herald.OutcomeRecord, *waiter) {
+	return e.sendAdmitted(w.j, w.req, w.key, w.probe, false)
+}
+
+// handBack returns a parked job that got no slot to the queue.
+func (e *Engine) handBack(w *waiter, until time.Time, reason string) {
+	if until.IsZero() {
+		until = e.clock.Now()
+	}
+	e.metrics.Deliveries.WithLabelValues("deferred").Inc()
+	rec := deferral(w.j.claim, w.j.hook, until)
+	rec.LastError = reason
+	e.emit(rec)
+	e.finished()
+}
+
+// sendAdmitted makes an admitted attempt (it holds a slot of the endpoint key)
+// and says what became of the delivery.
+func (e *Engine) sendAdmitted(j *job, req *payload.Request, key string, probe, test bool) (*herald.OutcomeRecord, *waiter) {
+	c, w := j.claim, j.hook
 	if !j.leaseEnd.IsZero() && time.Until(j.leaseEnd.Add(-e.cfg.Lease/4)) < e.attemptTimeout(w) {
 		// Too little of the lease is left for a whole attempt (the claim
 		// or the load came back late, or the slot took long): another
 		// process may take the delivery over before the attempt ends.
 		// Hand it back instead; if it is still ours, it is due at once.
-		e.eps.release(key, e.clock.Now(), adm.probe, false, false)
+		next := e.eps.release(key, e.clock.Now(), probe, false, false)
 		e.metrics.Deliveries.WithLabelValues("deferred").Inc()
-		return deferral(c, w, e.clock.Now())
+		return deferral(c, w, e.clock.Now()), next
 	}
 	e.metrics.InFlight.Inc()
 	s := e.send(e.ctx, req, c, w, j.auth)
 	e.metrics.InFlight.Dec()
 	done := e.clock.Now()
-	e.eps.release(key, done, adm.probe, s.success, s.health)
+	next := e.eps.release(key, done, probe, s.success, s.health)
 	if e.ctx.Err() != nil && !s.success {
 		// Shutdown aborted the call: hand the delivery back, due now.
-		return deferral(c, w, done)
+		return deferral(c, w, done), next
 	}
 	e.metrics.AttemptSeconds.WithLabelValues(string(s.attempt.Outcome)).Observe(s.attempt.DurationMS / 1000)
 	e.metrics.Attempts.WithLabelValues(string(s.attempt.Outcome), string(s.attempt.ErrorClass)).Inc()
@@ -130,7 +166,7 @@ func (e *Engine) attempt(j *job, test bool) *herald.OutcomeRecord {
 			e.metrics.Deliveries.WithLabelValues("failed").Inc()
 		}
 	}
-	return rec
+	return rec, next
 }
 
 // ParseScheduleOr is ParseSchedule with the engine's default.

@@ -207,36 +207,104 @@ func (e *Engine) start(claims []*herald.Claim, events map[string]*herald.Event, 
 		}
 		e.inflight.Add(1)
 		e.workers.Add(1)
-		select {
-		case e.jobs <- j: // an idle worker takes it
-		default:
-			e.goroutines.Add(1)
-			go func() { defer e.goroutines.Done(); e.worker(j) }()
+		e.hand(j)
+	}
+}
+
+// hand gives a job to a worker: to the queue of jobs, from which idle
+// workers take them, starting one more worker unless enough are idle to
+// take every queued job. A job that has to wait for a busy endpoint is
+// parked at once and its worker free again, so however deep the queue
+// to one endpoint, the workers are about as many as the attempts in
+// flight plus a claim's worth idle.
+func (e *Engine) hand(j *job) {
+	select {
+	case e.jobs <- j:
+	default: // the queue is full (more in hand than MaxInFlight)
+		e.spawn(j, nil)
+		return
+	}
+	if len(e.jobs) > int(e.idleWorkers.Load()) {
+		e.spawn(nil, nil)
+	}
+}
+
+func (e *Engine) spawn(j *job, w *waiter) {
+	e.goroutines.Add(1)
+	go func() { defer e.goroutines.Done(); e.worker(j, w) }()
+}
+
+// worker runs jobs until it has been idle for a while: j or w first,
+// then jobs from the queue, and the parked jobs its own attempts'
+// releases hand their slots to. Reusing goroutines keeps their grown
+// stacks: a fresh goroutine per delivery spends measurable time growing
+// its stack for the HTTP call.
+func (e *Engine) worker(j *job, w *waiter) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		if j == nil && w == nil {
+			if j = e.nextJob(idle); j == nil {
+				return
+			}
+		}
+		var rec *herald.OutcomeRecord
+		if w != nil {
+			rec, w = e.resume(w)
+		} else {
+			rec, w = e.attempt(j, false)
+		}
+		j = nil
+		if rec != nil { // nil: parked, still in hand
+			e.emit(rec)
+			e.finished()
 		}
 	}
 }
 
-// worker runs jobs until it has been idle for a while. Reusing
-// goroutines keeps their grown stacks: a fresh goroutine per delivery
-// spends measurable time growing its stack for the HTTP call.
-func (e *Engine) worker(j *job) {
-	idle := time.NewTimer(workerIdle)
-	defer idle.Stop()
-	for {
-		e.emit(e.attempt(j, false))
-		e.finished()
-		idle.Reset(workerIdle)
-		select {
-		case j = <-e.jobs:
-		case <-idle.C:
-			return
-		case <-e.ctx.Done(): // stopped
-			return
+// nextJob waits for a job from the queue; nil: the worker should end (it
+// was idle for workerIdle, enough others are idle, or the engine
+// stopped). A worker that stops being idle looks at the queue once more,
+// so a job queued as it left (hand saw it idle) is not stranded.
+func (e *Engine) nextJob(idle *time.Timer) *job {
+	if e.idleWorkers.Add(1) > int64(e.cfg.ClaimBatch) {
+		e.idleWorkers.Add(-1)
+		return e.queuedJob()
+	}
+	idle.Reset(workerIdle)
+	select {
+	case j := <-e.jobs:
+		e.idleWorkers.Add(-1)
+		return j
+	case <-idle.C:
+		e.idleWorkers.Add(-1)
+		return e.queuedJob()
+	case <-e.ctx.Done(): // stopped: what is queued goes back, due now
+		e.idleWorkers.Add(-1)
+		for j := e.queuedJob(); j != nil; j = e.queuedJob() {
+			e.emit(deferral(j.claim, j.hook, e.clock.Now()))
+			e.finished()
 		}
+		return nil
+	}
+}
+
+func (e *Engine) queuedJob() *job {
+	select {
+	case j := <-e.jobs:
+		return j
+	default:
+		return nil
 	}
 }
 
 const workerIdle = 10 * time.Second
+
+// resumeElsewhere runs, in a worker goroutine of its own, a parked job
+// handed a slot by a release that was not a worker's (a test send's).
+func (e *Engine) resumeElsewhere(w *waiter) {
+	e.spawn(nil, w)
+}
 
 // finished frees a worker slot. It wakes the claim loop only when the
 // loop waits for slots (every one was taken), and then once a good share

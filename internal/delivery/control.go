@@ -48,7 +48,10 @@ func (e *Engine) SendTest(ctx context.Context, workspaceID, webhookID string) (*
 			return nil, err
 		}
 	}
-	rec := e.attempt(j, true)
+	rec, next := e.attempt(j, true)
+	if next != nil {
+		e.resumeElsewhere(next)
+	}
 	if rec.Status == herald.DeliveryPending {
 		// Not sent (endpoint busy or circuit open): a test is now or never.
 		rec.Status, rec.Reason, rec.NextAttemptAt = herald.DeliveryCanceled, "test not sent: "+rec.LastError, time.Time{}

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"runtime"
 	"testing"
 	"time"
 
@@ -28,7 +29,8 @@ func counterValue(t *testing.T, c *prometheus.CounterVec, label string) float64 
 // A deep queue to one healthy endpoint shared by ten webhooks: waiting
 // for the endpoint's slots is not saturation, so deliveries are not
 // handed back and postponed over and over (each a write on SQLite's one
-// writer). Deferrals must stay a small fraction of the deliveries.
+// writer). Deferrals must stay a small fraction of the deliveries, and
+// the deliveries that wait for a slot hold no goroutine each.
 func TestDeepQueueToOneHealthyEndpoint(t *testing.T) {
 	store := storetest.OpenSQLite(t)
 	rc := newReceiver(t, nil)
@@ -48,12 +50,15 @@ func TestDeepQueueToOneHealthyEndpoint(t *testing.T) {
 	}
 	svc := e.svc
 	m := NewMetrics(prometheus.NewRegistry(), store)
-	eng := New(Config{MaxInFlight: 512, PollInterval: 20 * time.Millisecond, Endpoint: EndpointLimits{Concurrency: 16}},
+	const claimBatch = 64
+	eng := New(Config{MaxInFlight: 2048, ClaimBatch: claimBatch, PollInterval: 20 * time.Millisecond, Endpoint: EndpointLimits{Concurrency: 16}},
 		Deps{Service: svc, Queue: store, Transport: e.engine.client.Transport, Metrics: m, Log: discardLog()})
 	eng.Start()
 	defer eng.Stop(ctx)
 	deadline := time.Now().Add(60 * time.Second)
+	before, peak := runtime.NumGoroutine(), 0
 	for {
+		peak = max(peak, runtime.NumGoroutine())
 		done := 0
 		for _, id := range ids {
 			done += countStatus(t, e, id, herald.DeliverySucceeded)
@@ -67,8 +72,16 @@ func TestDeepQueueToOneHealthyEndpoint(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	deferred := counterValue(t, m.Deliveries, "deferred")
-	t.Logf("%d deliveries, %v deferred", hooks*events, deferred)
+	t.Logf("%d deliveries, %v deferred, goroutines %d before, %d at most while delivering", hooks*events, deferred, before, peak)
 	if deferred > 0.25*hooks*events {
 		t.Fatalf("%v deferrals for %d deliveries to one healthy endpoint", deferred, hooks*events)
+	}
+	// Up to 2048 deliveries in hand, 16 in flight: a goroutine per waiting
+	// delivery would be ~2000. Allowed: the attempts in
+	// flight, their connections' two goroutines and the receiver's one,
+	// a claim's worth of idle workers plus a claim's worth started while
+	// none was idle (~190 measured), and some slack.
+	if limit := before + 16*4 + 2*claimBatch + 64; peak > limit {
+		t.Fatalf("%d goroutines while delivering (%d before): more than %d, waiting deliveries hold goroutines", peak, before, limit)
 	}
 }

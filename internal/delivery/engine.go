@@ -137,8 +137,11 @@ type Engine struct {
 
 	wake     chan struct{}
 	outcomes chan *herald.OutcomeRecord
-	jobs     chan *job // to idle workers
+	jobs     chan *job // to idle workers (see hand; cap MaxInFlight)
 	inflight atomic.Int64
+	// idleWorkers counts the worker goroutines waiting for a job (at
+	// most ClaimBatch linger; see worker).
+	idleWorkers atomic.Int64
 	// slotBound is set while the claim loop waits because every worker
 	// slot is taken (see finished).
 	slotBound atomic.Bool
@@ -199,7 +202,7 @@ func New(cfg Config, d Deps) *Engine {
 		d.Transport = netguard.New(nil).Transport() // safe by default: no internal addresses
 	}
 	e := &Engine{cfg: cfg, svc: d.Service, store: d.Service.Store, queue: d.Queue, clock: d.Clock, policy: d.Policy, metrics: d.Metrics, log: d.Log, listen: d.Listen,
-		wake: make(chan struct{}, 1), outcomes: make(chan *herald.OutcomeRecord, 4096), jobs: make(chan *job), writerDone: make(chan struct{})}
+		wake: make(chan struct{}, 1), outcomes: make(chan *herald.OutcomeRecord, 4096), jobs: make(chan *job, cfg.MaxInFlight), writerDone: make(chan struct{})}
 	e.client = &http.Client{Transport: d.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	e.baseTransport, _ = d.Transport.(*http.Transport)
 	e.cache.Location = cfg.Location
@@ -207,7 +210,11 @@ func New(cfg Config, d Deps) *Engine {
 	e.eps.log = d.Log
 	e.metrics.registerEndpoints(e)
 	e.eps.maxWaiting = cfg.MaxInFlight / 2
+	e.eps.handBack = e.handBack
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	// Parked jobs have no goroutine to notice the end: once the engine's
+	// context ends, they go back to the queue, due now.
+	context.AfterFunc(e.ctx, e.eps.flush)
 	return e
 }
 

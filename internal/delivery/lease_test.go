@@ -60,7 +60,7 @@ func TestAttemptHandsBackAClaimWhoseLeaseRanOut(t *testing.T) {
 
 	// 1.5 s of the 4 s lease left: less than the attempt's 1 s timeout
 	// plus the quarter of the lease kept in reserve.
-	rec := eng.attempt(job(time.Now().Add(1500*time.Millisecond)), false)
+	rec, _ := eng.attempt(job(time.Now().Add(1500*time.Millisecond)), false)
 	if hits.Load() != 0 {
 		t.Fatalf("the receiver got %d requests from a claim whose lease had nearly run out", hits.Load())
 	}
@@ -69,7 +69,7 @@ func TestAttemptHandsBackAClaimWhoseLeaseRanOut(t *testing.T) {
 	}
 
 	// The whole lease ahead: sent.
-	rec = eng.attempt(job(claimAt.Add(lease)), false)
+	rec, _ = eng.attempt(job(claimAt.Add(lease)), false)
 	if hits.Load() != 1 || rec.Status != herald.DeliverySucceeded {
 		t.Fatalf("with the lease ahead: %d requests, status %s; want 1, succeeded", hits.Load(), rec.Status)
 	}
