@@ -212,9 +212,6 @@ func New(cfg Config, d Deps) *Engine {
 	e.eps.maxWaiting = cfg.MaxInFlight / 2
 	e.eps.handBack = e.handBack
 	e.ctx, e.cancel = context.WithCancel(context.Background())
-	// Parked jobs have no goroutine to notice the end: once the engine's
-	// context ends, they go back to the queue, due now.
-	context.AfterFunc(e.ctx, e.eps.flush)
 	return e
 }
 
@@ -289,6 +286,9 @@ func (e *Engine) waitOrCancel(ctx context.Context, wg *sync.WaitGroup) {
 	case <-done:
 	case <-ctx.Done():
 		e.cancel()
+		// Jobs parked for a busy endpoint have no goroutine to notice:
+		// they go back to the queue, due now.
+		e.eps.flush()
 		<-done
 	}
 }

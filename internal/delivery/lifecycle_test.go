@@ -100,3 +100,59 @@ func TestAlertDuringShutdownDoesNotOutliveStop(t *testing.T) {
 		t.Fatalf("engine goroutines after Stop:\n%s", strings.Join(left, "\n\n"))
 	}
 }
+
+// Deliveries parked for a busy endpoint hold no goroutine that would see
+// the shutdown: when Stop's grace runs out they go back to the queue, due
+// now and not counted as attempts, and Stop does not wait for them.
+func TestStopHandsBackParkedDeliveries(t *testing.T) {
+	release := make(chan struct{})
+	hanging := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	defer close(release)
+	e := setup(t, envOpts{cfg: Config{Endpoint: EndpointLimits{Concurrency: 1}}})
+	w := e.webhook(herald.WebhookSpec{EndpointURL: hanging.URL})
+	const events = 4
+	for i := 0; i < events; i++ {
+		e.send("member.verified", memberData)
+	}
+	key := endpointKey(hanging.URL)
+	waitFor(t, func() bool {
+		e.engine.eps.mu.Lock()
+		defer e.engine.eps.mu.Unlock()
+		ep := e.engine.eps.m[key]
+		return ep != nil && len(ep.queue) == events-1
+	})
+	const grace = 300 * time.Millisecond
+	sctx, cancel := context.WithTimeout(ctx, grace)
+	defer cancel()
+	began := time.Now()
+	done := make(chan struct{})
+	go func() { e.engine.Stop(sctx); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stop waits for parked deliveries beyond its grace")
+	}
+	if took := time.Since(began); took > grace+2*time.Second {
+		t.Errorf("Stop took %v with a grace of %v", took, grace)
+	}
+	if left := engineGoroutines(200 * time.Millisecond); len(left) > 0 {
+		t.Fatalf("engine goroutines after Stop:\n%s", strings.Join(left, "\n\n"))
+	}
+	if n := countStatus(t, e, w.ID, herald.DeliveryPending); n != events {
+		t.Fatalf("%d of %d deliveries back in the queue after Stop", n, events)
+	}
+	ds, _, err := e.store.ListDeliveries(ctx, e.ws, w.ID, herald.DeliveryFilter{Limit: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if d.Attempts != 0 {
+			t.Fatalf("delivery %s counts %d attempts after a shutdown that aborted it", d.ID, d.Attempts)
+		}
+	}
+}
