@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -477,9 +478,10 @@ func TestUnpublishCancelsPending(t *testing.T) {
 
 func TestManualControlsAndLogOnlyErrors(t *testing.T) {
 	e := setup(t, envOpts{})
-	fail := true
+	var fail atomic.Bool // read by the receiver's goroutines
+	fail.Store(true)
 	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
-		if fail {
+		if fail.Load() {
 			w.WriteHeader(http.StatusInternalServerError)
 			return
 		}
@@ -489,7 +491,7 @@ func TestManualControlsAndLogOnlyErrors(t *testing.T) {
 	res := e.send("member.verified", memberData)
 	d := e.waitDelivery(w.ID, herald.DeliveryFailed, 5*time.Second)
 	first := rc.next(t, time.Second)
-	fail = false
+	fail.Store(false)
 	if _, err := e.engine.RetryDelivery(ctx, e.ws, d.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -511,7 +513,7 @@ func TestManualControlsAndLogOnlyErrors(t *testing.T) {
 		t.Fatal("a resend must be a new delivery with its own id")
 	}
 	// Replay: a failed delivery in range goes out again.
-	fail = true
+	fail.Store(true)
 	e.send("member.verified", memberData)
 	rc.next(t, 5*time.Second)
 	deadline := time.Now().Add(5 * time.Second)
@@ -525,7 +527,7 @@ func TestManualControlsAndLogOnlyErrors(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	fail = false
+	fail.Store(false)
 	n, err := e.engine.ReplayFailed(ctx, e.ws, w.ID, time.Now().Add(-time.Minute), time.Now().Add(time.Minute))
 	if err != nil || n != 1 {
 		t.Fatalf("replay %d %v", n, err)
