@@ -300,12 +300,6 @@ func (e *Engine) queuedJob() *job {
 
 const workerIdle = 10 * time.Second
 
-// resumeElsewhere runs, in a worker goroutine of its own, a parked job
-// handed a slot by a release that was not a worker's (a test send's).
-func (e *Engine) resumeElsewhere(w *waiter) {
-	e.spawn(nil, w)
-}
-
 // finished frees a worker slot. It wakes the claim loop only when the
 // loop waits for slots (every one was taken), and then once a good share
 // of them is free again: not after every single completion, which would

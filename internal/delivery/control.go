@@ -50,7 +50,9 @@ func (e *Engine) SendTest(ctx context.Context, workspaceID, webhookID string) (*
 	}
 	rec, next := e.attempt(j, true)
 	if next != nil {
-		e.resumeElsewhere(next)
+		// The test's release handed its slot to a parked job: a worker
+		// of its own sends it.
+		e.spawn(nil, next)
 	}
 	if rec.Status == herald.DeliveryPending {
 		// Not sent (endpoint busy or circuit open): a test is now or never.

@@ -83,17 +83,7 @@ func TestAlertDuringShutdownDoesNotOutliveStop(t *testing.T) {
 		t.Fatal("no alert raised")
 	}
 	const grace = 200 * time.Millisecond
-	sctx, cancel := context.WithTimeout(ctx, grace)
-	defer cancel()
-	began := time.Now()
-	done := make(chan struct{})
-	go func() { e.engine.Stop(sctx); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Stop waits for a hanging alert beyond its context")
-	}
-	if took := time.Since(began); took < grace {
+	if took := stopWithin(t, e.engine, grace, "a hanging alert"); took < grace {
 		t.Errorf("Stop returned after %v, before its grace of %v: the alert was not given the time", took, grace)
 	}
 	if left := engineGoroutines(200 * time.Millisecond); len(left) > 0 {
@@ -127,17 +117,7 @@ func TestStopHandsBackParkedDeliveries(t *testing.T) {
 		return ep != nil && len(ep.queue) == events-1
 	})
 	const grace = 300 * time.Millisecond
-	sctx, cancel := context.WithTimeout(ctx, grace)
-	defer cancel()
-	began := time.Now()
-	done := make(chan struct{})
-	go func() { e.engine.Stop(sctx); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Stop waits for parked deliveries beyond its grace")
-	}
-	if took := time.Since(began); took > grace+2*time.Second {
+	if took := stopWithin(t, e.engine, grace, "parked deliveries"); took > grace+2*time.Second {
 		t.Errorf("Stop took %v with a grace of %v", took, grace)
 	}
 	if left := engineGoroutines(200 * time.Millisecond); len(left) > 0 {
@@ -155,4 +135,21 @@ func TestStopHandsBackParkedDeliveries(t *testing.T) {
 			t.Fatalf("delivery %s counts %d attempts after a shutdown that aborted it", d.ID, d.Attempts)
 		}
 	}
+}
+
+// stopWithin stops the engine with a grace of grace and says how long
+// Stop took; it fails if Stop still waits (for what) 5 s later.
+func stopWithin(t *testing.T, e *Engine, grace time.Duration, what string) time.Duration {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, grace)
+	defer cancel()
+	began := time.Now()
+	done := make(chan struct{})
+	go func() { e.Stop(sctx); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("Stop waits for %s beyond its grace", what)
+	}
+	return time.Since(began)
 }
