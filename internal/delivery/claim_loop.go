@@ -224,29 +224,48 @@ func (e *Engine) hand(j *job) {
 		e.spawn(j, nil)
 		return
 	}
-	if len(e.jobs) > int(e.idleWorkers.Load()) {
-		e.spawn(nil, nil)
+	e.growIfBehind()
+}
+
+// growIfBehind starts one more worker when more jobs are queued than
+// workers are idle, unless one it started has not run yet: that one
+// looks again when it runs. Workers so grow at the pace they are
+// scheduled — on a busy machine, jobs a claim loop queues faster than
+// workers wake do not start a goroutine each. The new worker counts as
+// idle from now.
+func (e *Engine) growIfBehind() {
+	if len(e.jobs) > int(e.idleWorkers.Load()) && e.starting.CompareAndSwap(false, true) {
+		e.idleWorkers.Add(1)
+		e.goroutines.Add(1)
+		go func() {
+			defer e.goroutines.Done()
+			e.starting.Store(false)
+			e.growIfBehind()
+			e.worker(nil, nil, true)
+		}()
 	}
 }
 
 func (e *Engine) spawn(j *job, w *waiter) {
 	e.goroutines.Add(1)
-	go func() { defer e.goroutines.Done(); e.worker(j, w) }()
+	go func() { defer e.goroutines.Done(); e.worker(j, w, false) }()
 }
 
 // worker runs jobs until it has been idle for a while: j or w first,
 // then jobs from the queue, and the parked jobs its own attempts'
 // releases hand their slots to. Reusing goroutines keeps their grown
 // stacks: a fresh goroutine per delivery spends measurable time growing
-// its stack for the HTTP call.
-func (e *Engine) worker(j *job, w *waiter) {
+// its stack for the HTTP call. counted: the worker was already counted
+// idle when it was started (see hand).
+func (e *Engine) worker(j *job, w *waiter, counted bool) {
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
 	for {
 		if j == nil && w == nil {
-			if j = e.nextJob(idle); j == nil {
+			if j = e.nextJob(idle, counted); j == nil {
 				return
 			}
+			counted = false
 		}
 		var rec *herald.OutcomeRecord
 		if w != nil {
@@ -266,8 +285,8 @@ func (e *Engine) worker(j *job, w *waiter) {
 // was idle for workerIdle, enough others are idle, or the engine
 // stopped). A worker that stops being idle looks at the queue once more,
 // so a job queued as it left (hand saw it idle) is not stranded.
-func (e *Engine) nextJob(idle *time.Timer) *job {
-	if e.idleWorkers.Add(1) > int64(e.cfg.ClaimBatch) {
+func (e *Engine) nextJob(idle *time.Timer, counted bool) *job {
+	if !counted && e.idleWorkers.Add(1) > int64(e.cfg.ClaimBatch) {
 		e.idleWorkers.Add(-1)
 		return e.queuedJob()
 	}

@@ -79,10 +79,11 @@ func TestDeepQueueToOneHealthyEndpoint(t *testing.T) {
 	}
 	// Up to 2048 deliveries in hand, 16 in flight: a worker per waiting
 	// delivery would be ~2000. Allowed: the attempts in flight, a claim's
-	// worth of idle workers plus a claim's worth started while none was
-	// idle, and some slack. (Counting every goroutine instead mixed in the
-	// HTTP connections' own, which churn.)
-	if limit := 16 + 2*claimBatch + 32; peak > limit {
+	// worth of idle workers, and twice that for the workers busy
+	// parking a job while the machine is busy (3 busy loops on 2 cores:
+	// 44-82, once 153, in 30 runs). Counting every goroutine instead
+	// mixed in the HTTP connections' own, which churn.
+	if limit := 16 + 3*claimBatch + 32; peak > limit {
 		t.Fatalf("%d worker goroutines while delivering: more than %d, waiting deliveries hold goroutines", peak, limit)
 	}
 }

@@ -142,6 +142,9 @@ type Engine struct {
 	// idleWorkers counts the worker goroutines waiting for a job (at
 	// most ClaimBatch linger; see worker).
 	idleWorkers atomic.Int64
+	// starting is set while a worker started by growIfBehind has not
+	// run yet.
+	starting atomic.Bool
 	// slotBound is set while the claim loop waits because every worker
 	// slot is taken (see finished).
 	slotBound atomic.Bool
