@@ -256,7 +256,7 @@ func (e *Engine) spawn(j *job, w *waiter) {
 // releases hand their slots to. Reusing goroutines keeps their grown
 // stacks: a fresh goroutine per delivery spends measurable time growing
 // its stack for the HTTP call. counted: the worker was already counted
-// idle when it was started (see hand).
+// idle when it was started (see growIfBehind).
 func (e *Engine) worker(j *job, w *waiter, counted bool) {
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
