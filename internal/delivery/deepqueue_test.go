@@ -1,8 +1,6 @@
 package delivery
 
 import (
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -90,7 +88,5 @@ func TestDeepQueueToOneHealthyEndpoint(t *testing.T) {
 
 // workerGoroutines counts the goroutines running an engine's worker.
 func workerGoroutines() int {
-	buf := make([]byte, 4<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	return strings.Count(string(buf), "internal/delivery.(*Engine).worker(")
+	return len(goroutinesIn("internal/delivery.(*Engine).worker("))
 }

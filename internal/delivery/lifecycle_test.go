@@ -18,19 +18,26 @@ import (
 func engineGoroutines(within time.Duration) []string {
 	deadline := time.Now().Add(within)
 	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var left []string
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "internal/delivery.(*Engine)") {
-				left = append(left, g)
-			}
-		}
+		left := goroutinesIn("internal/delivery.(*Engine)")
 		if len(left) == 0 || time.Now().After(deadline) {
 			return left
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// goroutinesIn returns the stacks of the goroutines whose stack names
+// fn (a function, with its package).
+func goroutinesIn(fn string) []string {
+	buf := make([]byte, 4<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var in []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, fn) {
+			in = append(in, g)
+		}
+	}
+	return in
 }
 
 func TestStopLeavesNoEngineGoroutine(t *testing.T) {
