@@ -30,3 +30,7 @@ func TestSourcesConformance(t *testing.T) {
 func TestTenantsConformance(t *testing.T) {
 	storetest.RunTenants(t, func(t testing.TB) storetest.TenantsStore { return storetest.OpenSQLite(t) })
 }
+
+func BenchmarkQueue(b *testing.B) {
+	storetest.BenchQueue(b, func(t testing.TB) storetest.QueueStore { return storetest.OpenSQLite(t) })
+}

@@ -1,0 +1,173 @@
+package delivery
+
+// What net/http itself costs herald's process per delivery, with the
+// other side of each connection in a child process so that only one
+// side's CPU is counted: the floor under the end-to-end CPU targets
+// (docs/PERFORMANCE.md, "What bounds the CPU per delivery").
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/netguard"
+	"github.com/heraldhq/herald/internal/storetest"
+)
+
+const floorPeerEnv = "HERALD_FLOOR_PEER"
+
+// floorBody is the size of the bench's payload and of an event it posts.
+var floorBody = []byte(`{"n": 1234567, "t": 1765000000000000000}`)
+
+// BenchmarkHTTPFloor measures, per request, the CPU time of this process
+// (user+system) for:
+//   - Outbound: POSTs sent with the delivery engine's transport (netguard,
+//     keep-alive, 64 connections) to a receiver in a child process that
+//     answers 200 — herald's half of a delivery's HTTP call;
+//   - Inbound: POSTs received by a net/http server that reads the body and
+//     answers 202, sent by a child process over 64 keep-alive connections —
+//     herald's half of one POST /events.
+func BenchmarkHTTPFloor(b *testing.B) {
+	b.Run("Outbound", func(b *testing.B) {
+		addr := startFloorPeer(b, "receiver", "")
+		g := netguard.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
+		client := &http.Client{Transport: g.Transport()}
+		defer client.CloseIdleConnections()
+		url := "http://" + addr + "/in"
+		var next atomic.Int64
+		post := func() {
+			req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, url, bytes.NewReader(floorBody))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		post() // the first connection
+		b.ReportAllocs()
+		b.ResetTimer()
+		cpu := storetest.StartCPU(b)
+		var wg sync.WaitGroup
+		for range 64 {
+			wg.Go(func() {
+				for next.Add(1) <= int64(b.N) {
+					post()
+				}
+			})
+		}
+		wg.Wait()
+		b.StopTimer()
+		cpu.Report(b, b.N, "request")
+	})
+	b.Run("Inbound", func(b *testing.B) {
+		var served atomic.Int64
+		done := make(chan struct{})
+		want := int64(b.N)
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusAccepted)
+			w.Write([]byte(`{"event_id":"01JF0000000000000000000000","deliveries":1}`))
+			if served.Add(1) == want {
+				close(done)
+			}
+		})}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		go srv.Serve(ln)
+		defer srv.Close()
+		b.ReportAllocs()
+		b.ResetTimer()
+		cpu := storetest.StartCPU(b)
+		startFloorPeer(b, "driver", ln.Addr().String()+" "+strconv.Itoa(b.N))
+		select {
+		case <-done:
+		case <-time.After(2 * time.Minute):
+			b.Fatalf("the driver sent %d of %d requests in 2 minutes", served.Load(), b.N)
+		}
+		b.StopTimer()
+		cpu.Report(b, b.N, "request")
+	})
+}
+
+// startFloorPeer runs this test binary again as the other side
+// (TestFloorPeer) and returns the first line it prints. The child ends
+// when the benchmark does (its stdin closes).
+func startFloorPeer(b *testing.B, role, arg string) string {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFloorPeer$")
+	cmd.Env = append(os.Environ(), floorPeerEnv+"="+role+" "+arg)
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		b.Fatalf("%s peer: %v", role, err)
+	}
+	return line[:len(line)-1]
+}
+
+// TestFloorPeer is the child process of BenchmarkHTTPFloor; run on its
+// own it does nothing.
+func TestFloorPeer(t *testing.T) {
+	spec := os.Getenv(floorPeerEnv)
+	if spec == "" {
+		return
+	}
+	var role, addr string
+	var n int
+	fmt.Sscan(spec, &role, &addr, &n)
+	switch role {
+	case "receiver":
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
+		fmt.Println(ln.Addr().String())
+	case "driver":
+		fmt.Println("ready")
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range 64 {
+			wg.Go(func() {
+				for next.Add(1) <= int64(n) {
+					resp, err := client.Post("http://"+addr+"/events", "application/json", bytes.NewReader(floorBody))
+					if err != nil {
+						fmt.Fprintln(os.Stderr, "driver:", err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			})
+		}
+		wg.Wait()
+	}
+	io.Copy(io.Discard, os.Stdin) // until the benchmark ends
+}
