@@ -102,3 +102,7 @@ func TestPortalConformance(t *testing.T) {
 func TestTenantsConformance(t *testing.T) {
 	storetest.RunTenants(t, func(t testing.TB) storetest.TenantsStore { return storetest.OpenPostgres(t) })
 }
+
+func BenchmarkQueue(b *testing.B) {
+	storetest.BenchQueue(b, func(t testing.TB) storetest.QueueStore { return storetest.OpenPostgres(t) })
+}
