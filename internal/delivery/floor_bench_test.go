@@ -40,71 +40,93 @@ var floorBody = []byte(`{"n": 1234567, "t": 1765000000000000000}`)
 //     answers 202, sent by a child process over 64 keep-alive connections —
 //     herald's half of one POST /events.
 func BenchmarkHTTPFloor(b *testing.B) {
-	b.Run("Outbound", func(b *testing.B) {
-		addr := startFloorPeer(b, "receiver", "")
-		g := netguard.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
-		client := &http.Client{Transport: g.Transport()}
-		defer client.CloseIdleConnections()
-		url := "http://" + addr + "/in"
-		var next atomic.Int64
-		post := func() {
-			req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, url, bytes.NewReader(floorBody))
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := client.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-		post() // the first connection
-		b.ReportAllocs()
-		b.ResetTimer()
-		cpu := storetest.StartCPU(b)
-		var wg sync.WaitGroup
-		for range 64 {
-			wg.Go(func() {
-				for next.Add(1) <= int64(b.N) {
-					post()
+	for _, rate := range []int{0, 1000, 200} {
+		b.Run("Outbound/"+floorShape(rate), func(b *testing.B) {
+			addr := startFloorPeer(b, "receiver", "")
+			g := netguard.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
+			client := &http.Client{Transport: g.Transport()}
+			defer client.CloseIdleConnections()
+			url := "http://" + addr + "/in"
+			post := func() {
+				req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, url, bytes.NewReader(floorBody))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
 				}
-			})
-		}
-		wg.Wait()
-		b.StopTimer()
-		cpu.Report(b, b.N, "request")
-	})
-	b.Run("Inbound", func(b *testing.B) {
-		var served atomic.Int64
-		done := make(chan struct{})
-		want := int64(b.N)
-		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			io.Copy(io.Discard, r.Body)
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusAccepted)
-			w.Write([]byte(`{"event_id":"01JF0000000000000000000000","deliveries":1}`))
-			if served.Add(1) == want {
-				close(done)
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
 			}
-		})}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		go srv.Serve(ln)
-		defer srv.Close()
-		b.ReportAllocs()
-		b.ResetTimer()
-		cpu := storetest.StartCPU(b)
-		startFloorPeer(b, "driver", ln.Addr().String()+" "+strconv.Itoa(b.N))
-		select {
-		case <-done:
-		case <-time.After(2 * time.Minute):
-			b.Fatalf("the driver sent %d of %d requests in 2 minutes", served.Load(), b.N)
-		}
-		b.StopTimer()
-		cpu.Report(b, b.N, "request")
-	})
+			post() // the first connection
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := storetest.StartCPU(b)
+			if rate > 0 {
+				storetest.Paced(b.N, rate, post)
+			} else {
+				var next atomic.Int64
+				var wg sync.WaitGroup
+				for range 64 {
+					wg.Go(func() {
+						for next.Add(1) <= int64(b.N) {
+							post()
+						}
+					})
+				}
+				wg.Wait()
+			}
+			b.StopTimer()
+			cpu.Report(b, b.N, "request")
+		})
+	}
+	for _, rate := range []int{0, 1000, 200} {
+		b.Run("Inbound/"+floorShape(rate), func(b *testing.B) {
+			var served atomic.Int64
+			done := make(chan struct{})
+			want := int64(b.N)
+			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusAccepted)
+				w.Write([]byte(`{"event_id":"01JF0000000000000000000000","deliveries":1}`))
+				if served.Add(1) == want {
+					close(done)
+				}
+			})}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			go srv.Serve(ln)
+			defer func() {
+				// Let the last answers reach the driver before closing.
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				srv.Shutdown(ctx)
+			}()
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := storetest.StartCPU(b)
+			startFloorPeer(b, "driver", ln.Addr().String()+" "+strconv.Itoa(b.N)+" "+strconv.Itoa(rate))
+			select {
+			case <-done:
+			case <-time.After(2 * time.Minute):
+				b.Fatalf("the driver sent %d of %d requests in 2 minutes", served.Load(), b.N)
+			}
+			b.StopTimer()
+			cpu.Report(b, b.N, "request")
+		})
+	}
+}
+
+// floorShape names a sub-benchmark: 64 connections flat out, or one
+// request at a time at a steady rate.
+func floorShape(rate int) string {
+	if rate == 0 {
+		return "64-connections"
+	}
+	return "steady-" + strconv.Itoa(rate) + "-per-s"
 }
 
 // startFloorPeer runs this test binary again as the other side
@@ -139,8 +161,8 @@ func TestFloorPeer(t *testing.T) {
 		return
 	}
 	var role, addr string
-	var n int
-	fmt.Sscan(spec, &role, &addr, &n)
+	var n, rate int
+	fmt.Sscan(spec, &role, &addr, &n, &rate)
 	switch role {
 	case "receiver":
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -152,18 +174,25 @@ func TestFloorPeer(t *testing.T) {
 	case "driver":
 		fmt.Println("ready")
 		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		post := func() bool {
+			resp, err := client.Post("http://"+addr+"/events", "application/json", bytes.NewReader(floorBody))
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "driver:", err)
+				return false
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return true
+		}
+		if rate > 0 {
+			storetest.Paced(n, rate, func() { post() })
+			break
+		}
 		var next atomic.Int64
 		var wg sync.WaitGroup
 		for range 64 {
 			wg.Go(func() {
-				for next.Add(1) <= int64(n) {
-					resp, err := client.Post("http://"+addr+"/events", "application/json", bytes.NewReader(floorBody))
-					if err != nil {
-						fmt.Fprintln(os.Stderr, "driver:", err)
-						return
-					}
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
+				for next.Add(1) <= int64(n) && post() {
 				}
 			})
 		}

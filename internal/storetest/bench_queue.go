@@ -19,24 +19,38 @@ import (
 // the CPU per delivery").
 //
 //   - IngestOne: one event per commit, durable — what each event pays
-//     at a steady low rate, where no other ingest shares its commit.
+//     at a steady low rate, where no other ingest shares its commit; flat
+//     out, and paced at 1,000 and 200 events/s (run it with -benchtime 2000x).
 //   - Cycle/events=N: the life of N deliveries: one ingest of N events
 //     that leases their deliveries (as the engine's ingest does), then one
 //     outcome transaction recording them all delivered.
 func BenchQueue(b *testing.B, open func(t testing.TB) QueueStore) {
-	b.Run("IngestOne", func(b *testing.B) {
-		s := open(b)
-		ws := benchWebhook(b, s)
-		b.ReportAllocs()
-		cpu := StartCPU(b)
-		for b.Loop() {
-			at := now()
-			if err := s.Ingest(ctx, []*herald.IngestRequest{{Event: newEvent(ws, "member.verified", "", at), ClaimLease: time.Minute}}); err != nil {
-				b.Fatal(err)
-			}
+	for _, rate := range []int{0, 1000, 200} {
+		name := "IngestOne"
+		if rate > 0 {
+			name += "/steady-" + strconv.Itoa(rate) + "-per-s"
 		}
-		cpu.Report(b, b.N, "delivery")
-	})
+		b.Run(name, func(b *testing.B) {
+			s := open(b)
+			ws := benchWebhook(b, s)
+			b.ReportAllocs()
+			cpu := StartCPU(b)
+			ingest := func() {
+				at := now()
+				if err := s.Ingest(ctx, []*herald.IngestRequest{{Event: newEvent(ws, "member.verified", "", at), ClaimLease: time.Minute}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if rate > 0 {
+				Paced(b.N, rate, ingest)
+			} else {
+				for range b.N {
+					ingest()
+				}
+			}
+			cpu.Report(b, b.N, "delivery")
+		})
+	}
 	for _, n := range []int{1, 100} {
 		b.Run("Cycle/events="+strconv.Itoa(n), func(b *testing.B) {
 			s := open(b)
@@ -113,4 +127,16 @@ func processCPU(b *testing.B) time.Duration {
 		b.Fatalf("getrusage: %v", err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// Paced calls f n times, call i at start + i/rate (as `herald bench
+// --rate` sends), one at a time.
+func Paced(n, rate int, f func()) {
+	start := time.Now()
+	for i := range n {
+		if d := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))); d > 0 {
+			time.Sleep(d)
+		}
+		f()
+	}
 }
