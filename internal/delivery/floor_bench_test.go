@@ -55,16 +55,7 @@ func BenchmarkHTTPFloor(b *testing.B) {
 			if rate > 0 {
 				storetest.Paced(b.N, rate, post)
 			} else {
-				var next atomic.Int64
-				var wg sync.WaitGroup
-				for range 64 {
-					wg.Go(func() {
-						for next.Add(1) <= int64(b.N) {
-							post()
-						}
-					})
-				}
-				wg.Wait()
+				flatOut(b.N, func() bool { post(); return true })
 			}
 			b.StopTimer()
 			cpu.Report(b, b.N, "request")
@@ -166,6 +157,20 @@ func floorServer(b *testing.B, rate int, relay bool) {
 	cpu.Report(b, b.N, "request")
 }
 
+// flatOut calls f n times from 64 goroutines (one per connection); a
+// goroutine stops early when f returns false.
+func flatOut(n int, f func() bool) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			for next.Add(1) <= int64(n) && f() {
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // floorShape names a sub-benchmark: 64 connections flat out, or one
 // request at a time at a steady rate.
 func floorShape(rate int) string {
@@ -232,17 +237,9 @@ func TestFloorPeer(t *testing.T) {
 		}
 		if rate > 0 {
 			storetest.Paced(n, rate, func() { post() })
-			break
+		} else {
+			flatOut(n, post)
 		}
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range 64 {
-			wg.Go(func() {
-				for next.Add(1) <= int64(n) && post() {
-				}
-			})
-		}
-		wg.Wait()
 	}
 	io.Copy(io.Discard, os.Stdin) // until the benchmark ends
 }
